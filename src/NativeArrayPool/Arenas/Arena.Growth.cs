@@ -1,0 +1,309 @@
+using System.Diagnostics;
+using NativeBuffers.Os;
+
+namespace NativeBuffers.Arenas;
+
+// The growth chain: everything that happens when a buffer is resized, in the order it is tried.
+//   1. in place      the bigger block still fits where the buffer is (free buddies): no syscall, no copy;
+//   2. remap fixed   mremap(MAYMOVE|FIXED) into a free block the arena owns; the vacated range is mapped again;
+//   3. remap         plain mremap(MAYMOVE): the kernel picks the place (the buffer becomes a detached mapping);
+//   4. copy          a new block and a memcpy.
+// Paths 2 and 3 apply to blocks of at least RemapThresholdBytes (below it a copy is cheaper than the syscalls)
+// and only while the mapping budget allows the VMAs a move adds. Every failure leaves the buffer where it was,
+// contents intact, and gives back any address space it took; a failed path falls through to the next.
+internal sealed partial class Arena
+{
+    /// <summary>Where an allocation was before a move, for giving the vacated range back.</summary>
+    private readonly record struct Placement(AllocationKind Kind, nint Address, long Capacity, Reservation? Reservation, long Offset, int Order, bool IsIsland)
+    {
+        public static Placement Of(Allocation a) => new(a.Kind, a.Address, a.Capacity, a.Reservation, a.Offset, a.Order, a.IsIsland);
+    }
+
+    /// <summary>
+    /// Resizes <paramref name="allocation"/> (which the caller holds exclusively) to class <paramref name="newClass"/>.
+    /// Returns the allocation that now holds the contents: the same record when it grew in place or its pages
+    /// moved, a new one after a copy (the old one is then freed). The first min(old, new) bytes are preserved.
+    /// Throws <see cref="InsufficientMemoryException"/> when every enabled path fails; the allocation is then untouched.
+    /// With <paramref name="clearVacated"/>, memory the buffer leaves behind with its contents (after a copy, or
+    /// the cut-off part of a shrink) is zeroed before another buffer can get it; moved pages leave nothing behind.
+    /// </summary>
+    public Allocation Resize(Allocation allocation, int newClass, bool clearVacated)
+    {
+        if (IsDisposed)
+            ThrowHelper.ThrowPoolDisposed();
+        if (newClass == allocation.SizeClass)
+            return allocation;
+        long newBytes = SizeClasses.SizeOf(newClass);
+        return newBytes < allocation.Capacity ? Shrink(allocation, newClass, clearVacated) : Grow(allocation, newClass, clearVacated);
+    }
+
+    private Allocation Grow(Allocation allocation, int newClass, bool clearVacated)
+    {
+        GrowthPaths paths = Settings.GrowthPaths;
+        if ((paths & GrowthPaths.InPlace) != 0 && TryGrowInPlace(allocation, newClass))
+            return allocation;
+
+        bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && allocation.Capacity >= Settings.RemapThresholdBytes;
+        if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass))
+            return allocation;
+        if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass))
+            return allocation;
+        if ((paths & GrowthPaths.Copy) != 0)
+            return CopyInto(allocation, newClass, clearVacated);
+
+        ThrowHelper.ThrowOutOfMemory(
+            $"No enabled growth path could grow a {allocation.Capacity}-byte buffer to {SizeClasses.SizeOf(newClass)} bytes " +
+            $"(enabled: {paths}). Enable GrowthPaths.Copy, or check KernelMappings against MappingBudget in the pool statistics.");
+        return allocation;
+    }
+
+    // ---- 1. in place ----
+
+    private bool TryGrowInPlace(Allocation allocation, int newClass)
+    {
+        // Only a fresh block can absorb its buddies: an island is its own VMA, and a block plus a neighbour
+        // from another VMA could never be moved again. Blocks do not cross from the small to the huge space.
+        if (allocation.Kind != AllocationKind.Block || allocation.IsIsland || SpaceFor(newClass) != SpaceFor(allocation.SizeClass))
+            return false;
+        lock (_lock)
+        {
+            Reservation reservation = allocation.Reservation!;
+            int newOrder = SpaceFor(newClass).OrderOf(SizeClasses.SizeOf(newClass));
+            if (!reservation.TryGrowInPlace(allocation.Offset, allocation.Order, newOrder))
+                return false;
+            allocation.Order = newOrder;
+            allocation.SizeClass = newClass;
+            allocation.Capacity = SizeClasses.SizeOf(newClass);
+            GrowsInPlace++;
+            return true;
+        }
+    }
+
+    // ---- 2. remap fixed, into the arena's own address space ----
+
+    private bool TryRemapFixed(Allocation allocation, int newClass)
+    {
+        long newBytes = SizeClasses.SizeOf(newClass);
+        Space space = SpaceFor(newClass);
+        int order = space.OrderOf(newBytes);
+        Reservation destination;
+        long offset;
+        lock (_lock)
+        {
+            if (!TryPlaceIsland(space, order, newBytes, out destination, out offset))
+            {
+                MovesDeclinedByBudget++;
+                return false;
+            }
+        }
+
+        nint target = destination.AddressOf(offset);
+        Placement source = Placement.Of(allocation);
+        // A small-space block moving into the huge space carries its VMA flags with it; advise the island so
+        // its new pages fault in as huge pages too.
+        bool adviseHuge = destination.HugePages && !(source.Reservation?.HugePages ?? false);
+        OsError error = _os.MoveInto(source.Address, (nuint)source.Capacity, target, (nuint)newBytes, adviseHuge);
+        if (error.IsFailure)
+        {
+            // The kernel unmaps the destination before it validates the source: map it back before anything else.
+            OsError restored = _os.Restore(target, (nuint)newBytes, destination.HugePages);
+            lock (_lock)
+            {
+                MovesFailed++;
+                if (restored.IsSuccess || (restored == OsError.Exists && error == OsError.InvalidArgument))
+                    destination.Free(offset, order);
+                else
+                    MarkVacated(destination, offset, order, restored);
+            }
+            return false;
+        }
+        GiveBackVacated(source);
+        lock (_lock)
+        {
+            destination.AddSegment(offset, newBytes, SegmentKind.Island);
+            _detached.Remove(allocation);
+            allocation.Kind = AllocationKind.Block;
+            allocation.Reservation = destination;
+            allocation.Offset = offset;
+            allocation.Order = order;
+            allocation.IsIsland = true;
+            allocation.Address = target;
+            allocation.Capacity = newBytes;
+            allocation.SizeClass = newClass;
+            GrowsRemappedFixed++;
+            NotePeak();
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Chooses where a moved buffer lands, cheapest in kernel mappings first: a free block that is a whole
+    /// empty reservation (the island replaces its VMA: +0), else any free block (+1 at an edge, +2 in the
+    /// middle), else a new reservation (+1). Declines when the budget would be exceeded even after consolidating.
+    /// </summary>
+    private bool TryPlaceIsland(Space space, int order, long bytes, out Reservation destination, out long offset)
+    {
+        foreach (Reservation candidate in space.Reservations)
+        {
+            if (candidate.IsEmpty && candidate.Size == bytes && candidate.TryAllocate(order, out offset))
+            {
+                destination = candidate;
+                return true;
+            }
+        }
+        if (space.TryAllocate(order, out destination, out offset))
+        {
+            int added = destination.VmaCountWithIsland(offset, bytes) - destination.VmaCount;
+            if (FitsBudget(added))
+                return true;
+            destination.Free(offset, order);
+            return false;
+        }
+        if (!FitsBudget(1) || space.Reserve(bytes, out destination).IsFailure)
+        {
+            destination = null!;
+            offset = 0;
+            return false;
+        }
+        bool taken = destination.TryAllocate(order, out offset);
+        Debug.Assert(taken);
+        return true;
+    }
+
+    // ---- 3. plain remap, wherever the kernel likes ----
+
+    private bool TryRemap(Allocation allocation, int newClass)
+    {
+        long newBytes = SizeClasses.SizeOf(newClass);
+        lock (_lock)
+        {
+            if (!FitsBudget(1))
+            {
+                MovesDeclinedByBudget++;
+                return false;
+            }
+        }
+        Placement source = Placement.Of(allocation);
+        OsError error = _os.Move(source.Address, (nuint)source.Capacity, (nuint)newBytes, out nint moved);
+        if (error.IsFailure)
+        {
+            lock (_lock)
+                MovesFailed++;
+            return false;
+        }
+        if (moved == source.Address)
+        {
+            // Grown in place at the end of its mapping: a block keeps its range in the reservation as an anchor.
+            lock (_lock)
+            {
+                allocation.Kind = AllocationKind.Detached;
+                allocation.Capacity = newBytes;
+                allocation.SizeClass = newClass;
+                _detached.Add(allocation);
+                GrowsRemapped++;
+                NotePeak();
+            }
+            return true;
+        }
+        GiveBackVacated(source);
+        lock (_lock)
+        {
+            allocation.Kind = AllocationKind.Detached;
+            allocation.Reservation = null;
+            allocation.IsIsland = false;
+            allocation.Address = moved;
+            allocation.Capacity = newBytes;
+            allocation.SizeClass = newClass;
+            _detached.Add(allocation);
+            GrowsRemapped++;
+            NotePeak();
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// After a successful move the source range is unmapped. If it was part of a reservation, map it again
+    /// (never over someone else's mapping) and return its block; an island's segment goes with it.
+    /// </summary>
+    private void GiveBackVacated(Placement source)
+    {
+        if (source.Reservation is not Reservation reservation)
+            return; // a detached mapping: the kernel already took it away, nothing of ours is left there
+        long bytes = reservation.BlockBytes(source.Order);
+        OsError restored = _os.Restore(reservation.AddressOf(source.Offset), (nuint)bytes, reservation.HugePages);
+        lock (_lock)
+        {
+            if (source.IsIsland)
+                reservation.RemoveSegment(source.Offset);
+            if (restored.IsSuccess)
+                reservation.Free(source.Offset, source.Order);
+            else
+                MarkVacated(reservation, source.Offset, source.Order, restored);
+        }
+    }
+
+    /// <summary>Records a vacated block that could not be mapped again: ours to retry, or lost to another mapping.</summary>
+    private void MarkVacated(Reservation reservation, long offset, int order, OsError restoreError)
+    {
+        long bytes = reservation.BlockBytes(order);
+        if (restoreError == OsError.Exists)
+        {
+            reservation.AddSegment(offset, bytes, SegmentKind.ForeignHole);
+            return;
+        }
+        reservation.AddSegment(offset, bytes, SegmentKind.Hole);
+        _holes.Add((reservation, offset, order));
+    }
+
+    // ---- 4. copy ----
+
+    private Allocation CopyInto(Allocation allocation, int newClass, bool clearVacated)
+    {
+        Allocation target = Allocate(newClass);
+        long bytes = Math.Min(allocation.Capacity, target.Capacity);
+        _os.Copy(allocation.Address, target.Address, (nuint)bytes);
+        if (clearVacated)
+            _os.Clear(allocation.Address, (nuint)allocation.Capacity);
+        Free(allocation);
+        lock (_lock)
+        {
+            GrowsCopied++;
+            BytesCopied += bytes;
+        }
+        return target;
+    }
+
+    // ---- shrinking ----
+
+    private Allocation Shrink(Allocation allocation, int newClass, bool clearVacated)
+    {
+        long newBytes = SizeClasses.SizeOf(newClass);
+        bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
+        if (fresh && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
+        {
+            if (clearVacated)
+                _os.Clear(allocation.Address + (nint)newBytes, (nuint)(allocation.Capacity - newBytes));
+            lock (_lock)
+            {
+                int newOrder = SpaceFor(newClass).OrderOf(newBytes);
+                allocation.Reservation!.ShrinkInPlace(allocation.Offset, allocation.Order, newOrder);
+                allocation.Order = newOrder;
+                allocation.SizeClass = newClass;
+                allocation.Capacity = newBytes;
+            }
+            return allocation;
+        }
+        // An island or a detached mapping keeps its pages while what is kept is worth more than a copy.
+        if (!fresh && allocation.Kind != AllocationKind.Slot && newBytes >= Settings.RemapThresholdBytes)
+            return allocation;
+        // A slot, a small remainder, or a huge block becoming small: copy the little that is kept.
+        Allocation target = Allocate(newClass);
+        _os.Copy(allocation.Address, target.Address, (nuint)newBytes);
+        if (clearVacated)
+            _os.Clear(allocation.Address, (nuint)allocation.Capacity);
+        Free(allocation);
+        lock (_lock)
+            BytesCopied += newBytes;
+        return target;
+    }
+}

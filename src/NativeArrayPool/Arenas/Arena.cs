@@ -1,0 +1,473 @@
+using System.Diagnostics;
+using NativeBuffers.Os;
+
+namespace NativeBuffers.Arenas;
+
+/// <summary>
+/// The arena: all native memory of one pool (the shared pools share one).
+/// </summary>
+/// <remarks>
+/// <para>Glossary.
+/// <b>OS page</b>: the kernel's 4 KiB page. <b>Reservation</b>: one mapping the arena made, on Kuszmaul's
+/// schedule. <b>Granule</b>: the smallest block of a space (4 KiB small, 2 MiB huge). <b>Block</b>: a buddy block
+/// of 2^order granules. <b>Slab</b>: a 64 KiB block cut into slots of one small class. <b>Size class</b>: see
+/// <see cref="SizeClasses"/>. <b>Allocation</b>: the record of one piece handed out (slot, block, or detached
+/// mapping). <b>Island</b>: a block whose pages were moved in by mremap and so form their own kernel mapping.
+/// <b>Hole</b>: a vacated range not yet mapped again. <b>Lease</b>: the pool's handle on an allocation.</para>
+/// <para>Invariants: free blocks are fresh (never islands); every live allocation's range is disjoint from every
+/// other's; the kernel-mapping model (<see cref="KernelMappings"/>) counts one per fresh run and one per island
+/// in every reservation, plus one per detached mapping.</para>
+/// <para>Thread-safety: every public member is thread-safe. Metadata changes under one lock; system calls that
+/// move or copy memory run outside it, on ranges that the caller owns exclusively for that time.</para>
+/// </remarks>
+internal sealed partial class Arena : IDisposable
+{
+    private const int SmallGranuleShift = 12;
+    private const int HugeGranuleShift = 21;
+
+    private readonly Lock _lock = new();
+    private readonly VirtualMemory _os;
+    private readonly Space _small;
+    private readonly Space _huge;
+    private readonly int _slabOrder;
+    private readonly List<Slab>[] _partialSlabs = new List<Slab>[SizeClasses.PageClass];
+    private readonly Stack<Allocation> _spareRecords = new();
+    private readonly List<Allocation> _blockRecords = new();
+    private readonly HashSet<Slab> _slabs = new();
+    private readonly HashSet<Allocation> _detached = new();
+    private readonly List<(Reservation Reservation, long Offset, int Order)> _holes = new();
+    private readonly List<Allocation> _unrefreshedIslands = new();
+    private bool _disposed;
+
+    public Arena(ArenaSettings settings)
+    {
+        Settings = settings;
+        _os = settings.Os;
+        CanMovePages = _os.CanMovePages && _os.PageSize <= SizeClasses.PageSize;
+        _small = new Space(_os, SmallGranuleShift, hugePages: false, settings.MinimumReservationBytes, settings.ReservationsPerSize);
+        _huge = new Space(_os, HugeGranuleShift, settings.HugePages, settings.MinimumReservationBytes, settings.ReservationsPerSize);
+        _slabOrder = _small.OrderOf(Slab.Bytes);
+        for (int i = 0; i < _partialSlabs.Length; i++)
+            _partialSlabs[i] = new List<Slab>();
+    }
+
+    public ArenaSettings Settings { get; }
+    public VirtualMemory Os => _os;
+
+    /// <summary>Whether growth may move pages (Linux with 4 KiB pages).</summary>
+    public bool CanMovePages { get; }
+
+    public bool IsDisposed => Volatile.Read(ref _disposed);
+
+    // Counters: written under the lock, read without it (torn reads are impossible for aligned longs on 64-bit).
+    public long GrowsInPlace;
+    public long GrowsRemappedFixed;
+    public long GrowsRemapped;
+    public long GrowsCopied;
+    public long BytesCopied;
+    public long MovesDeclinedByBudget;
+    public long MovesFailed;
+    public long PeakKernelMappings;
+
+    /// <summary>Kernel mappings the arena owns by its model: fresh runs and islands of every reservation, plus detached mappings.</summary>
+    public int KernelMappings
+    {
+        get
+        {
+            lock (_lock)
+                return CountKernelMappings();
+        }
+    }
+
+    public long ReservedBytes
+    {
+        get
+        {
+            lock (_lock)
+                return _small.ReservedBytes + _huge.ReservedBytes + _detached.Sum(d => d.Capacity - (d.IsAnchored ? d.AnchorBytes : 0));
+        }
+    }
+
+    public int ReservationCount
+    {
+        get
+        {
+            lock (_lock)
+                return _small.Reservations.Count + _huge.Reservations.Count;
+        }
+    }
+
+    public int DetachedCount
+    {
+        get
+        {
+            lock (_lock)
+                return _detached.Count;
+        }
+    }
+
+    // ---------------- allocate and free ----------------
+
+    /// <summary>Hands out memory of class <paramref name="sizeClass"/>. Throws <see cref="InsufficientMemoryException"/> when no mapping can be made.</summary>
+    public Allocation Allocate(int sizeClass)
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+                ThrowHelper.ThrowPoolDisposed();
+            return SizeClasses.IsSmall(sizeClass) ? TakeSlot(sizeClass) : TakeBlock(sizeClass);
+        }
+    }
+
+    /// <summary>Takes back memory that is no longer rented. The caller has already retired the lease.</summary>
+    public void Free(Allocation allocation)
+    {
+        switch (allocation.Kind)
+        {
+            case AllocationKind.Slot:
+                lock (_lock)
+                    PutSlot(allocation);
+                break;
+            case AllocationKind.Block:
+                FreeBlock(allocation);
+                break;
+            case AllocationKind.Detached:
+                FreeDetached(allocation);
+                break;
+        }
+    }
+
+    private Allocation TakeSlot(int sizeClass)
+    {
+        List<Slab> partial = _partialSlabs[sizeClass];
+        Slab slab;
+        if (partial.Count == 0)
+        {
+            (Reservation reservation, long offset) = TakeBlockSpace(_small, _slabOrder, Slab.Bytes);
+            slab = new Slab(reservation, offset, _slabOrder, sizeClass);
+            _slabs.Add(slab);
+            AddPartial(slab);
+        }
+        else
+        {
+            slab = partial[^1];
+        }
+        Allocation allocation = slab.Take(this);
+        if (slab.IsFull)
+            RemovePartial(slab);
+        return allocation;
+    }
+
+    private void PutSlot(Allocation allocation)
+    {
+        Slab slab = allocation.Slab!;
+        bool wasFull = slab.IsFull;
+        slab.Put(allocation);
+        if (wasFull)
+            AddPartial(slab);
+        // Keep one empty slab per class to absorb churn; give further empty ones back to the small space.
+        if (slab.IsEmpty && _partialSlabs[slab.SizeClass].Count > 1)
+        {
+            RemovePartial(slab);
+            _slabs.Remove(slab);
+            slab.Reservation.Free(slab.Offset, slab.Order);
+        }
+    }
+
+    private void AddPartial(Slab slab)
+    {
+        List<Slab> list = _partialSlabs[slab.SizeClass];
+        slab.PartialIndex = list.Count;
+        list.Add(slab);
+    }
+
+    private void RemovePartial(Slab slab)
+    {
+        List<Slab> list = _partialSlabs[slab.SizeClass];
+        Slab last = list[^1];
+        list[slab.PartialIndex] = last;
+        last.PartialIndex = slab.PartialIndex;
+        list.RemoveAt(list.Count - 1);
+        slab.PartialIndex = -1;
+    }
+
+    private Allocation TakeBlock(int sizeClass)
+    {
+        long bytes = SizeClasses.SizeOf(sizeClass);
+        Space space = SpaceFor(sizeClass);
+        (Reservation reservation, long offset) = TakeBlockSpace(space, space.OrderOf(bytes), bytes);
+        Allocation allocation = NewRecord();
+        allocation.Kind = AllocationKind.Block;
+        allocation.SizeClass = sizeClass;
+        allocation.Capacity = bytes;
+        allocation.Reservation = reservation;
+        allocation.Offset = offset;
+        allocation.Order = space.OrderOf(bytes);
+        allocation.IsIsland = false;
+        allocation.Address = reservation.AddressOf(offset);
+        return allocation;
+    }
+
+    /// <summary>A free block of <paramref name="order"/> from <paramref name="space"/>, reserving more address space if needed.</summary>
+    private (Reservation, long) TakeBlockSpace(Space space, int order, long bytes)
+    {
+        if (space.TryAllocate(order, out Reservation reservation, out long offset))
+            return (reservation, offset);
+        OsError error = space.Reserve(bytes, out reservation);
+        if (error.IsFailure)
+        {
+            // Empty reservations and holes may be all that stands between us and the limit: consolidate once.
+            Consolidate();
+            error = space.Reserve(bytes, out reservation);
+            if (error.IsFailure)
+                ThrowHelper.ThrowOutOfMemory(DescribeMappingFailure(bytes, error));
+        }
+        NotePeak();
+        bool taken = reservation.TryAllocate(order, out offset);
+        Debug.Assert(taken);
+        return (reservation, offset);
+    }
+
+    private void FreeBlock(Allocation allocation)
+    {
+        if (allocation.IsIsland)
+        {
+            // Fresh pages in place of the island merge back into the reservation's mapping: one VMA fewer or two.
+            OsError error = _os.Refresh(allocation.Address, (nuint)allocation.Capacity, allocation.Reservation!.HugePages);
+            lock (_lock)
+            {
+                if (error.IsFailure)
+                {
+                    // Still a valid mapping of ours; keep it out of the free lists until a refresh succeeds.
+                    _unrefreshedIslands.Add(allocation);
+                    return;
+                }
+                allocation.Reservation.RemoveSegment(allocation.Offset);
+                allocation.IsIsland = false;
+                allocation.Reservation.Free(allocation.Offset, allocation.Order);
+                Recycle(allocation);
+            }
+            return;
+        }
+        lock (_lock)
+        {
+            allocation.Reservation!.Free(allocation.Offset, allocation.Order);
+            Recycle(allocation);
+        }
+    }
+
+    private void FreeDetached(Allocation allocation)
+    {
+        if (allocation.IsAnchored)
+        {
+            // The kernel grew the anchor block past the reservation's end; cut the tail off, then free the anchor.
+            long anchor = allocation.AnchorBytes;
+            _os.Release(allocation.Address + (nint)anchor, (nuint)(allocation.Capacity - anchor));
+            lock (_lock)
+                _detached.Remove(allocation);
+            allocation.Kind = AllocationKind.Block;
+            allocation.Capacity = anchor;
+            FreeBlock(allocation);
+            return;
+        }
+        OsError error = _os.Release(allocation.Address, (nuint)allocation.Capacity);
+        lock (_lock)
+        {
+            // A failed munmap leaves the mapping ours and intact; it stays counted until Dispose retries.
+            if (error.IsSuccess)
+            {
+                _detached.Remove(allocation);
+                Recycle(allocation);
+            }
+        }
+    }
+
+    private Allocation NewRecord()
+    {
+        if (_spareRecords.TryPop(out Allocation? record))
+            return record;
+        record = new Allocation(this);
+        _blockRecords.Add(record);
+        return record;
+    }
+
+    private void Recycle(Allocation allocation)
+    {
+        allocation.Reservation = null;
+        allocation.Address = 0;
+        _spareRecords.Push(allocation);
+    }
+
+    private Space SpaceFor(int sizeClass) => SizeClasses.IsHuge(sizeClass) ? _huge : _small;
+
+    // ---------------- the mapping budget ----------------
+
+    private int CountKernelMappings()
+    {
+        int count = 0;
+        foreach (Reservation r in _small.Reservations)
+            count += r.VmaCount;
+        foreach (Reservation r in _huge.Reservations)
+            count += r.VmaCount;
+        foreach (Allocation d in _detached)
+        {
+            if (!d.IsAnchored)
+                count++;
+        }
+        return count;
+    }
+
+    private void NotePeak()
+    {
+        int now = CountKernelMappings();
+        if (now > PeakKernelMappings)
+            PeakKernelMappings = now;
+    }
+
+    /// <summary>Whether adding <paramref name="added"/> mappings stays within the budget, consolidating first if it would not.</summary>
+    private bool FitsBudget(int added)
+    {
+        if (added <= 0 || CountKernelMappings() + added <= Settings.MappingBudget)
+            return true;
+        Consolidate();
+        return CountKernelMappings() + added <= Settings.MappingBudget;
+    }
+
+    /// <summary>
+    /// Gives back what costs mappings without holding data: maps holes again, refreshes islands whose refresh
+    /// failed, and unmaps empty reservations. Called under the lock, on the rare paths that need room.
+    /// </summary>
+    private void Consolidate()
+    {
+        for (int i = _holes.Count - 1; i >= 0; i--)
+        {
+            (Reservation reservation, long offset, int order) = _holes[i];
+            long bytes = reservation.BlockBytes(order);
+            OsError error = _os.Restore(reservation.AddressOf(offset), (nuint)bytes, reservation.HugePages);
+            if (error.IsSuccess)
+            {
+                reservation.RemoveSegment(offset);
+                reservation.Free(offset, order);
+                _holes.RemoveAt(i);
+            }
+            else if (error == OsError.Exists)
+            {
+                reservation.RemoveSegment(offset);
+                reservation.AddSegment(offset, bytes, SegmentKind.ForeignHole);
+                _holes.RemoveAt(i);
+            }
+        }
+        for (int i = _unrefreshedIslands.Count - 1; i >= 0; i--)
+        {
+            Allocation island = _unrefreshedIslands[i];
+            if (_os.Refresh(island.Address, (nuint)island.Capacity, island.Reservation!.HugePages).IsSuccess)
+            {
+                island.Reservation.RemoveSegment(island.Offset);
+                island.IsIsland = false;
+                island.Reservation.Free(island.Offset, island.Order);
+                _unrefreshedIslands.RemoveAt(i);
+                Recycle(island);
+            }
+        }
+        ReleaseEmptyReservations(_small);
+        ReleaseEmptyReservations(_huge);
+    }
+
+    private void ReleaseEmptyReservations(Space space)
+    {
+        for (int i = space.Reservations.Count - 1; i >= 0; i--)
+        {
+            Reservation reservation = space.Reservations[i];
+            if (reservation.IsEmpty)
+                space.Release(reservation);
+        }
+    }
+
+    /// <summary>Unmaps reservations that hold nothing and maps holes again. Returns the bytes of address space given back.</summary>
+    public long ReleaseUnused()
+    {
+        lock (_lock)
+        {
+            long before = _small.ReservedBytes + _huge.ReservedBytes;
+            Consolidate();
+            return before - (_small.ReservedBytes + _huge.ReservedBytes);
+        }
+    }
+
+    private string DescribeMappingFailure(long bytes, OsError error)
+    {
+        long maxMapCount = ProcessMemory.ReadMaxMapCount();
+        int processMappings = ProcessMemory.CountMappings();
+        return $"The pool could not map {bytes} bytes of address space ({error}). " +
+               $"The process has {(processMappings >= 0 ? processMappings.ToString() : "an unknown number of")} kernel mappings against vm.max_map_count = {maxMapCount}; " +
+               $"the pool owns {CountKernelMappings()} of them (budget {Settings.MappingBudget}). " +
+               "If the process is at vm.max_map_count, release mappings or raise the limit; otherwise it is out of address space (ulimit -v) or memory.";
+    }
+
+    // ---------------- checks and disposal ----------------
+
+    /// <summary>Checks every reservation's structure and the detached set; null when valid. Property tests call it after every step.</summary>
+    public string? Validate()
+    {
+        lock (_lock)
+        {
+            foreach (Reservation r in _small.Reservations.Concat(_huge.Reservations))
+            {
+                if (r.Validate() is string problem)
+                    return $"reservation at {r.Base:x}: {problem}";
+            }
+            foreach (Allocation d in _detached)
+            {
+                if (d.Kind != AllocationKind.Detached)
+                    return "a detached record is not of kind Detached";
+            }
+            return null;
+        }
+    }
+
+    /// <summary>The address ranges the arena has mapped: reservations and detached mappings (for counting VMAs in /proc/self/maps).</summary>
+    public List<(nint Start, nint End)> MappedRanges()
+    {
+        lock (_lock)
+        {
+            var ranges = new List<(nint, nint)>();
+            foreach (Reservation r in _small.Reservations.Concat(_huge.Reservations))
+                ranges.Add((r.Base, r.End));
+            foreach (Allocation d in _detached)
+                ranges.Add((d.Address, d.Address + (nint)d.Capacity));
+            return ranges;
+        }
+    }
+
+    /// <summary>Every allocation record the arena made, for retiring leases at disposal.</summary>
+    public IEnumerable<Allocation> AllRecords()
+    {
+        lock (_lock)
+        {
+            var slabRecords = _slabs.SelectMany(slab => slab.Records);
+            return _blockRecords.Concat(slabRecords).ToList();
+        }
+    }
+
+    /// <summary>Unmaps everything. Leases still out become stale (the pool retires them first).</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            Volatile.Write(ref _disposed, true);
+            foreach (Allocation d in _detached)
+            {
+                long anchor = d.IsAnchored ? d.AnchorBytes : 0;
+                _os.Release(d.Address + (nint)anchor, (nuint)(d.Capacity - anchor));
+            }
+            _detached.Clear();
+            foreach (Space space in new[] { _small, _huge })
+            {
+                for (int i = space.Reservations.Count - 1; i >= 0; i--)
+                    space.Release(space.Reservations[i]);
+            }
+        }
+    }
+}

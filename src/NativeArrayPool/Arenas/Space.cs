@@ -1,0 +1,94 @@
+using NativeBuffers.Os;
+
+namespace NativeBuffers.Arenas;
+
+/// <summary>
+/// A set of reservations that share a granule and a reservation schedule. The arena has two: the small space
+/// (4 KiB granules; slabs and blocks below 2 MiB) and the huge space (2 MiB granules and alignment, huge pages
+/// advised on whole reservations so no VMA is split by madvise).
+/// Not thread-safe: the arena calls it under its lock.
+/// </summary>
+internal sealed class Space
+{
+    private readonly VirtualMemory _os;
+    private ReservationSchedule _schedule;
+    private readonly List<Reservation> _reservations = new();
+
+    public Space(VirtualMemory os, int granuleShift, bool hugePages, long minimumReservation, int perSize)
+    {
+        _os = os;
+        GranuleShift = granuleShift;
+        HugePages = hugePages;
+        _schedule = new ReservationSchedule(Math.Max(minimumReservation, 1L << granuleShift), perSize);
+    }
+
+    public int GranuleShift { get; }
+    public bool HugePages { get; }
+    public IReadOnlyList<Reservation> Reservations => _reservations;
+    public long ReservedBytes { get; private set; }
+    public int Reserves { get; private set; }
+
+    /// <summary>The buddy order of a block of <paramref name="bytes"/> (a power of two ≥ the granule).</summary>
+    public int OrderOf(long bytes) => System.Numerics.BitOperations.Log2((ulong)bytes) - GranuleShift;
+
+    /// <summary>Takes a free block from the existing reservations, oldest first so old reservations fill and new ones can empty.</summary>
+    public bool TryAllocate(int order, out Reservation reservation, out long offset)
+    {
+        foreach (Reservation candidate in _reservations)
+        {
+            if (candidate.FreeBytes >= candidate.BlockBytes(order) && candidate.TryAllocate(order, out offset))
+            {
+                reservation = candidate;
+                return true;
+            }
+        }
+        reservation = null!;
+        offset = 0;
+        return false;
+    }
+
+    /// <summary>Maps the next reservation on the schedule, big enough for <paramref name="demandBytes"/>.</summary>
+    public OsError Reserve(long demandBytes, out Reservation reservation)
+    {
+        ReservationSchedule attempt = _schedule;
+        long size = attempt.Next(demandBytes);
+        long alignment = Math.Min(size, 1L << Math.Max(GranuleShift, 21));
+        OsError error = _os.Reserve((nuint)size, (nuint)Math.Max(alignment, (long)_os.PageSize), HugePages, out nint address);
+        if (error.IsFailure)
+        {
+            reservation = null!;
+            return error;
+        }
+        // Only a mapping that exists advances the schedule: a failed reserve must not inflate the next size.
+        _schedule = attempt;
+        reservation = new Reservation(address, size, GranuleShift, HugePages);
+        _reservations.Add(reservation);
+        ReservedBytes += size;
+        Reserves++;
+        return OsError.Success;
+    }
+
+    /// <summary>Unmaps an empty reservation. Returns the OS error if the kernel refused (the reservation then stays).</summary>
+    public OsError Release(Reservation reservation)
+    {
+        foreach ((nint start, long length) in reservation.OwnedRanges())
+        {
+            OsError error = _os.Release(start, (nuint)length);
+            if (error.IsFailure)
+                return error;
+        }
+        _reservations.Remove(reservation);
+        ReservedBytes -= reservation.Size;
+        return OsError.Success;
+    }
+
+    public Reservation? Find(nint address)
+    {
+        foreach (Reservation reservation in _reservations)
+        {
+            if (reservation.Contains(address))
+                return reservation;
+        }
+        return null;
+    }
+}

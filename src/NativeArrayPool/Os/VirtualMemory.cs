@@ -1,0 +1,78 @@
+namespace NativeBuffers.Os;
+
+/// <summary>
+/// The virtual-memory primitives the arenas are built on, in the shape of mimalloc's prim layer: every
+/// address and length is page aligned and non-zero, and every call returns an <see cref="OsError"/> where
+/// success is 0. Implementations never throw and never decide policy.
+/// </summary>
+/// <remarks>
+/// Vocabulary used by the contract:
+/// <list type="bullet">
+/// <item><b>reservation</b>: a range mapped read-write by <see cref="Reserve"/>; pages cost nothing until touched.</item>
+/// <item><b>fresh</b>: a range whose pages were (re)mapped by this layer and never moved in from elsewhere;
+/// on Linux fresh neighbours merge into one kernel mapping (VMA).</item>
+/// <item><b>island</b>: pages that arrived by a move; the kernel keeps them as their own VMA.</item>
+/// </list>
+/// Thread-safety: implementations are stateless or internally synchronized; callers own the ranges they pass.
+/// </remarks>
+internal abstract class VirtualMemory
+{
+    /// <summary>Short name for diagnostics ("linux", "portable").</summary>
+    public abstract string Name { get; }
+
+    /// <summary>The OS page size; every address and length passed in is a multiple of it.</summary>
+    public abstract nuint PageSize { get; }
+
+    /// <summary>Whether <see cref="MoveInto"/> and <see cref="Move"/> can succeed (mremap exists).</summary>
+    public abstract bool CanMovePages { get; }
+
+    /// <summary>Whether <see cref="Discard"/> and <see cref="Refresh"/> leave zeros behind (fresh anonymous pages).</summary>
+    public abstract bool DiscardedPagesReadZero { get; }
+
+    /// <summary>Maps <paramref name="length"/> bytes read-write, aligned to <paramref name="alignment"/> (a power of two ≥ page), as one mapping.</summary>
+    public abstract OsError Reserve(nuint length, nuint alignment, bool hugePages, out nint address);
+
+    /// <summary>Unmaps a range this layer mapped (a whole reservation, a part of one, or a moved range).</summary>
+    public abstract OsError Release(nint address, nuint length);
+
+    /// <summary>Replaces a range this layer still has mapped with fresh pages (MAP_FIXED); contents are discarded.</summary>
+    public abstract OsError Refresh(nint address, nuint length, bool hugePages);
+
+    /// <summary>
+    /// Maps fresh pages into a range the caller just vacated (after a move, or after a failed move that
+    /// unmapped its destination) without ever replacing someone else's mapping: returns
+    /// <see cref="OsError.Exists"/> when the range is occupied.
+    /// </summary>
+    public abstract OsError Restore(nint address, nuint length, bool hugePages);
+
+    /// <summary>
+    /// Moves the pages of [source, source+sourceLength) to <paramref name="destination"/>, growing the range to
+    /// <paramref name="destinationLength"/> (mremap MAYMOVE|FIXED). On success the source range is unmapped.
+    /// On failure the source is intact but the destination may have been unmapped: the caller restores it.
+    /// With <paramref name="hugePages"/> the moved range is advised for huge pages afterwards (best effort).
+    /// </summary>
+    public abstract OsError MoveInto(nint source, nuint sourceLength, nint destination, nuint destinationLength, bool hugePages);
+
+    /// <summary>
+    /// Grows [source, source+sourceLength) to <paramref name="newLength"/>, letting the kernel pick the place
+    /// (mremap MAYMOVE). It may grow in place (same address) when the range ends its mapping and the next
+    /// addresses are free. On success the old range is unmapped unless the address is unchanged.
+    /// </summary>
+    public abstract OsError Move(nint source, nuint sourceLength, nuint newLength, out nint newAddress);
+
+    /// <summary>Gives the pages back to the OS (MADV_DONTNEED); the range stays mapped and usable.</summary>
+    public abstract OsError Discard(nint address, nuint length);
+
+    /// <summary>Makes a range inaccessible or read-write again (mprotect); used by the guarded mode.</summary>
+    public abstract OsError Protect(nint address, nuint length, bool accessible);
+
+    /// <summary>Copies bytes between two ranges that do not overlap. Cannot fail for valid ranges.</summary>
+    public abstract void Copy(nint source, nint destination, nuint length);
+
+    /// <summary>Writes zeros over a range. Cannot fail for a valid range.</summary>
+    public abstract void Clear(nint address, nuint length);
+
+    /// <summary>The layer this process should use: Linux where mremap exists, the portable one elsewhere.</summary>
+    public static VirtualMemory ForCurrentPlatform() =>
+        OperatingSystem.IsLinux() && LinuxVirtualMemory.IsAvailable() ? LinuxVirtualMemory.Instance : PortableVirtualMemory.Instance;
+}

@@ -1,0 +1,190 @@
+using System.Runtime.CompilerServices;
+using NativeBuffers.Arenas;
+using NativeBuffers.Pooling;
+
+namespace NativeBuffers;
+
+/// <summary>
+/// A pool of native buffers of <typeparamref name="T"/>, shaped like <see cref="System.Buffers.ArrayPool{T}"/>:
+/// <see cref="Rent"/> a buffer at least as long as asked, <see cref="Return"/> it when done. Buffers live in
+/// native chunk arenas, not on the GC heap: they may exceed 2 GiB, and <see cref="Resize"/> grows them in place
+/// or by moving their pages (mremap) instead of copying where the platform allows.
+/// </summary>
+/// <remarks>
+/// <para>Thread-safety: all members are thread-safe. Rent and Return of common sizes are served from a
+/// per-thread cache and take no lock.</para>
+/// <para>Misuse is detected, not silently absorbed: returning a buffer twice, to another pool, or a
+/// <c>default</c> one throws <see cref="InvalidOperationException"/>; using a returned or resized lease throws
+/// <see cref="ObjectDisposedException"/>. The pool stays consistent in each case.</para>
+/// </remarks>
+/// <example>
+/// <code>
+/// var pool = NativeArrayPool&lt;byte&gt;.Shared;
+/// NativeBuffer&lt;byte&gt; buffer = pool.Rent(1 &lt;&lt; 20);
+/// buffer.AsSpan().Fill(42);
+/// pool.Resize(ref buffer, 3L &lt;&lt; 30);   // 3 GiB, contents kept, pages moved rather than copied
+/// pool.Return(buffer);
+/// </code>
+/// </example>
+public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
+{
+    private static NativeArrayPool<T>? s_shared;
+
+    private readonly PoolCore _core;
+
+    private NativeArrayPool(PoolCore core) => _core = core;
+
+    /// <summary>
+    /// The process-wide pool. Every <c>Shared</c> pool, whatever its element type, uses the same arenas, so
+    /// memory returned as bytes can be rented again as ints. It lives as long as the process.
+    /// </summary>
+    public static NativeArrayPool<T> Shared
+    {
+        get
+        {
+            NativeArrayPool<T>? shared = Volatile.Read(ref s_shared);
+            return shared ?? CreateShared();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static NativeArrayPool<T> CreateShared()
+    {
+        var pool = new NativeArrayPool<T>(PoolCore.Shared);
+        return Interlocked.CompareExchange(ref s_shared, pool, null) ?? pool;
+    }
+
+    /// <summary>Creates a pool with arenas of its own and default options. <see cref="Dispose"/> releases its memory.</summary>
+    public static NativeArrayPool<T> Create() => Create(new NativePoolOptions());
+
+    /// <summary>Creates a pool with arenas of its own. <see cref="Dispose"/> releases its memory.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
+    /// <exception cref="PlatformNotSupportedException"><see cref="MemoryBackend.Linux"/> was asked for on another platform.</exception>
+    public static NativeArrayPool<T> Create(NativePoolOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return new NativeArrayPool<T>(new PoolCore(options));
+    }
+
+    /// <summary>The largest length <see cref="Rent"/> and <see cref="Resize"/> accept: 16 TiB of elements' bytes.</summary>
+    public static long MaxLength => SizeClasses.MaxSize / Unsafe.SizeOf<T>();
+
+    internal PoolCore Core => _core;
+
+    /// <summary>
+    /// Rents a buffer of at least <paramref name="minimumLength"/> elements. Its <see cref="NativeBuffer{T}.Length"/>
+    /// is the size class's, so it may be larger. Contents are not cleared. <c>Rent(0)</c> returns an empty lease.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minimumLength"/> is negative or larger than <see cref="MaxLength"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    /// <exception cref="InsufficientMemoryException">No address space could be mapped; the message says whether the process is at vm.max_map_count.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public NativeBuffer<T> Rent(long minimumLength)
+    {
+        if ((ulong)minimumLength - 1 >= (ulong)MaxLength)
+            return RentUnusual(minimumLength);
+        int sizeClass = SizeClasses.ClassOf(minimumLength * Unsafe.SizeOf<T>());
+        Allocation allocation = _core.Rent(sizeClass, out int generation);
+        return new NativeBuffer<T>(_core, allocation, allocation.Capacity / Unsafe.SizeOf<T>(), generation);
+    }
+
+    private NativeBuffer<T> RentUnusual(long minimumLength)
+    {
+        if (minimumLength < 0)
+            ThrowHelper.ThrowNegativeLength(nameof(minimumLength), minimumLength);
+        if (minimumLength > MaxLength)
+            ThrowHelper.ThrowTooLarge(nameof(minimumLength), minimumLength, MaxLength);
+        if (_core.IsDisposed)
+            ThrowHelper.ThrowPoolDisposed();
+        return new NativeBuffer<T>(_core, null, 0, 0);
+    }
+
+    /// <summary>
+    /// Returns a buffer to the pool. The lease, and every copy of it, is stale afterwards.
+    /// </summary>
+    /// <param name="buffer">A lease this pool rented. An empty lease from <c>Rent(0)</c> is accepted and ignored.</param>
+    /// <param name="clearArray">Zero the buffer before another tenant can get it.</param>
+    /// <exception cref="InvalidOperationException">The lease is <c>default</c>, belongs to another pool, or was already returned or resized.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Return(NativeBuffer<T> buffer, bool clearArray = false)
+    {
+        if (buffer._core != _core || buffer._allocation is null)
+        {
+            ReturnUnusual(buffer);
+            return;
+        }
+        _core.Return(buffer._allocation, buffer._generation, clearArray, nameof(buffer));
+    }
+
+    private void ReturnUnusual(NativeBuffer<T> buffer)
+    {
+        if (buffer._core is null)
+            ThrowHelper.ThrowDefaultLease(nameof(buffer));
+        if (buffer._core != _core)
+            ThrowHelper.ThrowForeignLease(nameof(buffer));
+        // An empty lease holds no memory: nothing to give back.
+    }
+
+    /// <summary>
+    /// Changes the length of a rented buffer, keeping its first min(old, new) elements, like CommunityToolkit's
+    /// <c>ArrayPool.Resize</c>. The buffer grows in place if its neighbours are free, else its pages move
+    /// (mremap) when it is large enough, else it is copied. On return <paramref name="buffer"/> is a new lease
+    /// with <c>Length ≥ newLength</c>; the old lease and its copies are stale. Resizing to 0 returns the buffer
+    /// and leaves an empty lease; resizing an empty lease rents.
+    /// </summary>
+    /// <param name="buffer">A lease this pool rented; replaced by the resized one.</param>
+    /// <param name="newLength">The new minimum length, from 0 to <see cref="MaxLength"/>.</param>
+    /// <param name="clearArray">Zero any memory the buffer leaves behind with its contents (after a copy).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="newLength"/> is negative or larger than <see cref="MaxLength"/>.</exception>
+    /// <exception cref="InvalidOperationException">The lease is <c>default</c>, belongs to another pool, or was already returned or resized.</exception>
+    /// <exception cref="InsufficientMemoryException">No path could grow the buffer; <paramref name="buffer"/> is unchanged and still valid.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    public void Resize(ref NativeBuffer<T> buffer, long newLength, bool clearArray = false)
+    {
+        if (newLength < 0)
+            ThrowHelper.ThrowNegativeLength(nameof(newLength), newLength);
+        if (newLength > MaxLength)
+            ThrowHelper.ThrowTooLarge(nameof(newLength), newLength, MaxLength);
+        if (buffer._core != _core)
+            ReturnUnusual(buffer); // throws for default and foreign leases
+        if (buffer._allocation is null)
+        {
+            buffer = Rent(newLength);
+            return;
+        }
+        if (newLength == 0)
+        {
+            Return(buffer, clearArray);
+            buffer = new NativeBuffer<T>(_core, null, 0, 0);
+            return;
+        }
+        int newClass = SizeClasses.ClassOf(newLength * Unsafe.SizeOf<T>());
+        Allocation resized = _core.Resize(buffer._allocation, buffer._generation, newClass, clearArray, nameof(buffer), out int generation);
+        buffer = new NativeBuffer<T>(_core, resized, resized.Capacity / Unsafe.SizeOf<T>(), generation);
+    }
+
+    /// <summary>A snapshot of the pool's counters. For <see cref="Shared"/> they cover every shared pool.</summary>
+    public NativePoolStatistics GetStatistics() => _core.GetStatistics();
+
+    /// <summary>
+    /// Gives unused address space back to the OS: flushes this thread's cache (other threads flush on their
+    /// next rent that misses their cache) and unmaps reservations that hold no buffer. Returns the bytes of
+    /// address space unmapped.
+    /// </summary>
+    public long Trim()
+    {
+        if (_core.IsDisposed)
+            ThrowHelper.ThrowPoolDisposed();
+        _core.FlushCaches();
+        return _core.Arena.ReleaseUnused();
+    }
+
+    /// <summary>
+    /// Releases the pool's memory (pools from <see cref="Create()"/> only). Leases still out become stale: using
+    /// them throws <see cref="ObjectDisposedException"/>. Calling it again does nothing.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This is the <see cref="Shared"/> pool, which cannot be disposed.</exception>
+    public void Dispose() => _core.Dispose();
+}

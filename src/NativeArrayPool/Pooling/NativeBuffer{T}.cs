@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using NativeBuffers.Arenas;
+using NativeBuffers.Os;
+using NativeBuffers.Pooling;
+
+namespace NativeBuffers;
+
+/// <summary>
+/// A lease on native memory rented from a <see cref="NativeArrayPool{T}"/>: <see cref="Length"/> elements of
+/// <typeparamref name="T"/>, contiguous, which never move while the lease is valid.
+/// </summary>
+/// <remarks>
+/// <para>Ownership: whoever holds the lease owns the memory until it goes back with
+/// <see cref="NativeArrayPool{T}.Return"/> or <see cref="Dispose"/>, or is replaced by
+/// <see cref="NativeArrayPool{T}.Resize"/>. A lease is a small value: copies refer to the same memory, and once
+/// one copy is returned or resized, all of them are stale. Every accessor checks that the lease is still valid
+/// and throws <see cref="ObjectDisposedException"/> if not. Spans and pointers taken earlier are not checked:
+/// stop using them when the lease ends.</para>
+/// <para>Contents are not cleared on rent: a buffer may hold a previous tenant's data (as with ArrayPool).</para>
+/// <para>Thread-safety: the memory may be read and written from any thread; one lease must not be returned or
+/// resized from two threads at once (doing so is detected: one of them throws).</para>
+/// </remarks>
+[DebuggerDisplay("{ToString(),nq}")]
+public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
+{
+    internal readonly PoolCore? _core;
+    internal readonly Allocation? _allocation;
+    internal readonly long _length;
+    internal readonly int _generation;
+
+    internal NativeBuffer(PoolCore core, Allocation? allocation, long length, int generation)
+    {
+        _core = core;
+        _allocation = allocation;
+        _length = length;
+        _generation = generation;
+    }
+
+    /// <summary>The number of elements; at least what was asked for when it was rented or resized.</summary>
+    public long Length => _length;
+
+    /// <summary>True for a lease of no elements: <c>default</c>, or rented with length 0.</summary>
+    public bool IsEmpty => _length == 0;
+
+    /// <summary>
+    /// True while the lease may be used: it was rented, and not yet returned or replaced by a resize.
+    /// An empty lease from <c>Rent(0)</c> is valid; <c>default</c> is not.
+    /// </summary>
+    public bool IsValid => _core is not null && (_allocation is null || _allocation.Generation == _generation);
+
+    /// <summary>The whole buffer as a span.</summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="Length"/> exceeds <see cref="int.MaxValue"/>; use <see cref="AsSpan(long, int)"/>.</exception>
+    public Span<T> AsSpan()
+    {
+        nint address = CheckedAddress();
+        if (_length > int.MaxValue)
+            ThrowHelper.ThrowSpanTooLong(_length);
+        return MemoryAccess.AsSpan<T>(address, (int)_length);
+    }
+
+    /// <summary>A window of <paramref name="length"/> elements starting at element <paramref name="start"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The window does not lie inside the buffer.</exception>
+    public Span<T> AsSpan(long start, int length)
+    {
+        nint address = CheckedAddress();
+        if ((ulong)start > (ulong)_length || (ulong)length > (ulong)(_length - start))
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(start), start, $"The window [{start}, {start}+{length}) is not inside the buffer of {_length} elements.");
+        return MemoryAccess.AsSpan<T>(address + (nint)(start * Unsafe.SizeOf<T>()), length);
+    }
+
+    /// <summary>A reference to the element at <paramref name="index"/>.</summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside [0, Length).</exception>
+    public ref T this[long index]
+    {
+        get
+        {
+            nint address = CheckedAddress();
+            if ((ulong)index >= (ulong)_length)
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(index), index, $"Index {index} is outside the buffer of {_length} elements.");
+            return ref MemoryAccess.AsRef<T>(address + (nint)(index * Unsafe.SizeOf<T>()));
+        }
+    }
+
+    /// <summary>
+    /// A pointer to the first element (null for an empty lease). The memory does not move while the lease is
+    /// valid, so no pinning is needed; the pointer dangles once the lease ends.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    public unsafe T* Pointer => MemoryAccess.AsPointer<T>(CheckedAddress());
+
+    /// <summary>Returns the buffer to the pool that rented it, like <see cref="NativeArrayPool{T}.Return"/>. Does nothing for <c>default</c>.</summary>
+    /// <exception cref="InvalidOperationException">The lease was already returned or resized.</exception>
+    public void Dispose()
+    {
+        if (_core is null)
+            return;
+        if (_allocation is not null)
+            _core.Return(_allocation, _generation, clear: false, "buffer");
+    }
+
+    /// <summary>Describes the lease for debugging; does not throw for a stale lease.</summary>
+    public override string ToString() =>
+        _core is null ? $"NativeBuffer<{typeof(T).Name}>[default]"
+        : $"NativeBuffer<{typeof(T).Name}>[{_length}]{(IsValid ? "" : " (returned)")}";
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nint CheckedAddress()
+    {
+        Allocation? allocation = _allocation;
+        if (allocation is null)
+            return 0;
+        if (allocation.Generation != _generation)
+            ThrowHelper.ThrowStaleLease(nameof(NativeBuffer<T>));
+        return allocation.Address;
+    }
+}

@@ -1,0 +1,60 @@
+namespace NativeBuffers;
+
+/// <summary>
+/// A snapshot of a pool's counters. Counters are gathered from every thread without stopping them, so a
+/// snapshot taken while other threads rent and return is approximate; once they are quiet it is exact:
+/// <c>Rents − Returns</c> leases are out, and <see cref="InUseBytes"/> is the sum of their capacities.
+/// </summary>
+public readonly record struct NativePoolStatistics
+{
+    /// <summary>Address space the pool has mapped: reservations plus detached mappings. Untouched pages cost no memory.</summary>
+    public long MappedBytes { get; init; }
+
+    /// <summary>Bytes of the buffers currently rented (their capacities, which are at least what was asked for).</summary>
+    public long InUseBytes { get; init; }
+
+    /// <summary>Kernel mappings (VMAs) the pool owns, by its model of what the kernel merges.</summary>
+    public int KernelMappings { get; init; }
+
+    /// <summary>The most kernel mappings the pool has owned at once.</summary>
+    public long PeakKernelMappings { get; init; }
+
+    /// <summary>The mapping budget in force (<see cref="NativePoolOptions.MappingBudget"/> resolved).</summary>
+    public int MappingBudget { get; init; }
+
+    /// <summary>Reservations currently mapped.</summary>
+    public int Reservations { get; init; }
+
+    /// <summary>Buffers that live in mappings of their own after a plain mremap move.</summary>
+    public int DetachedMappings { get; init; }
+
+    /// <summary>Successful rents (empty rents of length 0 not included).</summary>
+    public long Rents { get; init; }
+
+    /// <summary>Successful returns.</summary>
+    public long Returns { get; init; }
+
+    /// <summary>Growths served in place: the buffer's free neighbours were absorbed, no syscall, no copy.</summary>
+    public long GrowsInPlace { get; init; }
+
+    /// <summary>Growths that moved pages with <c>mremap(MREMAP_MAYMOVE|MREMAP_FIXED)</c> into the pool's own address space.</summary>
+    public long GrowsRemappedFixed { get; init; }
+
+    /// <summary>Growths that moved pages with plain <c>mremap(MREMAP_MAYMOVE)</c>.</summary>
+    public long GrowsRemapped { get; init; }
+
+    /// <summary>Growths that copied into a new block.</summary>
+    public long GrowsCopied { get; init; }
+
+    /// <summary>Bytes copied by growth and shrinking.</summary>
+    public long BytesCopied { get; init; }
+
+    /// <summary>Page moves not attempted because the mapping budget would have been exceeded.</summary>
+    public long MovesDeclinedByBudget { get; init; }
+
+    /// <summary>Page moves the kernel refused (the next path then served the growth).</summary>
+    public long MovesFailed { get; init; }
+
+    /// <summary>The virtual-memory layer in use ("linux", "portable").</summary>
+    public string Backend { get; init; }
+}

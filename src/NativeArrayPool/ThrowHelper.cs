@@ -1,0 +1,60 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace NativeBuffers;
+
+/// <summary>
+/// Every exception the library throws is built here, so hot paths keep a single call to a cold method and
+/// every message says what went wrong and what to do about it.
+/// </summary>
+internal static class ThrowHelper
+{
+    [DoesNotReturn]
+    public static void ThrowNegativeLength(string paramName, long value) =>
+        throw new ArgumentOutOfRangeException(paramName, value, $"{paramName} must be zero or positive; it was {value}.");
+
+    [DoesNotReturn]
+    public static void ThrowTooLarge(string paramName, long length, long maxLength) =>
+        throw new ArgumentOutOfRangeException(paramName, length,
+            $"{paramName} is {length} elements, more than the pool's largest buffer of {maxLength} elements (16 TiB). Split the data or use several buffers.");
+
+    [DoesNotReturn]
+    public static void ThrowArgumentOutOfRange(string paramName, object? value, string message) =>
+        throw new ArgumentOutOfRangeException(paramName, value, message);
+
+    [DoesNotReturn]
+    public static void ThrowArgument(string paramName, string message) => throw new ArgumentException(message, paramName);
+
+    [DoesNotReturn]
+    public static void ThrowDefaultLease(string paramName) =>
+        throw new InvalidOperationException($"{paramName} is a default NativeBuffer that no pool rented. Rent buffers with NativeArrayPool<T>.Rent.");
+
+    [DoesNotReturn]
+    public static void ThrowForeignLease(string paramName) =>
+        throw new InvalidOperationException($"{paramName} was rented from a different pool. Return a buffer to the pool that rented it.");
+
+    [DoesNotReturn]
+    public static void ThrowStaleReturn(string paramName) =>
+        throw new InvalidOperationException($"{paramName} was already returned, or was resized (which replaces it). Return each buffer once, and keep only the lease Resize gives back.");
+
+    [DoesNotReturn]
+    public static void ThrowStaleLease(string typeName) =>
+        throw new ObjectDisposedException(typeName, "This buffer was returned to its pool or replaced by Resize; its memory may belong to someone else now. Use the lease that Rent or Resize gave you last.");
+
+    [DoesNotReturn]
+    public static void ThrowPoolDisposed() =>
+        throw new ObjectDisposedException("NativeArrayPool", "The pool was disposed and its memory released. Create a new pool, or use NativeArrayPool<T>.Shared.");
+
+    [DoesNotReturn]
+    public static void ThrowSharedPoolDispose() =>
+        throw new InvalidOperationException("The shared pool lives as long as the process and cannot be disposed. Dispose only pools made with NativeArrayPool<T>.Create.");
+
+    [DoesNotReturn]
+    public static void ThrowSpanTooLong(long length) =>
+        throw new InvalidOperationException($"The buffer holds {length} elements, more than a Span<T> can (int.MaxValue). Use AsSpan(start, length) to view a part of it.");
+
+    [DoesNotReturn]
+    public static void ThrowOutOfMemory(string message) => throw new InsufficientMemoryException(message);
+
+    [DoesNotReturn]
+    public static void ThrowInvalidOptions(string message) => throw new ArgumentException(message, "options");
+}

@@ -105,12 +105,15 @@ internal sealed partial class Arena
         OsError error = _os.MoveInto(source.Address, (nuint)source.Capacity, target, (nuint)newBytes, adviseHuge);
         if (error.IsFailure)
         {
-            // The kernel unmaps the destination before it validates the source: map it back before anything else.
+            // Older kernels unmap the destination before they validate the source: map it back before anything
+            // else. 6.18 leaves it mapped on EFAULT (measured: docs/design.md), which Restore reports as EEXIST.
+            // EEXIST is taken as "still ours": a foreign mapping could only land there in the microseconds between
+            // the failed call and this one, on a kernel that unmapped it.
             OsError restored = _os.Restore(target, (nuint)newBytes, destination.HugePages);
             lock (_lock)
             {
                 MovesFailed++;
-                if (restored.IsSuccess || (restored == OsError.Exists && error == OsError.InvalidArgument))
+                if (restored.IsSuccess || restored == OsError.Exists)
                     destination.Free(offset, order);
                 else
                     MarkVacated(destination, offset, order, restored);
@@ -279,7 +282,8 @@ internal sealed partial class Arena
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
-        if (fresh && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
+        // Small classes live in slabs, not buddy blocks, so a block shrinks in place only to another block class.
+        if (fresh && !SizeClasses.IsSmall(newClass) && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
         {
             if (clearVacated)
                 _os.Clear(allocation.Address + (nint)newBytes, (nuint)(allocation.Capacity - newBytes));

@@ -13,7 +13,7 @@ namespace NativeBuffers;
 public sealed class NativePoolOptions
 {
     /// <summary>Default for <see cref="RemapThresholdBytes"/>: measured crossover on the reference machine (see docs/design.md).</summary>
-    public const long DefaultRemapThresholdBytes = 256 * 1024;
+    public const long DefaultRemapThresholdBytes = 1L << 20;
 
     /// <summary>
     /// K in Kuszmaul's schedule: how many reservations of one size are mapped before the size doubles.

@@ -113,6 +113,8 @@ internal sealed partial class Arena
             lock (_lock)
             {
                 MovesFailed++;
+                if (restored.IsSuccess)
+                    destination.MarkFresh(offset, newBytes);
                 if (restored.IsSuccess || restored == OsError.Exists)
                     destination.Free(offset, order);
                 else
@@ -123,7 +125,7 @@ internal sealed partial class Arena
         GiveBackVacated(source);
         lock (_lock)
         {
-            destination.AddSegment(offset, newBytes, SegmentKind.Island);
+            destination.MarkIsland(offset, newBytes);
             _detached.Remove(allocation);
             allocation.Kind = AllocationKind.Block;
             allocation.Reservation = destination;
@@ -236,12 +238,15 @@ internal sealed partial class Arena
         OsError restored = _os.Restore(reservation.AddressOf(source.Offset), (nuint)bytes, reservation.HugePages);
         lock (_lock)
         {
-            if (source.IsIsland)
-                reservation.RemoveSegment(source.Offset);
             if (restored.IsSuccess)
+            {
+                reservation.MarkFresh(source.Offset, bytes);
                 reservation.Free(source.Offset, source.Order);
+            }
             else
+            {
                 MarkVacated(reservation, source.Offset, source.Order, restored);
+            }
         }
     }
 
@@ -251,10 +256,10 @@ internal sealed partial class Arena
         long bytes = reservation.BlockBytes(order);
         if (restoreError == OsError.Exists)
         {
-            reservation.AddSegment(offset, bytes, SegmentKind.ForeignHole);
+            reservation.MarkHole(offset, bytes, foreign: true);
             return;
         }
-        reservation.AddSegment(offset, bytes, SegmentKind.Hole);
+        reservation.MarkHole(offset, bytes, foreign: false);
         _holes.Add((reservation, offset, order));
     }
 

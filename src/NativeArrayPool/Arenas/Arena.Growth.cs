@@ -43,7 +43,12 @@ internal sealed partial class Arena
         if ((paths & GrowthPaths.InPlace) != 0 && TryGrowInPlace(allocation, newClass))
             return allocation;
 
-        bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && allocation.Capacity >= Settings.RemapThresholdBytes;
+        // A moved mapping keeps its source's page offset, and the kernel gives huge pages (and PMD-level moves)
+        // only where offset and address agree modulo 2 MiB. A small-space block is at most 1 MiB aligned, so
+        // moving it into the huge space would cost every later fault and move its huge pages: copy it instead
+        // (at most 1 MiB, about the price of one syscall), and the huge block starts aligned for good.
+        bool crossesIntoHuge = allocation.Kind == AllocationKind.Block && SpaceFor(newClass) == _huge && allocation.Reservation!.GranuleShift != HugeGranuleShift;
+        bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && !crossesIntoHuge && allocation.Capacity >= Settings.RemapThresholdBytes;
         if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass))
             return allocation;
         if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass))

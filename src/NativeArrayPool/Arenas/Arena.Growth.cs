@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NativeBuffers.Diagnostics;
 using NativeBuffers.Os;
 
 namespace NativeBuffers.Arenas;
@@ -40,16 +41,17 @@ internal sealed partial class Arena
     private Allocation Grow(Allocation allocation, int newClass, bool clearVacated)
     {
         GrowthPaths paths = Settings.GrowthPaths;
+        long oldBytes = allocation.Capacity;
         if ((paths & GrowthPaths.InPlace) != 0 && TryGrowInPlace(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.InPlace);
 
         bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && allocation.Capacity >= Settings.RemapThresholdBytes;
         if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.RemapFixed);
         if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.Remap);
         if ((paths & GrowthPaths.Copy) != 0)
-            return CopyInto(allocation, newClass, clearVacated);
+            return Diagnostics.Grown(CopyInto(allocation, newClass, clearVacated), oldBytes, GrowthPaths.Copy);
 
         ThrowHelper.ThrowOutOfMemory(
             $"No enabled growth path could grow a {allocation.Capacity}-byte buffer to {SizeClasses.SizeOf(newClass)} bytes " +
@@ -93,6 +95,8 @@ internal sealed partial class Arena
             if (!TryPlaceIsland(space, order, newBytes, out destination, out offset))
             {
                 MovesDeclinedByBudget++;
+                if (NativeArrayPoolEventSource.Log.IsEnabled())
+                    Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
         }
@@ -180,6 +184,8 @@ internal sealed partial class Arena
             if (!FitsBudget(1))
             {
                 MovesDeclinedByBudget++;
+                if (NativeArrayPoolEventSource.Log.IsEnabled())
+                    Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
         }

@@ -81,6 +81,21 @@ public class NativeArrayPoolEventSourceTests
         Assert.Equal(4096L, Payload(events.Single(e => e.EventId == 7), "bytes"));
     }
 
+    [Fact]
+    public void Rents_served_by_the_thread_cache_raise_no_event()
+    {
+        using var recorder = new Recorder();
+        string name = "cached-" + Guid.NewGuid().ToString("N");
+        using var pool = Pool(name);
+        pool.Return(pool.Rent(4096));   // from the arena (event 1), kept by this thread's cache (no event 2)
+        pool.Return(pool.Rent(4096));   // from the cache and back to it: no events
+        pool.Return(pool.Rent(4096));
+        List<EventWrittenEventArgs> events = recorder.For(name);
+        Assert.Equal(1, events.Count(e => e.EventId == 1));
+        Assert.Equal(0, events.Count(e => e.EventId == 2));
+        Assert.Equal(3, pool.GetStatistics().Rents);
+    }
+
     [Theory]
     [InlineData(GrowthPaths.RemapFixed)]
     [InlineData(GrowthPaths.Remap)]

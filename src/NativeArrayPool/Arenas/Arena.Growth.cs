@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NativeBuffers.Diagnostics;
 using NativeBuffers.Os;
 
 namespace NativeBuffers.Arenas;
@@ -40,8 +41,9 @@ internal sealed partial class Arena
     private Allocation Grow(Allocation allocation, int newClass, bool clearVacated)
     {
         GrowthPaths paths = Settings.GrowthPaths;
+        long oldBytes = allocation.Capacity;
         if ((paths & GrowthPaths.InPlace) != 0 && TryGrowInPlace(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.InPlace);
 
         // A moved mapping keeps its source's page offset, and the kernel gives huge pages (and PMD-level moves)
         // only where offset and address agree modulo 2 MiB. A small-space block is at most 1 MiB aligned, so
@@ -50,11 +52,11 @@ internal sealed partial class Arena
         bool crossesIntoHuge = allocation.Kind == AllocationKind.Block && SpaceFor(newClass) == _huge && allocation.Reservation!.GranuleShift != HugeGranuleShift;
         bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && !crossesIntoHuge && allocation.Capacity >= Settings.RemapThresholdBytes;
         if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.RemapFixed);
         if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.Remap);
         if ((paths & GrowthPaths.Copy) != 0)
-            return CopyInto(allocation, newClass, clearVacated);
+            return Diagnostics.Grown(CopyInto(allocation, newClass, clearVacated), oldBytes, GrowthPaths.Copy);
 
         ThrowHelper.ThrowOutOfMemory(
             $"No enabled growth path could grow a {allocation.Capacity}-byte buffer to {SizeClasses.SizeOf(newClass)} bytes " +
@@ -98,6 +100,8 @@ internal sealed partial class Arena
             if (!TryPlaceIsland(space, order, newBytes, out destination, out offset))
             {
                 MovesDeclinedByBudget++;
+                if (NativeArrayPoolEventSource.Log.IsEnabled())
+                    Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
         }
@@ -190,6 +194,8 @@ internal sealed partial class Arena
             if (!FitsBudget(1))
             {
                 MovesDeclinedByBudget++;
+                if (NativeArrayPoolEventSource.Log.IsEnabled())
+                    Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
         }

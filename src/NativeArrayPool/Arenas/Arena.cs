@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NativeBuffers.Diagnostics;
 using NativeBuffers.Os;
 
 namespace NativeBuffers.Arenas;
@@ -52,6 +53,9 @@ internal sealed partial class Arena : IDisposable
     }
 
     public ArenaSettings Settings { get; }
+
+    /// <summary>The owning pool's name and event counters (set by the pool; arenas made alone in tests keep this one).</summary>
+    public PoolDiagnostics Diagnostics { get; set; } = new("arena");
     public VirtualMemory Os => _os;
 
     /// <summary>Whether growth may move pages (Linux with 4 KiB pages).</summary>

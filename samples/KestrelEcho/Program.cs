@@ -27,7 +27,7 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.Limits.MaxRequestBodySize = 64L << 20;
 });
 if (pool == "native")
-    builder.Services.AddNativeMemoryPool(); // every transport pool is NativeMemoryPool.Shared
+    builder.Services.AddNativeMemoryPool(); // pools: NativeMemoryPool.Shared; transport: NativeSocketTransportFactory
 
 WebApplication app = builder.Build();
 

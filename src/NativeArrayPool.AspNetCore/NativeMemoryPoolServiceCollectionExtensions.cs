@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using NativeBuffers;
 using NativeBuffers.AspNetCore;
@@ -9,13 +10,17 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class NativeMemoryPoolServiceCollectionExtensions
 {
     /// <summary>
-    /// Makes the host's memory-pool factory hand out <see cref="NativeMemoryPool.Shared"/>, so Kestrel's sockets
-    /// transport (and the other components listed on <see cref="NativeMemoryPoolFactory"/>) keep their buffers in native memory.
+    /// Makes the host's memory-pool factory hand out <see cref="NativeMemoryPool.Shared"/> and serves Kestrel's TCP
+    /// and Unix-socket endpoints with <see cref="NativeSocketTransportFactory"/>, so every buffer of Kestrel's
+    /// HTTP/1.1 and HTTP/2 I/O path (socket receive, request parsing, response writing, socket send) is native memory.
     /// </summary>
     /// <remarks>
-    /// Replaces every earlier <see cref="IMemoryPoolFactory{T}"/> registration (Kestrel registers its own in
-    /// <c>UseKestrel</c>). Call it after Kestrel is added — <c>WebApplication.CreateBuilder(args).Services</c> already has
-    /// it — because a registration made later wins. The factory is also registered as itself, for its statistics.
+    /// <para>Replaces every earlier <see cref="IMemoryPoolFactory{T}"/> registration (Kestrel registers its own in
+    /// <c>UseKestrel</c>) and Kestrel's <see cref="SocketTransportFactory"/>, which cannot send from memory that is not
+    /// array-backed (see <see cref="NativeSocketTransportFactory"/>); other transports are kept. Call it after Kestrel
+    /// is added — <c>WebApplication.CreateBuilder(args).Services</c> already has it — because a registration made later
+    /// wins. The factory is also registered as itself, for its statistics.</para>
+    /// <para>The other components that take the factory (see <see cref="NativeMemoryPoolFactory"/>) use it as well.</para>
     /// </remarks>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> is null.</exception>
     public static IServiceCollection AddNativeMemoryPool(this IServiceCollection services)
@@ -52,6 +57,15 @@ public static class NativeMemoryPoolServiceCollectionExtensions
         // Made by the container, so the container disposes it (and the pools it made) with the host.
         services.AddSingleton(create);
         services.AddSingleton<IMemoryPoolFactory<byte>>(static sp => sp.GetRequiredService<NativeMemoryPoolFactory>());
+        // Kestrel's sockets transport throws on multi-segment sends from non-array memory; ours sends segment by segment.
+        for (int i = services.Count - 1; i >= 0; i--)
+        {
+            ServiceDescriptor d = services[i];
+            if (d.ServiceType == typeof(IConnectionListenerFactory) && !d.IsKeyedService
+                && (d.ImplementationType == typeof(SocketTransportFactory) || d.ImplementationType == typeof(NativeSocketTransportFactory)))
+                services.RemoveAt(i);
+        }
+        services.AddSingleton<IConnectionListenerFactory, NativeSocketTransportFactory>();
         return services;
     }
 }

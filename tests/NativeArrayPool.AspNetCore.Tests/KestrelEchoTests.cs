@@ -1,0 +1,104 @@
+using System.Net.Http.Headers;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace NativeBuffers.AspNetCore.Tests;
+
+/// <summary>Real Kestrel, real sockets on 127.0.0.1, real HTTP: the native pool must carry every byte intact.</summary>
+public class KestrelEchoTests
+{
+    private const int Requests = 40;
+    private const int MaxBody = 8 << 20;
+
+    [Fact]
+    public async Task Kestrel_echoes_random_bodies_through_the_native_pool()
+    {
+        await using KestrelHost host = await KestrelHost.StartAsync(services =>
+            services.AddNativeMemoryPool(options => options.MinimumReservationBytes = 8L << 20));
+        var factory = host.App.Services.GetRequiredService<NativeMemoryPoolFactory>();
+        Assert.Same(factory, host.App.Services.GetRequiredService<IMemoryPoolFactory<byte>>());
+        var transports = host.App.Services.GetServices<IConnectionListenerFactory>().ToList();
+        Assert.Contains(transports, t => t is NativeSocketTransportFactory);
+        Assert.DoesNotContain(transports, t => t is SocketTransportFactory);
+        Assert.Equal("127.0.0.1", host.Address.Host);
+
+        var random = new Random(4242);
+        int[] sizes = Enumerable.Range(0, Requests).Select(i => i < 4 ? i * 3 : random.Next(0, MaxBody + 1)).ToArray();
+        using var client = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromSeconds(60) };
+        using var gate = new SemaphoreSlim(8);
+        long sent = 0;
+        Task[] requests = sizes.Select((size, i) => Task.Run(async () =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                byte[] body = new byte[size];
+                new Random(i).NextBytes(body);
+                using var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+                using HttpResponseMessage response = await client.PostAsync("/echo", content);
+                response.EnsureSuccessStatusCode();
+                byte[] echoed = await response.Content.ReadAsByteArrayAsync();
+                Assert.Equal(Convert.ToHexString(SHA256.HashData(body)), Convert.ToHexString(SHA256.HashData(echoed)));
+                Interlocked.Add(ref sent, size);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        })).ToArray();
+        await Task.WhenAll(requests);
+
+        NativePoolStatistics statistics = factory.GetStatistics();
+        Assert.True(factory.PoolsCreated >= 1, "Kestrel never asked the factory for a pool");
+        // Every byte crossed the pool twice (received, then sent) in segments of at most 64 KiB.
+        Assert.True(statistics.Rents >= 2 * sent / (64 * 1024), $"{statistics.Rents} rents for {sent} bytes each way: the native pool did not serve the I/O path");
+        Assert.True(statistics.Returns > 0);
+    }
+
+    [Fact]
+    public async Task Pools_are_given_back_when_kestrel_stops()
+    {
+        NativeMemoryPoolFactory factory;
+        await using (KestrelHost host = await KestrelHost.StartAsync(services => services.AddNativeMemoryPool(_ => { })))
+        {
+            factory = host.App.Services.GetRequiredService<NativeMemoryPoolFactory>();
+            using var client = new HttpClient { BaseAddress = host.Address };
+            using HttpResponseMessage response = await client.PostAsync("/echo", new ByteArrayContent(new byte[300_000]));
+            Assert.Equal(300_000, (await response.Content.ReadAsByteArrayAsync()).Length);
+        }
+        // Kestrel disposed its listener, and the listener the pool it rented from: no mapped memory is left.
+        NativePoolStatistics statistics = factory.GetStatistics();
+        Assert.True(statistics.Rents > 0);
+        Assert.Equal(0, statistics.MappedBytes);
+    }
+
+    [Fact]
+    public async Task Kestrels_own_sockets_transport_cannot_send_from_native_memory()
+    {
+        // Why NativeSocketTransportFactory exists. If this starts failing, ASP.NET Core's transport accepts
+        // memory without an array behind it, and AddNativeMemoryPool could stop replacing it.
+        var nativeFactory = new NativeMemoryPoolFactory(new NativePoolOptions());
+        await using KestrelHost host = await KestrelHost.StartAsync(services =>
+            services.AddSingleton<IMemoryPoolFactory<byte>>(nativeFactory));
+        Assert.Contains(host.App.Services.GetServices<IConnectionListenerFactory>(), t => t is SocketTransportFactory);
+
+        using var client = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromSeconds(30) };
+        byte[] body = new byte[1 << 20];
+        new Random(1).NextBytes(body);
+        bool intact;
+        try
+        {
+            using HttpResponseMessage response = await client.PostAsync("/echo", new ByteArrayContent(body));
+            intact = (await response.Content.ReadAsByteArrayAsync()).AsSpan().SequenceEqual(body);
+        }
+        catch (HttpRequestException)
+        {
+            intact = false;
+        }
+        Assert.True(nativeFactory.PoolsCreated >= 1);
+        Assert.False(intact, "Kestrel's sockets transport now sends multi-segment responses from native memory");
+    }
+}

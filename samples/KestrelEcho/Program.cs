@@ -1,20 +1,25 @@
 // KestrelEcho: a Kestrel server on 127.0.0.1 that echoes request bodies, to compare Kestrel's default memory pool
 // with NativeMemoryPool under load (perf/kestrel-wrk.sh).
 //
-//   dotnet run -c Release --project samples/KestrelEcho -- [--port 5080] [--pool native|default]
+//   dotnet run -c Release --project samples/KestrelEcho -- [--port 5080] [--pool native|default|transport]
 //   (or KESTRELECHO_PORT / KESTRELECHO_POOL)
+//     default    Kestrel's sockets transport and its pinned-block pool (arrays)
+//     native     NativeSocketTransportFactory and NativeMemoryPool.Shared (services.AddNativeMemoryPool())
+//     transport  NativeSocketTransportFactory with Kestrel's pinned-block pool: separates the transport's cost from the pool's
 //
 //   POST /echo   the request body, streamed back
 //   GET  /stats  JSON: which pool, its counters (native only), GC collection counts, allocated bytes, peak RSS
 using System.Net;
 using System.Text.Json;
+using Microsoft.AspNetCore.Connections;
 using NativeBuffers;
+using NativeBuffers.AspNetCore;
 
 int port = int.Parse(Option("port", "KESTRELECHO_PORT") ?? "5080");
 string pool = (Option("pool", "KESTRELECHO_POOL") ?? "native").ToLowerInvariant();
-if (pool is not ("native" or "default"))
+if (pool is not ("native" or "default" or "transport"))
 {
-    Console.Error.WriteLine($"--pool must be 'native' or 'default', not '{pool}'.");
+    Console.Error.WriteLine($"--pool must be 'native', 'default' or 'transport', not '{pool}'.");
     return 2;
 }
 
@@ -28,6 +33,8 @@ builder.WebHost.ConfigureKestrel(kestrel =>
 });
 if (pool == "native")
     builder.Services.AddNativeMemoryPool(); // pools: NativeMemoryPool.Shared; transport: NativeSocketTransportFactory
+else if (pool == "transport")
+    builder.Services.AddSingleton<IConnectionListenerFactory, NativeSocketTransportFactory>(); // tried before Kestrel's
 
 WebApplication app = builder.Build();
 

@@ -27,6 +27,11 @@ internal sealed class NativeSocketConnection : ConnectionContext,
     private const long MaxUnsent = 64 * 1024;
     private const int ReceiveSize = 4096;
 
+    // Segment sizes. Kestrel's pinned pool has only 4 KiB blocks; a size-class pool can hand out larger segments, so
+    // a response of up to 64 KiB usually leaves in one send and a request body arrives in few receives.
+    private const int InputSegment = 32 * 1024;
+    private const int OutputSegment = 64 * 1024;
+
     private readonly Socket _socket;
     private readonly Pipe _input;
     private readonly Pipe _output;
@@ -46,9 +51,9 @@ internal sealed class NativeSocketConnection : ConnectionContext,
         RemoteEndPoint = socket.RemoteEndPoint;
         ConnectionClosed = _closed.Token;
         _input = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: MaxReadAhead, resumeWriterThreshold: MaxReadAhead / 2, useSynchronizationContext: false));
+            pauseWriterThreshold: MaxReadAhead, resumeWriterThreshold: MaxReadAhead / 2, minimumSegmentSize: InputSegment, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.ThreadPool,
-            pauseWriterThreshold: MaxUnsent, resumeWriterThreshold: MaxUnsent / 2, useSynchronizationContext: false));
+            pauseWriterThreshold: MaxUnsent, resumeWriterThreshold: MaxUnsent / 2, minimumSegmentSize: OutputSegment, useSynchronizationContext: false));
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
 
         _features.Set<IConnectionIdFeature>(this);

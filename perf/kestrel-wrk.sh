@@ -37,6 +37,7 @@ trap cleanup EXIT
 
 field() { grep -o "\"$1\":[0-9-]*" | head -1 | cut -d: -f2; }
 
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 for round in $(seq 1 "$ROUNDS"); do
   for kib in $BODIES; do
@@ -71,6 +72,8 @@ done
 {
   echo "Command: \`THREADS=$THREADS CONNECTIONS=$CONNECTIONS DURATION=$DURATION WARMUP=$WARMUP BODIES=\"$BODIES\" ROUNDS=$ROUNDS POOLS=\"$POOLS\" perf/kestrel-wrk.sh\`"
   echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency, POST /echo after a $WARMUP warm-up; one fresh server process per row)"
+  echo
+  echo "Load average (1/5/15 min) at start: $load_start; at end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
   echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'). Machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), $(dotnet --version) SDK, wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}')."
   echo

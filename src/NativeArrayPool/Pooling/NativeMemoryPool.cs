@@ -23,13 +23,15 @@ namespace NativeBuffers;
 /// <see cref="ObjectDisposedException"/> on <c>.Span</c> and <c>.Pin()</c> — but only for as long as that owner
 /// object is not handed out again, because a <see cref="Memory{T}"/> records its manager object and nothing else.
 /// <list type="bullet">
-/// <item>Default mode (<see cref="ReusesOwners"/> true, <see cref="Shared"/>): each piece of pool memory keeps two
-/// owner objects and its successive tenants alternate between them. A stale <c>Memory</c> from tenant n therefore
-/// throws while the memory is free and during the whole lease of tenant n+1 (the usual use-after-return race), but
-/// during the lease of tenant n+2 it reaches that tenant's buffer undetected — and a second <c>Dispose</c> of the
-/// old owner then ends tenant n+2's lease. Per-thread caches hand the most recently returned buffer out first, so in
-/// a busy loop tenant n+2 may come within microseconds. Compare <see cref="MemoryPool{T}.Shared"/>, where a stale
-/// <c>Memory</c> reaches the array's next tenant with no check at all.</item>
+/// <item>Default mode (<see cref="ReusesOwners"/> true, <see cref="Shared"/>): each of the pool's allocation records
+/// (its bookkeeping for one piece of memory) keeps two owner objects, and the record's successive tenants alternate
+/// between them. A stale <c>Memory</c> from tenant n therefore throws while the record is free and during the whole
+/// lease of tenant n+1 (the usual use-after-return race), but during the lease of tenant n+2 it reaches that
+/// tenant's buffer undetected — and a second <c>Dispose</c> of the old owner then ends tenant n+2's lease. Per-thread
+/// caches hand the most recently returned buffer out first, so in a busy loop tenant n+2 may come within
+/// microseconds. (Records of small buffers always describe the same memory; records of page-sized and larger blocks
+/// are recycled by the arena and may describe other memory by then.) Compare <see cref="MemoryPool{T}.Shared"/>, where
+/// a stale <c>Memory</c> reaches the array's next tenant with no check at all.</item>
 /// <item>Strict mode (<see cref="ReusesOwners"/> false): every Rent makes a new owner, so a stale owner or
 /// <c>Memory</c> always throws and a second Dispose never touches another lease, at the cost of one small GC
 /// allocation per Rent, as with <see cref="MemoryPool{T}.Shared"/>. Use it in tests and debugging.</item>

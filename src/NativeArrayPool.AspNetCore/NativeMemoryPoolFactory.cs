@@ -17,6 +17,9 @@ namespace NativeBuffers.AspNetCore;
 /// (<c>SocketConnectionFactoryOptions</c>), <b>HTTP.sys</b> and <b>IIS in-process</b> (both Windows) also take the
 /// factory from dependency injection. Not covered: the <b>QUIC</b> transport (HTTP/3) uses an internal factory of its
 /// own, and application code that calls <see cref="MemoryPool{T}.Shared"/> or <c>ArrayPool</c> directly.</para>
+/// <para><b>Caveat.</b> Kestrel's sockets transport (10.0) cannot send a multi-segment response from memory that
+/// has no array behind it (<c>InvalidOperationException: Buffer backed by array was expected</c>), so with this
+/// factory Kestrel needs <see cref="NativeSocketTransportFactory"/>; <c>AddNativeMemoryPool()</c> registers both.</para>
 /// <para><b>Pools.</b> Made with the parameterless constructor, every <see cref="Create"/> returns
 /// <see cref="NativeMemoryPool.Shared"/>: one set of arenas for the process, which transports may dispose harmlessly.
 /// Made with options, every <see cref="Create"/> returns a new <see cref="NativeMemoryPool"/> with arenas of its own,

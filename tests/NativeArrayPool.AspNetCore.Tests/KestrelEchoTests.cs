@@ -1,4 +1,7 @@
+using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -56,6 +59,34 @@ public class KestrelEchoTests
         // Every byte crossed the pool twice (received, then sent) in segments of at most 64 KiB.
         Assert.True(statistics.Rents >= 2 * sent / (64 * 1024), $"{statistics.Rents} rents for {sent} bytes each way: the native pool did not serve the I/O path");
         Assert.True(statistics.Returns > 0);
+    }
+
+    [Fact]
+    public async Task Clients_that_vanish_mid_request_leave_the_server_healthy_and_stop_clean()
+    {
+        NativeMemoryPoolFactory factory;
+        await using (KestrelHost host = await KestrelHost.StartAsync(services => services.AddNativeMemoryPool(_ => { })))
+        {
+            factory = host.App.Services.GetRequiredService<NativeMemoryPoolFactory>();
+            for (int i = 0; i < 20; i++)
+            {
+                using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync(IPAddress.Loopback, host.Address.Port);
+                string head = $"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {1 << 20}\r\n\r\n";
+                await socket.SendAsync(Encoding.ASCII.GetBytes(head), SocketFlags.None);
+                await socket.SendAsync(new byte[100_000 + i * 997], SocketFlags.None); // a tenth of the promised body
+                if (i % 2 == 0)
+                    socket.LingerState = new LingerOption(true, 0); // close with RST instead of FIN
+                socket.Close();
+            }
+            using var client = new HttpClient { BaseAddress = host.Address };
+            byte[] body = new byte[500_000];
+            new Random(3).NextBytes(body);
+            using HttpResponseMessage response = await client.PostAsync("/echo", new ByteArrayContent(body));
+            Assert.True((await response.Content.ReadAsByteArrayAsync()).AsSpan().SequenceEqual(body));
+        }
+        // Stopping waited for every connection: the listener disposed its pool, so nothing is mapped any more.
+        Assert.Equal(0, factory.GetStatistics().MappedBytes);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public static class NativeMemoryPoolServiceCollectionExtensions
     /// <summary>
     /// Makes the host's memory-pool factory hand out <see cref="NativeMemoryPool.Shared"/> and serves Kestrel's TCP
     /// and Unix-socket endpoints with <see cref="NativeSocketTransportFactory"/>, so every buffer of Kestrel's
-    /// HTTP/1.1 I/O path (socket receive, request parsing, response writing, socket send) is native memory.
+    /// HTTP/1.1 and HTTP/2 I/O path (socket receive, request parsing, response writing, socket send) is native memory.
     /// </summary>
     /// <remarks>
     /// <para>Replaces every earlier <see cref="IMemoryPoolFactory{T}"/> registration (Kestrel registers its own in

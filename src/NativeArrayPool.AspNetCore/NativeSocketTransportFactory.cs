@@ -19,7 +19,7 @@ namespace NativeBuffers.AspNetCore;
 /// <see cref="System.Buffers.MemoryManager{T}"/>, and receives straight into pool memory.</para>
 /// <para><b>Scope.</b> TCP (<see cref="IPEndPoint"/>) and Unix-domain endpoints. Kestrel runs its connection protocols
 /// on it unchanged; the tests exercise HTTP/1.1 (concurrent echoes up to 8 MiB, clients that vanish mid-request,
-/// shutdown), not HTTP/2 or Unix-domain sockets. It keeps Kestrel's default buffer limits (1 MiB read-ahead, 64 KiB unsent output) and has
+/// shutdown) and HTTP/2 over cleartext (16 concurrent streams of up to 64 KiB), not Unix-domain sockets. It keeps Kestrel's default buffer limits (1 MiB read-ahead, 64 KiB unsent output) and has
 /// none of Kestrel's transport tuning (I/O queues, inline scheduling). A multi-segment send costs one system call
 /// per segment where Kestrel's makes one <c>sendmsg</c>.</para>
 /// <para>Thread-safety: all members are thread-safe.</para>

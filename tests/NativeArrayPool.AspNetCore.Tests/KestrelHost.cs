@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -21,13 +22,13 @@ internal sealed class KestrelHost : IAsyncDisposable
     public WebApplication App { get; }
     public Uri Address { get; }
 
-    public static async Task<KestrelHost> StartAsync(Action<IServiceCollection> configureServices)
+    public static async Task<KestrelHost> StartAsync(Action<IServiceCollection> configureServices, HttpProtocols protocols = HttpProtocols.Http1)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(IPAddress.Loopback, 0);
+            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = protocols);
             kestrel.Limits.MaxRequestBodySize = 64L << 20;
         });
         configureServices(builder.Services);

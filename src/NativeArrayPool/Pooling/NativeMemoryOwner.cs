@@ -16,9 +16,10 @@ namespace NativeBuffers.Pooling;
 /// owners and successive leases of the record alternate between them (<see cref="ForNextLease"/>); in the strict
 /// mode every lease gets a new owner. A <see cref="Memory{T}"/> captures only its manager object, never a lease
 /// number, so what a stale <c>Memory</c> can reach is decided by when its owner object is bound again.</para>
-/// <para>Lease check: <see cref="_generation"/> is the lease's (odd) generation while it is out and 0 once this owner
-/// ended it; every accessor compares it with the record's generation, which the pool moves on at return and at pool
-/// disposal. Thread-safety: accessors may run on any thread; Dispose is idempotent under races (one CAS wins).</para>
+/// <para>Lease check: <see cref="_generation"/> is the lease's (odd) generation; every accessor compares it with the
+/// record's generation, which the pool moves on at return and at pool disposal, so an ended lease never matches
+/// again. Thread-safety: accessors may run on any thread; Dispose is idempotent under races (the pool's
+/// compare-and-swap on the record lets exactly one return through).</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
 internal sealed class NativeMemoryOwner : MemoryManager<byte>
@@ -29,8 +30,9 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
     private nint _address;
     private int _length;
 
-    /// <summary>The record's other owner (default mode): the next lease of the record is bound to it.</summary>
+    // Default mode, on the record's first owner only: the second owner, and which of the two the next lease gets.
     private NativeMemoryOwner? _partner;
+    private bool _partnerIsNext;
 
     public NativeMemoryOwner(PoolCore core, Allocation allocation)
     {
@@ -41,29 +43,37 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
     /// <summary>
     /// The owner for the lease just taken on <paramref name="allocation"/>: the one its previous lease did not use,
     /// made on first need, so that the lease right after a stale one never shares its owner object.
-    /// Called by the renting thread, which holds the record exclusively.
+    /// Called by the renting thread, which holds the record exclusively. The record points at the first owner for
+    /// good and the toggle lives in that owner, so a rent stores no reference (no GC write barrier).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static NativeMemoryOwner ForNextLease(PoolCore core, Allocation allocation)
     {
-        var last = allocation.Owner as NativeMemoryOwner;
-        NativeMemoryOwner? next = last?._partner;
-        if (next is null)
-            next = Pair(core, allocation, last);
-        allocation.Owner = next;
-        return next;
+        if (allocation.Owner is not NativeMemoryOwner first)
+            return MakeFirst(core, allocation);
+        if (!first._partnerIsNext)
+        {
+            first._partnerIsNext = true;
+            return first;
+        }
+        first._partnerIsNext = false;
+        return first._partner ?? MakePartner(core, allocation, first);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static NativeMemoryOwner Pair(PoolCore core, Allocation allocation, NativeMemoryOwner? last)
+    private static NativeMemoryOwner MakeFirst(PoolCore core, Allocation allocation)
     {
-        var owner = new NativeMemoryOwner(core, allocation);
-        if (last is not null)
-        {
-            owner._partner = last;
-            last._partner = owner;
-        }
-        return owner;
+        var first = new NativeMemoryOwner(core, allocation) { _partnerIsNext = true };
+        allocation.Owner = first;
+        return first;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static NativeMemoryOwner MakePartner(PoolCore core, Allocation allocation, NativeMemoryOwner first)
+    {
+        var partner = new NativeMemoryOwner(core, allocation);
+        first._partner = partner;
+        return partner;
     }
 
     /// <summary>Starts the lease (allocation, generation) on this owner. The record's address does not change while rented.</summary>
@@ -118,20 +128,17 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
 
     protected override void Dispose(bool disposing)
     {
-        int generation = Volatile.Read(ref _generation);
-        if ((generation & 1) == 0)
-            return; // already ended by this owner
-        if (Interlocked.CompareExchange(ref _generation, 0, generation) != generation)
-            return; // a racing Dispose won
-        if (Volatile.Read(ref _allocation.Generation) != generation)
-            return; // the pool was disposed and retired the lease: nothing to give back
+        int generation = _generation;
+        if (Volatile.Read(ref _allocation.Generation) != generation || (generation & 1) == 0)
+            return; // the lease has ended: an earlier Dispose, or the pool's disposal
         try
         {
             _core.Return(_allocation, generation, clear: false, "owner");
         }
-        catch (ObjectDisposedException) when (_core.IsDisposed)
+        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
         {
-            // The pool was disposed between the check above and the return; its memory is gone already.
+            // Lost a race with another Dispose of this owner (the record's generation check let one return through)
+            // or with the pool's disposal: the lease has ended either way, which is all Dispose promises.
         }
     }
 

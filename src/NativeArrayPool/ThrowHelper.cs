@@ -41,6 +41,14 @@ internal static class ThrowHelper
         throw new ObjectDisposedException(typeName, "This buffer was returned to its pool or replaced by Resize; its memory may belong to someone else now. Use the lease that Rent or Resize gave you last.");
 
     [DoesNotReturn]
+    public static void ThrowStaleMemory() =>
+        throw new ObjectDisposedException("IMemoryOwner<byte>", "This memory was given back to its NativeMemoryPool (the owner was disposed, or the pool was). Keep the owner until you are done with its Memory, and rent again for new work.");
+
+    [DoesNotReturn]
+    public static void ThrowInvalidBufferSize(int minBufferSize) =>
+        throw new ArgumentOutOfRangeException("minBufferSize", minBufferSize, $"minBufferSize must be -1 (the default size) or between 0 and int.MaxValue; it was {minBufferSize}.");
+
+    [DoesNotReturn]
     public static void ThrowPoolDisposed() =>
         throw new ObjectDisposedException("NativeArrayPool", "The pool was disposed and its memory released. Create a new pool, or use NativeArrayPool<T>.Shared.");
 

@@ -52,6 +52,13 @@ internal sealed class Allocation
     /// <summary>The block's pages were moved in from elsewhere and form a kernel mapping of their own.</summary>
     public bool IsIsland;
 
+    /// <summary>
+    /// Scratch slot for the pooling layer: <c>NativeMemoryPool</c> keeps the owner objects it binds to this record's
+    /// leases here, so renting the record again allocates nothing. The arena never reads it; it stays with the record
+    /// when the record is recycled, because the owners re-read address and capacity at every rent.
+    /// </summary>
+    public object? Owner;
+
     public bool IsRented
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -20,5 +20,9 @@ internal static unsafe class MemoryAccess
     /// <summary>Copies with memmove semantics; used where ranges may overlap (moving elements inside one buffer).</summary>
     public static void Move(nint source, nint destination, nuint length) => Buffer.MemoryCopy((void*)source, (void*)destination, length, length);
 
+    /// <summary>A handle on memory that never moves: no GC handle, nothing to unpin.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static System.Buffers.MemoryHandle Handle(nint address) => new((void*)address);
+
     public static void Clear(nint address, nuint length) => System.Runtime.InteropServices.NativeMemory.Clear((void*)address, length);
 }

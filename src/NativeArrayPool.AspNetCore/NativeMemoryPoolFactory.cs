@@ -1,0 +1,138 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Connections;
+
+namespace NativeBuffers.AspNetCore;
+
+/// <summary>
+/// An <see cref="IMemoryPoolFactory{T}"/> that hands out <see cref="NativeMemoryPool"/>s, so the ASP.NET Core
+/// components that take their buffers from the registered factory keep them in native memory.
+/// Register it with <c>services.AddNativeMemoryPool()</c>.
+/// </summary>
+/// <remarks>
+/// <para><b>Who uses the factory</b> (checked against the ASP.NET Core 10.0 shared framework by reflection, and in
+/// dotnet/aspnetcore's sources): the Kestrel <b>sockets</b> transport (<c>UseSockets</c>, Kestrel's default, copies the
+/// registered factory into <c>SocketTransportOptions</c>) and the <b>named-pipes</b> transport (Windows) create their
+/// pools from it; Kestrel's HTTP/1.1 and HTTP/2 layers then rent from the connection's pool (request body reads,
+/// response writes), so one registration moves the whole TCP request/response path. The sockets client
+/// (<c>SocketConnectionFactoryOptions</c>), <b>HTTP.sys</b> and <b>IIS in-process</b> (both Windows) also take the
+/// factory from dependency injection. Not covered: the <b>QUIC</b> transport (HTTP/3) uses an internal factory of its
+/// own, and application code that calls <see cref="MemoryPool{T}.Shared"/> or <c>ArrayPool</c> directly.</para>
+/// <para><b>Caveat.</b> Kestrel's sockets transport (10.0) cannot send a multi-segment response from memory that
+/// has no array behind it (<c>InvalidOperationException: Buffer backed by array was expected</c>), so with this
+/// factory Kestrel needs <see cref="NativeSocketTransportFactory"/>; <c>AddNativeMemoryPool()</c> registers both.</para>
+/// <para><b>Pools.</b> Made with the parameterless constructor, every <see cref="Create"/> returns
+/// <see cref="NativeMemoryPool.Shared"/>: one set of arenas for the process, which transports may dispose harmlessly.
+/// Made with options, every <see cref="Create"/> returns a new <see cref="NativeMemoryPool"/> with arenas of its own,
+/// which the caller owns and disposes (Kestrel disposes a listener's pools when it stops); <see cref="Dispose"/>
+/// disposes any the factory made that are still open.</para>
+/// <para>Unlike Kestrel's default factory, pools from this one do not evict idle memory on a timer; call
+/// <see cref="NativeMemoryPool.Trim"/> to give address space back.</para>
+/// <para>Thread-safety: all members are thread-safe.</para>
+/// </remarks>
+public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposable
+{
+    private readonly NativePoolOptions? _options;
+    private readonly bool _reuseOwners;
+    private readonly Lock _lock = new();
+    private readonly List<NativeMemoryPool> _pools = new();
+    private int _poolsCreated;
+    private bool _disposed;
+
+    /// <summary>A factory whose pools are all <see cref="NativeMemoryPool.Shared"/>.</summary>
+    public NativeMemoryPoolFactory()
+    {
+        _reuseOwners = true;
+    }
+
+    /// <summary>A factory that makes a new <see cref="NativeMemoryPool"/> with <paramref name="options"/> for each <see cref="Create"/>.</summary>
+    /// <param name="options">Arena settings, validated now and copied.</param>
+    /// <param name="reuseOwners">See <see cref="NativeMemoryPool(NativePoolOptions, bool)"/>: true for zero-allocation rents,
+    /// false to make stale use of a buffer always throw.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
+    public NativeMemoryPoolFactory(NativePoolOptions options, bool reuseOwners = true)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Clone();
+        _reuseOwners = reuseOwners;
+        // Validate now, where the mistake was made, rather than at the first connection.
+        new NativeMemoryPool(_options, reuseOwners).Dispose();
+    }
+
+    /// <summary>True when every pool is <see cref="NativeMemoryPool.Shared"/>.</summary>
+    public bool UsesSharedPool => _options is null;
+
+    /// <summary>How many times <see cref="Create"/> was called: a test that the host really took its pools from this factory.</summary>
+    public int PoolsCreated => Volatile.Read(ref _poolsCreated);
+
+    /// <summary>Returns a pool for a transport or server. See the class remarks for who owns it.</summary>
+    /// <param name="options">The caller's description (its <see cref="MemoryPoolOptions.Owner"/>, e.g. "kestrel"); not used to size the pool.</param>
+    /// <exception cref="ObjectDisposedException">The factory was disposed (factories with options only).</exception>
+    public MemoryPool<byte> Create(MemoryPoolOptions? options = null)
+    {
+        Interlocked.Increment(ref _poolsCreated);
+        if (_options is null)
+            return NativeMemoryPool.Shared;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var pool = new NativeMemoryPool(_options, _reuseOwners);
+            _pools.Add(pool);
+            return pool;
+        }
+    }
+
+    /// <summary>
+    /// Counters summed over the pools this factory made (including ones already disposed, whose rents and returns still
+    /// count), or <see cref="NativeMemoryPool.Shared"/>'s counters, which include every shared <see cref="NativeArrayPool{T}"/>.
+    /// </summary>
+    public NativePoolStatistics GetStatistics()
+    {
+        if (_options is null)
+            return NativeMemoryPool.Shared.GetStatistics();
+        NativeMemoryPool[] pools;
+        lock (_lock)
+            pools = _pools.ToArray();
+        NativePoolStatistics sum = new() { Backend = "" };
+        foreach (NativeMemoryPool pool in pools)
+        {
+            NativePoolStatistics s = pool.GetStatistics();
+            sum = sum with
+            {
+                MappedBytes = sum.MappedBytes + s.MappedBytes,
+                InUseBytes = sum.InUseBytes + s.InUseBytes,
+                KernelMappings = sum.KernelMappings + s.KernelMappings,
+                PeakKernelMappings = sum.PeakKernelMappings + s.PeakKernelMappings,
+                MappingBudget = sum.MappingBudget + s.MappingBudget,
+                Reservations = sum.Reservations + s.Reservations,
+                DetachedMappings = sum.DetachedMappings + s.DetachedMappings,
+                Rents = sum.Rents + s.Rents,
+                Returns = sum.Returns + s.Returns,
+                GrowsInPlace = sum.GrowsInPlace + s.GrowsInPlace,
+                GrowsRemappedFixed = sum.GrowsRemappedFixed + s.GrowsRemappedFixed,
+                GrowsRemapped = sum.GrowsRemapped + s.GrowsRemapped,
+                GrowsCopied = sum.GrowsCopied + s.GrowsCopied,
+                BytesCopied = sum.BytesCopied + s.BytesCopied,
+                MovesDeclinedByBudget = sum.MovesDeclinedByBudget + s.MovesDeclinedByBudget,
+                MovesFailed = sum.MovesFailed + s.MovesFailed,
+                Backend = s.Backend,
+            };
+        }
+        return sum;
+    }
+
+    /// <summary>Disposes the pools this factory made (factories with options); the shared pool is left alone. Idempotent.</summary>
+    public void Dispose()
+    {
+        NativeMemoryPool[] pools;
+        lock (_lock)
+        {
+            if (_disposed)
+                return;
+            _disposed = true;
+            pools = _pools.ToArray();
+        }
+        foreach (NativeMemoryPool pool in pools)
+            pool.Dispose();
+    }
+}

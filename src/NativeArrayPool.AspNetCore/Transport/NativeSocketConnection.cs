@@ -1,0 +1,213 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace NativeBuffers.AspNetCore.Transport;
+
+/// <summary>
+/// One accepted socket as a Kestrel connection: a receive loop fills the input pipe straight from the socket, a send
+/// loop drains the output pipe into it segment by segment. Both pipes rent from the listener's pool.
+/// </summary>
+/// <remarks>
+/// Lifetime: the receive loop ends at the peer's FIN, an error or an abort, and completes the input (Kestrel then sees
+/// the end of the request stream) and fires <c>ConnectionClosed</c>. The send loop ends when Kestrel completes
+/// the output or on an abort; it then shuts the socket down, which ends the receive loop too. <see cref="DisposeAsync"/>
+/// waits for both loops, so no pool memory is in use once it returns.
+/// </remarks>
+internal sealed class NativeSocketConnection : ConnectionContext,
+    IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
+    IConnectionLifetimeFeature, IConnectionEndPointFeature
+{
+    // Kestrel's defaults: read at most 1 MiB ahead of the application, buffer at most 64 KiB of unsent output.
+    private const long MaxReadAhead = 1024 * 1024;
+    private const long MaxUnsent = 64 * 1024;
+    private const int ReceiveSize = 4096;
+
+    // Segment sizes. Kestrel's pinned pool has only 4 KiB blocks; a size-class pool can hand out larger segments, so
+    // a response of up to 64 KiB usually leaves in one send and a request body arrives in few receives.
+    private const int InputSegment = 32 * 1024;
+    private const int OutputSegment = 64 * 1024;
+
+    private readonly Socket _socket;
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly CancellationTokenSource _closed = new();
+    private readonly FeatureCollection _features = new();
+    private Task _receiving = Task.CompletedTask;
+    private Task _sending = Task.CompletedTask;
+    private volatile ConnectionAbortedException? _abortReason;
+    private int _shutDown;
+
+    public NativeSocketConnection(Socket socket, MemoryPool<byte> pool, string id)
+    {
+        _socket = socket;
+        MemoryPool = pool;
+        ConnectionId = id;
+        LocalEndPoint = socket.LocalEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        ConnectionClosed = _closed.Token;
+        _input = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: MaxReadAhead, resumeWriterThreshold: MaxReadAhead / 2, minimumSegmentSize: InputSegment, useSynchronizationContext: false));
+        _output = new Pipe(new PipeOptions(pool, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.ThreadPool,
+            pauseWriterThreshold: MaxUnsent, resumeWriterThreshold: MaxUnsent / 2, minimumSegmentSize: OutputSegment, useSynchronizationContext: false));
+        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+
+        _features.Set<IConnectionIdFeature>(this);
+        _features.Set<IConnectionTransportFeature>(this);
+        _features.Set<IConnectionItemsFeature>(this);
+        _features.Set<IMemoryPoolFeature>(this);
+        _features.Set<IConnectionLifetimeFeature>(this);
+        _features.Set<IConnectionEndPointFeature>(this);
+    }
+
+    public override string ConnectionId { get; set; }
+    public override IFeatureCollection Features => _features;
+    public override IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
+    public override IDuplexPipe Transport { get; set; }
+    public MemoryPool<byte> MemoryPool { get; }
+
+    public void Start()
+    {
+        _receiving = Task.Run(ReceiveAsync);
+        _sending = Task.Run(SendAsync);
+    }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        _abortReason ??= abortReason;
+        _output.Reader.CancelPendingRead(); // the send loop stops without sending the rest
+        ShutDown();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        // Kestrel has completed its ends of the pipes; make sure ours end too and nothing touches pool memory after.
+        _input.Reader.Complete();
+        _output.Writer.Complete();
+        await _sending.ConfigureAwait(false);
+        await _receiving.ConfigureAwait(false);
+        _socket.Dispose();
+        _closed.Dispose();
+    }
+
+    private async Task ReceiveAsync()
+    {
+        PipeWriter writer = _input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                Memory<byte> memory = writer.GetMemory(ReceiveSize);
+                int received = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                if (received == 0)
+                    break; // the peer finished sending
+                writer.Advance(received);
+                FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                    break; // the application stopped reading
+            }
+        }
+        catch (SocketException e) when (IsConnectionReset(e.SocketErrorCode))
+        {
+            if (_abortReason is null)
+                error = new ConnectionResetException(e.Message, e);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Shut down by our own send loop or an abort: the end of input, not an error.
+            if (_abortReason is null && Volatile.Read(ref _shutDown) == 0)
+                error = new IOException(e.Message, e);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        finally
+        {
+            await writer.CompleteAsync(_abortReason ?? error).ConfigureAwait(false);
+            FireClosed();
+        }
+    }
+
+    private async Task SendAsync()
+    {
+        PipeReader reader = _output.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled)
+                    break; // aborted
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                // One send per segment: Socket.SendAsync(ReadOnlyMemory) pins through the memory's manager, so it
+                // works for native memory, where a BufferList send would need arrays.
+                foreach (ReadOnlyMemory<byte> segment in buffer)
+                {
+                    if (!segment.IsEmpty)
+                        await _socket.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
+                }
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                    break;
+            }
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            error = null; // the peer went away or we were aborted; the receive side reports it
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        finally
+        {
+            await reader.CompleteAsync(error).ConfigureAwait(false);
+            ShutDown();
+        }
+    }
+
+    private void ShutDown()
+    {
+        if (Interlocked.Exchange(ref _shutDown, 1) != 0)
+            return;
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // already gone
+        }
+        _socket.Dispose(); // ends a pending receive
+    }
+
+    private void FireClosed()
+    {
+        ThreadPool.UnsafeQueueUserWorkItem(static state =>
+        {
+            try
+            {
+                state.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }, _closed, preferLocal: false);
+    }
+
+    private static bool IsConnectionReset(SocketError error) =>
+        error is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted;
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+        public PipeWriter Output { get; } = output;
+    }
+}

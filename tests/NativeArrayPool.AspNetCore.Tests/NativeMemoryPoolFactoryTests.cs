@@ -1,0 +1,55 @@
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace NativeBuffers.AspNetCore.Tests;
+
+public class NativeMemoryPoolFactoryTests
+{
+    [Fact]
+    public void Default_factory_hands_out_the_shared_pool_which_survives_disposal()
+    {
+        var factory = new NativeMemoryPoolFactory();
+        Assert.True(factory.UsesSharedPool);
+        var pool = factory.Create(new MemoryPoolOptions { Owner = "test" });
+        Assert.Same(NativeMemoryPool.Shared, pool);
+        pool.Dispose();
+        factory.Dispose();
+        using var owner = NativeMemoryPool.Shared.Rent(10);
+        Assert.Equal(1, factory.PoolsCreated);
+    }
+
+    [Fact]
+    public void Factory_with_options_makes_a_pool_per_create_and_disposes_what_is_left()
+    {
+        var factory = new NativeMemoryPoolFactory(new NativePoolOptions { ReservationsPerSize = 2 });
+        var first = (NativeMemoryPool)factory.Create();
+        var second = (NativeMemoryPool)factory.Create();
+        Assert.NotSame(first, second);
+        first.Rent(100).Dispose();
+        second.Rent(100).Dispose();
+        Assert.Equal(2, factory.GetStatistics().Rents);
+        factory.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => first.Rent(1));
+        Assert.Throws<ObjectDisposedException>(() => factory.Create());
+    }
+
+    [Fact]
+    public void Bad_options_fail_when_the_factory_is_made()
+    {
+        Assert.Throws<ArgumentException>(() => new NativeMemoryPoolFactory(new NativePoolOptions { ReservationsPerSize = 0 }));
+    }
+
+    [Fact]
+    public void AddNativeMemoryPool_replaces_an_earlier_factory_and_the_last_call_wins()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IMemoryPoolFactory<byte>>(new NativeMemoryPoolFactory());
+        services.AddNativeMemoryPool(o => o.ThreadCaches = false);
+        services.AddNativeMemoryPool();
+        using ServiceProvider provider = services.BuildServiceProvider();
+        var factory = Assert.IsType<NativeMemoryPoolFactory>(provider.GetRequiredService<IMemoryPoolFactory<byte>>());
+        Assert.True(factory.UsesSharedPool);
+        Assert.Single(services, d => d.ServiceType == typeof(IMemoryPoolFactory<byte>));
+        Assert.Single(services, d => d.ServiceType == typeof(IConnectionListenerFactory));
+    }
+}

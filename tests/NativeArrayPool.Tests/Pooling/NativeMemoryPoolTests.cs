@@ -1,0 +1,226 @@
+using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using FsCheck;
+using FsCheck.Fluent;
+using NativeBuffers.Pooling;
+
+namespace NativeBuffers.Tests.Pooling;
+
+public class NativeMemoryPoolTests
+{
+    [Fact]
+    public void Rent_follows_the_shared_pool_contract_for_sizes()
+    {
+        using var pool = new NativeMemoryPool();
+        using (IMemoryOwner<byte> owner = pool.Rent())
+            Assert.Equal(NativeMemoryPool.DefaultBufferSize, owner.Memory.Length);
+        using (IMemoryOwner<byte> owner = pool.Rent(-1))
+            Assert.Equal(MemoryPool<byte>.Shared.Rent(-1).Memory.Length, owner.Memory.Length);
+        using (IMemoryOwner<byte> owner = pool.Rent(0))
+            Assert.True(owner.Memory.Length >= 0);
+        Assert.Equal(int.MaxValue, pool.MaxBufferSize);
+        Assert.Throws<ArgumentOutOfRangeException>("minBufferSize", () => pool.Rent(-2));
+        Assert.Throws<ArgumentOutOfRangeException>("minBufferSize", () => pool.Rent(int.MinValue));
+    }
+
+    [Fact]
+    public void Memory_is_at_least_the_request_and_holds_what_is_written()
+    {
+        using var pool = new NativeMemoryPool();
+        Prop.ForAll(Gen.Choose(0, 1 << 21).ToArbitrary(), size =>
+        {
+            using IMemoryOwner<byte> owner = pool.Rent(size);
+            Span<byte> span = owner.Memory.Span;
+            span.Fill((byte)size);
+            return span.Length >= size && owner.Memory.Span.IndexOfAnyExcept((byte)size) < 0;
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void Buffers_rented_together_do_not_overlap()
+    {
+        using var pool = new NativeMemoryPool();
+        var random = new Random(7);
+        var owners = new List<IMemoryOwner<byte>>();
+        for (int i = 0; i < 300; i++)
+        {
+            IMemoryOwner<byte> owner = pool.Rent(random.Next(1, 200_000));
+            owner.Memory.Span.Fill((byte)i);
+            owners.Add(owner);
+        }
+        for (int i = 0; i < owners.Count; i++)
+        {
+            Assert.True(owners[i].Memory.Span.IndexOfAnyExcept((byte)i) < 0, $"buffer {i} was overwritten by another");
+            owners[i].Dispose();
+        }
+        NativePoolStatistics statistics = pool.GetStatistics();
+        Assert.Equal(300, statistics.Rents);
+        Assert.Equal(300, statistics.Returns);
+        Assert.Equal(0, statistics.InUseBytes);
+    }
+
+    [Fact]
+    public unsafe void Pin_returns_the_address_and_needs_no_gc_handle()
+    {
+        using var pool = new NativeMemoryPool();
+        using IMemoryOwner<byte> owner = pool.Rent(10_000);
+        Memory<byte> memory = owner.Memory;
+        void* first = Unsafe.AsPointer(ref MemoryMarshal.GetReference(memory.Span));
+        using (MemoryHandle handle = memory.Pin())
+            Assert.True(handle.Pointer == first);
+        using (MemoryHandle handle = memory.Slice(100).Pin())
+            Assert.True(handle.Pointer == (byte*)first + 100);
+        Assert.False(MemoryMarshal.TryGetArray((ReadOnlyMemory<byte>)memory, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ((MemoryManager<byte>)owner).Pin(memory.Length + 1));
+    }
+
+    [Fact]
+    public void Dispose_is_idempotent_and_returns_once()
+    {
+        using var pool = new NativeMemoryPool();
+        IMemoryOwner<byte> owner = pool.Rent(5000);
+        owner.Dispose();
+        owner.Dispose();
+        Assert.Equal(1, pool.GetStatistics().Returns);
+        Assert.Equal(0, pool.GetStatistics().InUseBytes);
+    }
+
+    [Fact]
+    public void Racing_disposals_return_once()
+    {
+        using var pool = new NativeMemoryPool();
+        for (int round = 0; round < 200; round++)
+        {
+            IMemoryOwner<byte> owner = pool.Rent(4096);
+            Parallel.For(0, 4, _ => owner.Dispose());
+        }
+        Assert.Equal(200, pool.GetStatistics().Returns);
+    }
+
+    [Fact]
+    public void Memory_after_dispose_throws_and_stale_memory_throws()
+    {
+        using var pool = new NativeMemoryPool();
+        IMemoryOwner<byte> owner = pool.Rent(4096);
+        Memory<byte> memory = owner.Memory;
+        ReadOnlyMemory<byte> readOnly = memory.Slice(10, 20);
+        owner.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => owner.Memory);
+        Assert.Throws<ObjectDisposedException>(() => memory.Span.Length);
+        Assert.Throws<ObjectDisposedException>(() => readOnly.Span.Length);
+        Assert.Throws<ObjectDisposedException>(() => memory.Pin());
+        Assert.Throws<ObjectDisposedException>(() => ((MemoryManager<byte>)owner).GetSpan().Length);
+    }
+
+    [Fact]
+    public void Reused_owners_catch_stale_memory_during_the_next_lease_but_not_the_one_after()
+    {
+        // This pins down exactly what the docs promise for the default mode, including the hole.
+        using var pool = new NativeMemoryPool();
+        IMemoryOwner<byte> first = pool.Rent(4096);
+        Memory<byte> stale = first.Memory;
+        first.Dispose();
+
+        IMemoryOwner<byte> second = pool.Rent(4096);
+        Assert.Equal(((NativeMemoryOwner)first).Address, ((NativeMemoryOwner)second).Address); // same memory: the thread cache is LIFO
+        Assert.NotSame(first, second);
+        Assert.Throws<ObjectDisposedException>(() => stale.Span.Length);
+        second.Dispose();
+
+        IMemoryOwner<byte> third = pool.Rent(4096);
+        Assert.Same(first, third);
+        Assert.Equal(4096, stale.Span.Length); // undetected: the stale Memory now reaches the third tenant's buffer
+        third.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => stale.Span.Length);
+    }
+
+    [Fact]
+    public void Strict_mode_catches_stale_memory_on_every_later_lease()
+    {
+        using var pool = new NativeMemoryPool(new NativePoolOptions(), reuseOwners: false);
+        Assert.False(pool.ReusesOwners);
+        IMemoryOwner<byte> first = pool.Rent(4096);
+        Memory<byte> stale = first.Memory;
+        nint address = ((NativeMemoryOwner)first).Address;
+        first.Dispose();
+        for (int i = 0; i < 50; i++)
+        {
+            IMemoryOwner<byte> next = pool.Rent(4096);
+            Assert.Equal(address, ((NativeMemoryOwner)next).Address);
+            Assert.Throws<ObjectDisposedException>(() => stale.Span.Length);
+            first.Dispose(); // a second Dispose of the old owner must not end the new lease
+            Assert.Equal(4096, next.Memory.Length);
+            next.Dispose();
+        }
+        Assert.Equal(51, pool.GetStatistics().Returns);
+    }
+
+    [Fact]
+    public void Disposing_the_pool_makes_owners_stale_and_their_dispose_harmless()
+    {
+        var pool = new NativeMemoryPool();
+        IMemoryOwner<byte> owner = pool.Rent(100_000);
+        Memory<byte> memory = owner.Memory;
+        pool.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => memory.Span.Length);
+        Assert.Throws<ObjectDisposedException>(() => owner.Memory);
+        owner.Dispose();
+        pool.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => pool.Rent(10));
+    }
+
+    [Fact]
+    public void Shared_is_one_instance_and_disposing_it_does_nothing()
+    {
+        Assert.Same(NativeMemoryPool.Shared, NativeMemoryPool.Shared);
+        NativeMemoryPool.Shared.Dispose();
+        using IMemoryOwner<byte> owner = NativeMemoryPool.Shared.Rent(100);
+        Assert.True(owner.Memory.Length >= 100);
+    }
+
+    [Fact]
+    public void Steady_state_rent_and_dispose_allocate_nothing()
+    {
+        using var pool = new NativeMemoryPool();
+        int[] sizes = [100, 4096, 5000, 65_536, 1 << 20, 3 << 20];
+        // A private pool: other tests may trim the shared one, which would send this thread's rents to the arena.
+        Cycle(pool, sizes, 2_000); // warm-up: thread cache, records, owner pairs, tier-up
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Cycle(pool, sizes, 100_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(0, allocated);
+    }
+
+    [Fact]
+    public void Strict_mode_allocates_an_owner_per_rent()
+    {
+        // The counterpart of the zero-allocation test: it shows the measurement sees owner allocations.
+        using var pool = new NativeMemoryPool(new NativePoolOptions(), reuseOwners: false);
+        int[] sizes = [4096];
+        Cycle(pool, sizes, 2_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Cycle(pool, sizes, 10_000);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before >= 10_000 * 32);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void Cycle(NativeMemoryPool pool, int[] sizes, int rounds)
+    {
+        for (int i = 0; i < rounds; i++)
+        {
+            IMemoryOwner<byte> owner = pool.Rent(sizes[i % sizes.Length]);
+            Memory<byte> memory = owner.Memory;
+            memory.Span[0] = (byte)i;
+            using (memory.Pin())
+            {
+            }
+            IMemoryOwner<byte> nested = pool.Rent(sizes[(i + 1) % sizes.Length]);
+            nested.Memory.Span[^1] = (byte)i;
+            nested.Dispose();
+            owner.Dispose();
+        }
+    }
+}

@@ -21,4 +21,7 @@ internal static unsafe class MemoryAccess
     public static void Move(nint source, nint destination, nuint length) => Buffer.MemoryCopy((void*)source, (void*)destination, length, length);
 
     public static void Clear(nint address, nuint length) => System.Runtime.InteropServices.NativeMemory.Clear((void*)address, length);
+
+    /// <summary>A <see cref="System.Buffers.MemoryHandle"/> for native memory: a bare pointer, no GC handle, no unpin callback.</summary>
+    public static System.Buffers.MemoryHandle Handle(nint address) => new((void*)address);
 }

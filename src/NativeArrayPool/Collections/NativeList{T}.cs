@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Collections;
 using NativeBuffers.Os;
+using NativeBuffers.Pooling;
 
 namespace NativeBuffers;
 
@@ -301,17 +302,11 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
     {
         if (count <= 0)
             return;
-        nint address = BaseAddress();
+        nint address = LeaseAddress.Of(_buffer);
         nint size = Unsafe.SizeOf<T>();
         MemoryAccess.Move(address + (nint)from * size, address + (nint)to * size, (nuint)(count * size));
     }
 
-    private nint BaseAddress()
-    {
-        if (!_buffer.IsValid)
-            ThrowHelper.ThrowStaleLease(nameof(NativeBuffer<T>));
-        return _buffer._allocation?.Address ?? 0;
-    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()

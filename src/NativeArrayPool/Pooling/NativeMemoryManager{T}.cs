@@ -60,9 +60,7 @@ internal sealed class NativeMemoryManager<T> : MemoryManager<T> where T : unmana
     {
         if ((uint)elementIndex > (uint)_length)
             ThrowHelper.ThrowArgumentOutOfRange(nameof(elementIndex), elementIndex, $"Index {elementIndex} is outside the memory of {_length} elements.");
-        if (!_lease.IsValid)
-            ThrowHelper.ThrowStaleLease(nameof(NativeBuffer<T>));
-        nint address = _lease._allocation is { } allocation ? allocation.Address : 0;
+        nint address = LeaseAddress.Of(_lease);
         return MemoryAccess.Handle(address + (nint)((_start + elementIndex) * Unsafe.SizeOf<T>()));
     }
 

@@ -279,7 +279,8 @@ internal sealed partial class Arena
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
-        if (fresh && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
+        // A block can only split into smaller blocks: a small class lives in a slab slot, so it takes the copy below.
+        if (fresh && !SizeClasses.IsSmall(newClass) && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
         {
             if (clearVacated)
                 _os.Clear(allocation.Address + (nint)newBytes, (nuint)(allocation.Capacity - newBytes));

@@ -1,0 +1,217 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using Xunit.Abstractions;
+
+namespace NativeBuffers.Tests.Collections;
+
+/// <summary>
+/// Writes more than 3 GiB into a <see cref="NativeBufferWriter{T}"/> and a <see cref="NativeMemoryStream"/>,
+/// checks the content at sampled offsets and end to end by SHA-256, and reads the pool's counters to show that
+/// growth past the remap threshold moved pages (in place or mremap) and copied nothing.
+/// </summary>
+public class LargeVectorTests(ITestOutputHelper output)
+{
+    /// <summary>3 GiB + 100 MiB + an odd tail, so the last segment and the last write are partial.</summary>
+    private const long TotalBytes = (3L << 30) + (100L << 20) + 12_345;
+    private const int LargeWrite = 16 << 20;
+    private const long SmallPhaseBytes = 1 << 20; // written in small pieces first, so the small steps run too
+
+    private static readonly Lazy<byte[]> s_expectedHash = new(() =>
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] scratch = new byte[LargeWrite];
+        for (long offset = 0; offset < TotalBytes; offset += scratch.Length)
+        {
+            Span<byte> piece = scratch.AsSpan(0, (int)Math.Min(scratch.Length, TotalBytes - offset));
+            Pattern.Fill(offset, piece);
+            hash.AppendData(piece);
+        }
+        return hash.GetHashAndReset();
+    });
+
+    [Fact]
+    public void BufferWriter_holds_more_than_3_GiB_and_grows_without_copying_large_steps()
+    {
+        var clock = Stopwatch.StartNew();
+        using var pool = NativeArrayPool<byte>.Create();
+        var steps = new GrowthSteps();
+        using (var writer = new NativeBufferWriter<byte>(pool))
+        {
+            steps.Observe(writer.Capacity);
+            int small = 1;
+            while (writer.WrittenCount < TotalBytes)
+            {
+                long offset = writer.WrittenCount;
+                int hint = offset < SmallPhaseBytes ? small = small * 7 % 3_001 + 1 : LargeWrite;
+                Span<byte> span = writer.GetSpan(hint);
+                steps.Observe(writer.Capacity);
+                int n = (int)Math.Min(Math.Min(span.Length, hint), TotalBytes - offset);
+                Pattern.Fill(offset, span[..n]);
+                writer.Advance(n);
+            }
+            Assert.Equal(TotalBytes, writer.WrittenCount);
+            Assert.Throws<InvalidOperationException>(() => writer.WrittenSpan.Length);
+            ReadOnlySequence<byte> written = writer.WrittenSequence;
+            Assert.Equal(TotalBytes, written.Length);
+            Assert.False(written.IsSingleSegment);
+            VerifySamples(written);
+            Assert.Equal(Convert.ToHexString(s_expectedHash.Value), Convert.ToHexString(Hash(written)));
+        }
+        Report("NativeBufferWriter<byte>", clock.Elapsed, pool.GetStatistics(), steps);
+        AssertLargeStepsMovedPages(pool.GetStatistics(), steps);
+    }
+
+    [Fact]
+    public void MemoryStream_holds_more_than_3_GiB_and_grows_without_copying_large_steps()
+    {
+        var clock = Stopwatch.StartNew();
+        using var pool = NativeArrayPool<byte>.Create();
+        var steps = new GrowthSteps();
+        byte[] scratch = new byte[LargeWrite];
+        using (var stream = new NativeMemoryStream(pool))
+        {
+            steps.Observe(stream.Capacity);
+            int small = 1;
+            while (stream.Length < TotalBytes)
+            {
+                long offset = stream.Length;
+                int n = (int)Math.Min(offset < SmallPhaseBytes ? small = small * 7 % 3_001 + 1 : LargeWrite, TotalBytes - offset);
+                Pattern.Fill(offset, scratch.AsSpan(0, n));
+                stream.Write(scratch, 0, n);
+                steps.Observe(stream.Capacity);
+            }
+            Assert.Equal(TotalBytes, stream.Length);
+            Assert.Equal(TotalBytes, stream.Position);
+            Assert.Throws<InvalidOperationException>(() => stream.ToArray());
+
+            // Read back through the Stream API around 2 GiB and 3 GiB, where int positions would break.
+            foreach (long at in new[] { int.MaxValue - 3L, 3L << 30, TotalBytes - 100 })
+            {
+                stream.Position = at;
+                byte[] read = new byte[100];
+                Assert.Equal(100, stream.Read(read));
+                byte[] expected = new byte[100];
+                Pattern.Fill(at, expected);
+                Assert.Equal(expected, read);
+            }
+            ReadOnlySequence<byte> all = stream.GetReadOnlySequence();
+            VerifySamples(all);
+            Assert.Equal(Convert.ToHexString(s_expectedHash.Value), Convert.ToHexString(Hash(all)));
+        }
+        Report("NativeMemoryStream", clock.Elapsed, pool.GetStatistics(), steps);
+        AssertLargeStepsMovedPages(pool.GetStatistics(), steps);
+    }
+
+    private static void AssertLargeStepsMovedPages(NativePoolStatistics stats, GrowthSteps steps)
+    {
+        Assert.Equal(stats.Rents, stats.Returns); // the collection gave everything back
+        Assert.Equal(steps.Small + steps.Large, stats.GrowsInPlace + stats.GrowsRemappedFixed + stats.GrowsRemapped + stats.GrowsCopied);
+        // Every growth from a buffer at or past the remap threshold moved pages or absorbed neighbours...
+        Assert.True(stats.GrowsInPlace + stats.GrowsRemappedFixed + stats.GrowsRemapped >= steps.Large, $"{stats}");
+        // ...so all the copying was of small buffers: less in total than one threshold-sized buffer.
+        Assert.True(stats.BytesCopied < NativePoolOptions.DefaultRemapThresholdBytes, $"{stats}");
+        Assert.True(steps.Large >= 10, $"only {steps.Large} large steps: the test did not grow far enough to show anything");
+    }
+
+    private static void VerifySamples(ReadOnlySequence<byte> data)
+    {
+        var random = new Random(7);
+        byte[] actual = new byte[4096], expected = new byte[4096];
+        for (int i = 0; i < 256; i++)
+        {
+            long at = i switch
+            {
+                0 => 0,
+                1 => TotalBytes - actual.Length,
+                2 => (1L << 30) - 2048, // across the first segment boundary
+                _ => random.NextInt64(TotalBytes - actual.Length),
+            };
+            data.Slice(at, actual.Length).CopyTo(actual);
+            Pattern.Fill(at, expected);
+            Assert.True(expected.AsSpan().SequenceEqual(actual), $"content differs at offset {at}");
+        }
+    }
+
+    private static byte[] Hash(ReadOnlySequence<byte> data)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (ReadOnlyMemory<byte> segment in data)
+            hash.AppendData(segment.Span);
+        return hash.GetHashAndReset();
+    }
+
+    private void Report(string what, TimeSpan elapsed, NativePoolStatistics stats, GrowthSteps steps) =>
+        output.WriteLine(
+            $"{what}: {TotalBytes:N0} bytes in {elapsed.TotalSeconds:F1} s (write, 256 sampled reads, SHA-256 of everything; the expected hash is shared). " +
+            $"growth steps: {steps.Small} below the remap threshold, {steps.Large} at or above it (largest {steps.LastCapacity:N0} B). " +
+            $"pool: GrowsInPlace={stats.GrowsInPlace} GrowsRemappedFixed={stats.GrowsRemappedFixed} GrowsRemapped={stats.GrowsRemapped} " +
+            $"GrowsCopied={stats.GrowsCopied} BytesCopied={stats.BytesCopied:N0} MovesDeclinedByBudget={stats.MovesDeclinedByBudget} " +
+            $"MovesFailed={stats.MovesFailed} PeakKernelMappings={stats.PeakKernelMappings} Backend={stats.Backend}");
+
+    /// <summary>Counts capacity changes, split at the remap threshold by the size grown from.</summary>
+    private sealed class GrowthSteps
+    {
+        public long LastCapacity { get; private set; } = -1;
+        public int Small { get; private set; }
+        public int Large { get; private set; }
+
+        public void Observe(long capacity)
+        {
+            if (LastCapacity >= 0 && capacity != LastCapacity)
+            {
+                if (LastCapacity >= NativePoolOptions.DefaultRemapThresholdBytes)
+                    Large++;
+                else if (LastCapacity > 0)
+                    Small++;
+            }
+            LastCapacity = capacity;
+        }
+    }
+
+    /// <summary>
+    /// The test data as a function of the offset: each MiB is one of 17 random blocks, chosen by a hash of the MiB's
+    /// index, with the index stamped in its first 8 bytes. Cheap to produce (a copy), and no two MiBs are alike, so a
+    /// page moved to the wrong place or a stale copy changes what is read.
+    /// </summary>
+    private static class Pattern
+    {
+        private const int BlockShift = 20;
+        private const int BlockSize = 1 << BlockShift;
+        private static readonly byte[][] s_blocks = CreateBlocks();
+
+        private static byte[][] CreateBlocks()
+        {
+            var random = new Random(2026);
+            var blocks = new byte[17][];
+            for (int i = 0; i < blocks.Length; i++)
+            {
+                blocks[i] = new byte[BlockSize];
+                random.NextBytes(blocks[i]);
+            }
+            return blocks;
+        }
+
+        public static void Fill(long offset, Span<byte> destination)
+        {
+            while (!destination.IsEmpty)
+            {
+                long index = offset >> BlockShift;
+                int within = (int)(offset & (BlockSize - 1));
+                int n = Math.Min(destination.Length, BlockSize - within);
+                byte[] block = s_blocks[(int)(((ulong)index * 0x9E3779B97F4A7C15UL) % (ulong)s_blocks.Length)];
+                block.AsSpan(within, n).CopyTo(destination);
+                if (within < sizeof(long))
+                {
+                    Span<byte> stamp = stackalloc byte[sizeof(long)];
+                    BinaryPrimitives.WriteInt64LittleEndian(stamp, index);
+                    int stampBytes = Math.Min(sizeof(long) - within, n);
+                    stamp.Slice(within, stampBytes).CopyTo(destination);
+                }
+                destination = destination[n..];
+                offset += n;
+            }
+        }
+    }
+}

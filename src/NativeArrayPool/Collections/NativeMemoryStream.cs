@@ -226,7 +226,9 @@ public sealed class NativeMemoryStream : Stream
         ThrowIfDisposed();
         if (_position >= _length)
             return -1;
-        return _buffer[_position++];
+        byte value = _buffer[_position];
+        _position++;
+        return value;
     }
 
     /// <summary>Reads synchronously; the task is already complete (faulted if the read threw).</summary>
@@ -290,7 +292,8 @@ public sealed class NativeMemoryStream : Stream
                 ThrowHelper.ThrowStreamTooLong(_position + 1);
             Extend(_position + 1);
         }
-        _buffer[_position++] = value;
+        _buffer[_position] = value;
+        _position++;
     }
 
     /// <summary>Writes synchronously; the task is already complete (faulted if the write threw).</summary>

@@ -174,7 +174,7 @@ public class NativeMemoryStreamTests
         dirty.AsSpan().Fill(0xEE);
         pool.Return(dirty); // the next rent of this class gets these bytes back
 
-        using var stream = new NativeMemoryStream(pool);
+        using var stream = new NativeMemoryStream(4096, pool); // same size class: the thread cache hands the dirty block back
         stream.Position = 1000;
         stream.WriteByte(1);
         stream.SetLength(3000);

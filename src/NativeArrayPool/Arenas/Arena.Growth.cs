@@ -279,7 +279,7 @@ internal sealed partial class Arena
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
-        // A block can only split into smaller blocks: a small class lives in a slab slot, so it takes the copy below.
+        // Small classes live in slabs, not buddy blocks, so a block shrinks in place only to another block class.
         if (fresh && !SizeClasses.IsSmall(newClass) && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
         {
             if (clearVacated)

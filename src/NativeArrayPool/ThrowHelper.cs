@@ -57,4 +57,7 @@ internal static partial class ThrowHelper
 
     [DoesNotReturn]
     public static void ThrowInvalidOptions(string message) => throw new ArgumentException(message, "options");
+
+    [DoesNotReturn]
+    public static void ThrowInvalidEnvironmentVariable(string variable, string message) => throw new ArgumentException(message, variable);
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NativeBuffers.Diagnostics;
 using NativeBuffers.Os;
 
 namespace NativeBuffers.Arenas;
@@ -40,16 +41,22 @@ internal sealed partial class Arena
     private Allocation Grow(Allocation allocation, int newClass, bool clearVacated)
     {
         GrowthPaths paths = Settings.GrowthPaths;
+        long oldBytes = allocation.Capacity;
         if ((paths & GrowthPaths.InPlace) != 0 && TryGrowInPlace(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.InPlace);
 
-        bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && allocation.Capacity >= Settings.RemapThresholdBytes;
+        // A moved mapping keeps its source's page offset, and the kernel gives huge pages (and PMD-level moves)
+        // only where offset and address agree modulo 2 MiB. A small-space block is at most 1 MiB aligned, so
+        // moving it into the huge space would cost every later fault and move its huge pages: copy it instead
+        // (at most 1 MiB, about the price of one syscall), and the huge block starts aligned for good.
+        bool crossesIntoHuge = allocation.Kind == AllocationKind.Block && SpaceFor(newClass) == _huge && allocation.Reservation!.GranuleShift != HugeGranuleShift;
+        bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && !crossesIntoHuge && allocation.Capacity >= Settings.RemapThresholdBytes;
         if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.RemapFixed);
         if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass))
-            return allocation;
+            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.Remap);
         if ((paths & GrowthPaths.Copy) != 0)
-            return CopyInto(allocation, newClass, clearVacated);
+            return Diagnostics.Grown(CopyInto(allocation, newClass, clearVacated), oldBytes, GrowthPaths.Copy);
 
         ThrowHelper.ThrowOutOfMemory(
             $"No enabled growth path could grow a {allocation.Capacity}-byte buffer to {SizeClasses.SizeOf(newClass)} bytes " +
@@ -93,6 +100,8 @@ internal sealed partial class Arena
             if (!TryPlaceIsland(space, order, newBytes, out destination, out offset))
             {
                 MovesDeclinedByBudget++;
+                if (NativeArrayPoolEventSource.Log.IsEnabled())
+                    Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
         }
@@ -105,12 +114,17 @@ internal sealed partial class Arena
         OsError error = _os.MoveInto(source.Address, (nuint)source.Capacity, target, (nuint)newBytes, adviseHuge);
         if (error.IsFailure)
         {
-            // The kernel unmaps the destination before it validates the source: map it back before anything else.
+            // Older kernels unmap the destination before they validate the source: map it back before anything
+            // else. 6.18 leaves it mapped on EFAULT (measured: docs/design.md), which Restore reports as EEXIST.
+            // EEXIST is taken as "still ours": a foreign mapping could only land there in the microseconds between
+            // the failed call and this one, on a kernel that unmapped it.
             OsError restored = _os.Restore(target, (nuint)newBytes, destination.HugePages);
             lock (_lock)
             {
                 MovesFailed++;
-                if (restored.IsSuccess || (restored == OsError.Exists && error == OsError.InvalidArgument))
+                if (restored.IsSuccess)
+                    destination.MarkFresh(offset, newBytes);
+                if (restored.IsSuccess || restored == OsError.Exists)
                     destination.Free(offset, order);
                 else
                     MarkVacated(destination, offset, order, restored);
@@ -120,7 +134,7 @@ internal sealed partial class Arena
         GiveBackVacated(source);
         lock (_lock)
         {
-            destination.AddSegment(offset, newBytes, SegmentKind.Island);
+            destination.MarkIsland(offset, newBytes);
             _detached.Remove(allocation);
             allocation.Kind = AllocationKind.Block;
             allocation.Reservation = destination;
@@ -180,6 +194,8 @@ internal sealed partial class Arena
             if (!FitsBudget(1))
             {
                 MovesDeclinedByBudget++;
+                if (NativeArrayPoolEventSource.Log.IsEnabled())
+                    Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
         }
@@ -233,12 +249,15 @@ internal sealed partial class Arena
         OsError restored = _os.Restore(reservation.AddressOf(source.Offset), (nuint)bytes, reservation.HugePages);
         lock (_lock)
         {
-            if (source.IsIsland)
-                reservation.RemoveSegment(source.Offset);
             if (restored.IsSuccess)
+            {
+                reservation.MarkFresh(source.Offset, bytes);
                 reservation.Free(source.Offset, source.Order);
+            }
             else
+            {
                 MarkVacated(reservation, source.Offset, source.Order, restored);
+            }
         }
     }
 
@@ -248,10 +267,10 @@ internal sealed partial class Arena
         long bytes = reservation.BlockBytes(order);
         if (restoreError == OsError.Exists)
         {
-            reservation.AddSegment(offset, bytes, SegmentKind.ForeignHole);
+            reservation.MarkHole(offset, bytes, foreign: true);
             return;
         }
-        reservation.AddSegment(offset, bytes, SegmentKind.Hole);
+        reservation.MarkHole(offset, bytes, foreign: false);
         _holes.Add((reservation, offset, order));
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using NativeBuffers.Diagnostics;
 using NativeBuffers.Os;
 
 namespace NativeBuffers.Arenas;
@@ -52,6 +53,9 @@ internal sealed partial class Arena : IDisposable
     }
 
     public ArenaSettings Settings { get; }
+
+    /// <summary>The owning pool's name and event counters (set by the pool; arenas made alone in tests keep this one).</summary>
+    public PoolDiagnostics Diagnostics { get; set; } = new("arena");
     public VirtualMemory Os => _os;
 
     /// <summary>Whether growth may move pages (Linux with 4 KiB pages).</summary>
@@ -242,7 +246,7 @@ internal sealed partial class Arena : IDisposable
                     _unrefreshedIslands.Add(allocation);
                     return;
                 }
-                allocation.Reservation.RemoveSegment(allocation.Offset);
+                allocation.Reservation.MarkFresh(allocation.Offset, allocation.Capacity);
                 allocation.IsIsland = false;
                 allocation.Reservation.Free(allocation.Offset, allocation.Order);
                 Recycle(allocation);
@@ -346,14 +350,13 @@ internal sealed partial class Arena : IDisposable
             OsError error = _os.Restore(reservation.AddressOf(offset), (nuint)bytes, reservation.HugePages);
             if (error.IsSuccess)
             {
-                reservation.RemoveSegment(offset);
+                reservation.MarkFresh(offset, bytes);
                 reservation.Free(offset, order);
                 _holes.RemoveAt(i);
             }
             else if (error == OsError.Exists)
             {
-                reservation.RemoveSegment(offset);
-                reservation.AddSegment(offset, bytes, SegmentKind.ForeignHole);
+                reservation.MarkHole(offset, bytes, foreign: true);
                 _holes.RemoveAt(i);
             }
         }
@@ -362,7 +365,7 @@ internal sealed partial class Arena : IDisposable
             Allocation island = _unrefreshedIslands[i];
             if (_os.Refresh(island.Address, (nuint)island.Capacity, island.Reservation!.HugePages).IsSuccess)
             {
-                island.Reservation.RemoveSegment(island.Offset);
+                island.Reservation.MarkFresh(island.Offset, island.Capacity);
                 island.IsIsland = false;
                 island.Reservation.Free(island.Offset, island.Order);
                 _unrefreshedIslands.RemoveAt(i);

@@ -3,9 +3,11 @@ using System.Numerics;
 
 namespace NativeBuffers.Arenas;
 
-/// <summary>What a marked range of a reservation is, for the kernel-mapping model.</summary>
+/// <summary>What a range of a reservation is, for the kernel-mapping model.</summary>
 internal enum SegmentKind : byte
 {
+    /// <summary>The reservation's own pages, or pages mapped again after a move.</summary>
+    Fresh,
     /// <summary>Pages moved in by mremap: the kernel keeps them as a VMA of their own.</summary>
     Island,
     /// <summary>A range we vacated and could not map again yet (we still own the address space).</summary>
@@ -24,8 +26,8 @@ internal enum SegmentKind : byte
 /// That is what lets a free buddy be absorbed by in-place growth without creating a multi-VMA block.</para>
 /// <para>Each order keeps a bitmap (the truth) and a stack of candidate indexes (a hint that may hold stale
 /// entries, skipped when popped), so allocation and free are O(orders) and allocate nothing in steady state.</para>
-/// <para>Kernel mappings: the reservation costs one VMA per maximal run of fresh pages plus one per island;
-/// holes cost none but split runs. <see cref="VmaCount"/> is that model; tests check it against /proc/self/maps.</para>
+/// <para>Kernel mappings: see "the kernel-mapping model" below. <see cref="VmaCount"/> never counts fewer
+/// VMAs than the kernel has in the reservation; tests check it against /proc/self/maps.</para>
 /// Not thread-safe: the owning arena calls it under its lock.
 /// </remarks>
 [DebuggerDisplay("Reservation {Base,h} size={Size} free={FreeBytes} vmas={VmaCount}")]
@@ -35,7 +37,6 @@ internal sealed class Reservation
     private readonly long[][] _candidates;
     private readonly int[] _candidateCount;
     private readonly long[] _freeBlocks;
-    private readonly List<(long Offset, long Length, SegmentKind Kind)> _segments = new();
 
     public Reservation(nint baseAddress, long size, int granuleShift, bool hugePages)
     {
@@ -57,6 +58,7 @@ internal sealed class Reservation
         }
         MarkFree(MaxOrder, 0);
         FreeBytes = size;
+        _runs.Add(new Run(0, size, SegmentKind.Fresh, 1));
         VmaCount = 1;
     }
 
@@ -143,85 +145,145 @@ internal sealed class Reservation
     }
 
     // ---- the kernel-mapping model ----
+    //
+    // The reservation is a partition into runs; each run is fresh pages of one identity (the kernel's
+    // anon_vma), an island, or a hole. The kernel merges neighbouring fresh runs only when their identities
+    // agree, so the VMA count is the number of fresh and island runs after merging equal neighbours.
+    // A range mapped again (restored after a move, or an island refreshed) has no identity yet and joins
+    // its left fresh neighbour if there is one, else its right one, as the kernel's vma_merge does; with no
+    // such neighbour it becomes a new identity (assumed touched later, so it will not merge afterwards).
+    // The model may count more VMAs than the kernel has (untouched ranges merge more), never fewer.
+
+    private readonly List<Run> _runs = new();
+    private int _nextIdentity = 2;
+
+    private readonly record struct Run(long Offset, long Length, SegmentKind Kind, int Identity)
+    {
+        public long End => Offset + Length;
+    }
 
     public bool IsIsland(long offset)
     {
-        foreach (var segment in _segments)
+        foreach (Run run in _runs)
         {
-            if (segment.Offset == offset && segment.Kind == SegmentKind.Island)
-                return true;
+            if (run.Offset == offset)
+                return run.Kind == SegmentKind.Island;
+            if (run.Offset > offset)
+                break;
         }
         return false;
     }
 
-    public void AddSegment(long offset, long length, SegmentKind kind)
+    /// <summary>Pages moved in at [offset, offset+length): a VMA of their own.</summary>
+    public void MarkIsland(long offset, long length) => Set(_runs, offset, length, SegmentKind.Island, _nextIdentity++);
+
+    /// <summary>[offset, offset+length) was mapped again with fresh pages: it merges with a fresh neighbour.</summary>
+    public void MarkFresh(long offset, long length)
     {
-        int at = 0;
-        while (at < _segments.Count && _segments[at].Offset < offset)
-            at++;
-        _segments.Insert(at, (offset, length, kind));
-        VmaCount = CountVmas(_segments);
+        Set(_runs, offset, length, SegmentKind.Fresh, 0);
+        int at = IndexAt(_runs, offset);
+        // At offset 0 the kernel's first choice is the mapping before the reservation, which is not ours:
+        // a fresh neighbour outside (another reservation) has a contiguous page offset, so the range merges
+        // with it and inherits its anon_vma, and cannot merge with a touched run inside afterwards (measured:
+        // a huge-page reservation showed [0,4) and [4,8) MiB apart after its first island was refreshed).
+        int identity =
+            at > 0 && _runs[at - 1].Kind == SegmentKind.Fresh ? _runs[at - 1].Identity
+            : offset != 0 && at + 1 < _runs.Count && _runs[at + 1].Kind == SegmentKind.Fresh ? _runs[at + 1].Identity
+            : _nextIdentity++;
+        _runs[at] = _runs[at] with { Identity = identity };
+        Normalize(_runs);
+        VmaCount = CountVmas(_runs);
     }
 
-    public void RemoveSegment(long offset)
-    {
-        int at = _segments.FindIndex(s => s.Offset == offset);
-        if (at >= 0)
-            _segments.RemoveAt(at);
-        VmaCount = CountVmas(_segments);
-    }
+    /// <summary>[offset, offset+length) is unmapped: ours to map again later, or taken by another mapping (foreign).</summary>
+    public void MarkHole(long offset, long length, bool foreign) =>
+        Set(_runs, offset, length, foreign ? SegmentKind.ForeignHole : SegmentKind.Hole, 0);
 
     /// <summary>The VMA count if an island were placed at [offset, offset+length).</summary>
     public int VmaCountWithIsland(long offset, long length)
     {
-        var trial = new List<(long, long, SegmentKind)>(_segments.Count + 1);
-        bool placed = false;
-        foreach (var segment in _segments)
-        {
-            if (!placed && segment.Offset > offset)
-            {
-                trial.Add((offset, length, SegmentKind.Island));
-                placed = true;
-            }
-            trial.Add(segment);
-        }
-        if (!placed)
-            trial.Add((offset, length, SegmentKind.Island));
+        var trial = new List<Run>(_runs);
+        Set(trial, offset, length, SegmentKind.Island, int.MaxValue, recount: false);
         return CountVmas(trial);
     }
 
-    public IReadOnlyList<(long Offset, long Length, SegmentKind Kind)> Segments => _segments;
+    /// <summary>Islands and holes, for tests and diagnostics.</summary>
+    public IReadOnlyList<(long Offset, long Length, SegmentKind Kind)> Segments =>
+        _runs.Where(r => r.Kind != SegmentKind.Fresh).Select(r => (r.Offset, r.Length, r.Kind)).ToList();
 
     /// <summary>The ranges we may unmap when the reservation goes: all of it except ranges others mapped.</summary>
     public IEnumerable<(nint Start, long Length)> OwnedRanges()
     {
-        long cursor = 0;
-        foreach (var segment in _segments)
+        foreach (Run run in _runs)
         {
-            if (segment.Kind != SegmentKind.ForeignHole)
-                continue;
-            if (segment.Offset > cursor)
-                yield return (AddressOf(cursor), segment.Offset - cursor);
-            cursor = segment.Offset + segment.Length;
+            if (run.Kind != SegmentKind.ForeignHole)
+                yield return (AddressOf(run.Offset), run.Length);
         }
-        if (cursor < Size)
-            yield return (AddressOf(cursor), Size - cursor);
     }
 
-    private int CountVmas(List<(long Offset, long Length, SegmentKind Kind)> segments)
+    private void Set(List<Run> runs, long offset, long length, SegmentKind kind, int identity, bool recount = true)
+    {
+        Split(runs, offset);
+        Split(runs, offset + length);
+        int first = IndexAt(runs, offset);
+        int last = first;
+        while (last < runs.Count && runs[last].End <= offset + length)
+            last++;
+        runs.RemoveRange(first, last - first);
+        runs.Insert(first, new Run(offset, length, kind, identity));
+        Normalize(runs);
+        if (recount)
+            VmaCount = CountVmas(runs);
+    }
+
+    private static void Split(List<Run> runs, long at)
+    {
+        for (int i = 0; i < runs.Count; i++)
+        {
+            Run run = runs[i];
+            if (run.Offset < at && at < run.End)
+            {
+                runs[i] = run with { Length = at - run.Offset };
+                runs.Insert(i + 1, run with { Offset = at, Length = run.End - at });
+                return;
+            }
+        }
+    }
+
+    private static int IndexAt(List<Run> runs, long offset)
+    {
+        for (int i = 0; i < runs.Count; i++)
+        {
+            if (runs[i].Offset == offset)
+                return i;
+        }
+        throw new InvalidOperationException($"no run starts at {offset}");
+    }
+
+    // Neighbouring fresh runs of one identity are one VMA; holes of the same kind are one hole.
+    private static void Normalize(List<Run> runs)
+    {
+        for (int i = runs.Count - 1; i > 0; i--)
+        {
+            Run left = runs[i - 1], right = runs[i];
+            bool sameFresh = left.Kind == SegmentKind.Fresh && right.Kind == SegmentKind.Fresh && left.Identity == right.Identity;
+            bool sameHole = left.Kind == right.Kind && left.Kind is SegmentKind.Hole or SegmentKind.ForeignHole;
+            if (sameFresh || sameHole)
+            {
+                runs[i - 1] = left with { Length = left.Length + right.Length };
+                runs.RemoveAt(i);
+            }
+        }
+    }
+
+    private static int CountVmas(List<Run> runs)
     {
         int count = 0;
-        long cursor = 0;
-        foreach (var segment in segments)
+        foreach (Run run in runs)
         {
-            if (segment.Offset > cursor)
-                count++; // a run of fresh pages before this segment
-            if (segment.Kind == SegmentKind.Island)
+            if (run.Kind is SegmentKind.Fresh or SegmentKind.Island)
                 count++;
-            cursor = segment.Offset + segment.Length;
         }
-        if (cursor < Size)
-            count++;
         return count;
     }
 
@@ -245,8 +307,11 @@ internal sealed class Reservation
                     return $"buddies {index} and {index ^ 1} both free at order {order}: not coalesced";
                 long start = index << (GranuleShift + order);
                 covered.Add((start, start + BlockBytes(order)));
-                if (IsIsland(start))
-                    return $"free block at {start} is an island";
+                foreach (Run run in _runs)
+                {
+                    if (run.Kind != SegmentKind.Fresh && run.Offset < start + BlockBytes(order) && start < run.End)
+                        return $"free block at {start} overlaps a {run.Kind} at {run.Offset}";
+                }
             }
             if (count != _freeBlocks[order])
                 return $"order {order}: bitmap has {count} free blocks, counter says {_freeBlocks[order]}";
@@ -260,12 +325,16 @@ internal sealed class Reservation
             if (covered[i].Start < covered[i - 1].End)
                 return $"free blocks overlap at {covered[i].Start}";
         }
-        for (int i = 1; i < _segments.Count; i++)
+        long cursor = 0;
+        foreach (Run run in _runs)
         {
-            if (_segments[i].Offset < _segments[i - 1].Offset + _segments[i - 1].Length)
-                return $"segments overlap at {_segments[i].Offset}";
+            if (run.Offset != cursor || run.Length <= 0)
+                return $"runs do not partition the reservation at {cursor}";
+            cursor = run.End;
         }
-        return VmaCount == CountVmas(_segments) ? null : "VMA count out of date";
+        if (cursor != Size)
+            return "runs do not cover the reservation";
+        return VmaCount == CountVmas(_runs) ? null : "VMA count out of date";
     }
 
     // ---- bitmap and candidate stacks ----

@@ -55,16 +55,4 @@ internal struct ReservationSchedule
         }
         return size;
     }
-
-    /// <summary>Gives back one step after an empty reservation was released, so churn does not inflate sizes forever.</summary>
-    public void Retreat()
-    {
-        if (_madeAtLevel > 0)
-            _madeAtLevel--;
-        else if (_level > 0)
-        {
-            _level--;
-            _madeAtLevel = _perSize - 1;
-        }
-    }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Win32.SafeHandles;
 
 namespace NativeBuffers.Os;
 
@@ -86,5 +87,90 @@ internal static class ProcessMemory
         {
         }
         return -1;
+    }
+
+    /// <summary>
+    /// Resident bytes of the given ranges, from the Rss lines of /proc/self/smaps; -1 where it is absent.
+    /// A kernel mapping that lies partly outside the ranges (the kernel may merge a reservation with a
+    /// neighbouring anonymous mapping) has its overlapping pages counted one by one from /proc/self/pagemap
+    /// instead, so the figure is exact either way. Reads the whole smaps file: meant for metrics, not hot paths.
+    /// </summary>
+    public static long ReadResidentBytesWithin(IReadOnlyList<(nint Start, nint End)> ranges)
+    {
+        const string path = "/proc/self/smaps";
+        long total = 0;
+        long overlap = 0, size = 0;
+        SafeFileHandle? pagemap = null;
+        try
+        {
+            if (!File.Exists(path))
+                return -1;
+            foreach (string line in File.ReadLines(path))
+            {
+                if (line.Length == 0)
+                    continue;
+                if (char.IsAsciiHexDigitLower(line[0]) || char.IsAsciiDigit(line[0]))
+                {
+                    // A mapping's header: "start-end perms offset dev inode [name]".
+                    int dash = line.IndexOf('-');
+                    int space = line.IndexOf(' ');
+                    overlap = size = 0;
+                    if (dash <= 0 || space <= dash
+                        || !long.TryParse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long start)
+                        || !long.TryParse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture, out long end))
+                        continue;
+                    size = end - start;
+                    foreach ((nint rs, nint re) in ranges)
+                    {
+                        long from = Math.Max(start, (long)rs), to = Math.Min(end, (long)re);
+                        if (from >= to)
+                            continue;
+                        overlap += to - from;
+                        if (to - from < size)
+                            total += CountResidentPages(ref pagemap, from, to);
+                    }
+                    continue;
+                }
+                if (overlap >= size && size > 0 && line.StartsWith("Rss:", StringComparison.Ordinal))
+                {
+                    ReadOnlySpan<char> value = line.AsSpan(4).Trim();
+                    int unit = value.IndexOf(' ');
+                    if (unit > 0 && long.TryParse(value[..unit], NumberStyles.None, CultureInfo.InvariantCulture, out long kib))
+                        total += kib * 1024;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+        finally
+        {
+            pagemap?.Dispose();
+        }
+        return total;
+    }
+
+    /// <summary>Resident bytes of [start, end) from /proc/self/pagemap: one 64-bit entry per page, bit 63 = present.</summary>
+    private static long CountResidentPages(ref SafeFileHandle? pagemap, long start, long end)
+    {
+        pagemap ??= File.OpenHandle("/proc/self/pagemap");
+        long pageSize = Environment.SystemPageSize;
+        byte[] entries = new byte[8 * 8192];
+        long resident = 0;
+        for (long page = start / pageSize; page < end / pageSize;)
+        {
+            int count = (int)Math.Min(8192, end / pageSize - page);
+            int read = RandomAccess.Read(pagemap, entries.AsSpan(0, count * 8), page * 8);
+            if (read <= 0)
+                break;
+            for (int i = 0; i + 8 <= read; i += 8)
+            {
+                if ((entries[i + 7] & 0x80) != 0)
+                    resident += pageSize;
+            }
+            page += read / 8;
+        }
+        return resident;
     }
 }

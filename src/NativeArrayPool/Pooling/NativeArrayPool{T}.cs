@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using NativeBuffers.Arenas;
+using NativeBuffers.Diagnostics;
 using NativeBuffers.Pooling;
 
 namespace NativeBuffers;
@@ -121,9 +122,15 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     private void ReturnUnusual(NativeBuffer<T> buffer)
     {
         if (buffer._core is null)
+        {
+            _core.Diagnostics.OnMisuse(MisuseKind.DefaultLease);
             ThrowHelper.ThrowDefaultLease(nameof(buffer));
+        }
         if (buffer._core != _core)
+        {
+            _core.Diagnostics.OnMisuse(MisuseKind.ForeignLease);
             ThrowHelper.ThrowForeignLease(nameof(buffer));
+        }
         // An empty lease holds no memory: nothing to give back.
     }
 
@@ -178,7 +185,9 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
         if (_core.IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
         _core.FlushCaches();
-        return _core.Arena.ReleaseUnused();
+        long released = _core.Arena.ReleaseUnused();
+        _core.Diagnostics.OnTrimmed(released, TrimReason.Explicit);
+        return released;
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Numerics;
 using NativeBuffers.Arenas;
 using NativeBuffers.Os;
+using NativeBuffers.Pooling;
 
 namespace NativeBuffers;
 
@@ -13,7 +14,7 @@ namespace NativeBuffers;
 public sealed class NativePoolOptions
 {
     /// <summary>Default for <see cref="RemapThresholdBytes"/>: measured crossover on the reference machine (see docs/design.md).</summary>
-    public const long DefaultRemapThresholdBytes = 256 * 1024;
+    public const long DefaultRemapThresholdBytes = 1L << 20;
 
     /// <summary>
     /// K in Kuszmaul's schedule: how many reservations of one size are mapped before the size doubles.
@@ -54,6 +55,26 @@ public sealed class NativePoolOptions
     /// <summary>Keep recently returned buffers in per-thread caches, so the common Rent and Return take no lock.</summary>
     /// <remarks>Default true.</remarks>
     public bool ThreadCaches { get; set; } = true;
+
+    /// <summary>
+    /// A name for the pool in metrics (the <c>pool.name</c> tag) and events. Null gives <c>pool-N</c>; the
+    /// shared pool is always called <c>shared</c>.
+    /// </summary>
+    /// <remarks>Default null. Not read from the environment.</remarks>
+    public string? Name { get; set; }
+
+    /// <summary>
+    /// Options with defaults overridden by the environment variables <c>NATIVEARRAYPOOL_&lt;PROPERTY&gt;</c>
+    /// (for example <c>NATIVEARRAYPOOL_MAPPINGBUDGET=2000</c>, <c>NATIVEARRAYPOOL_REMAPTHRESHOLDBYTES=1M</c>,
+    /// <c>NATIVEARRAYPOOL_GROWTHPATHS=InPlace,Copy</c>). The shared pool is configured this way. Unset or empty
+    /// variables keep the default; docs/options.md lists every variable and its format.
+    /// </summary>
+    /// <exception cref="ArgumentException">A variable is malformed or out of range; the message and
+    /// <see cref="ArgumentException.ParamName"/> name it.</exception>
+    public static NativePoolOptions FromEnvironment() => EnvironmentOptions.Read(Environment.GetEnvironmentVariable);
+
+    /// <summary>Test hook: <see cref="FromEnvironment()"/> with a lookup in place of the process environment.</summary>
+    internal static NativePoolOptions FromEnvironment(Func<string, string?> lookup) => EnvironmentOptions.Read(lookup);
 
     /// <summary>Test hook: a virtual-memory layer to use instead of <see cref="Backend"/> (fault injection).</summary>
     internal VirtualMemory? VirtualMemoryOverride { get; set; }

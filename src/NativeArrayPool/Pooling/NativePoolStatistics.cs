@@ -55,6 +55,12 @@ public readonly record struct NativePoolStatistics
     /// <summary>Page moves the kernel refused (the next path then served the growth).</summary>
     public long MovesFailed { get; init; }
 
+    /// <summary>Times the pool gave memory back (<see cref="NativeArrayPool{T}.Trim"/>).</summary>
+    public long Trims { get; init; }
+
+    /// <summary>Misuse the pool detected and threw for: double returns, returns of foreign or <c>default</c> leases.</summary>
+    public long MisuseDetected { get; init; }
+
     /// <summary>The virtual-memory layer in use ("linux", "portable").</summary>
     public string Backend { get; init; }
 }

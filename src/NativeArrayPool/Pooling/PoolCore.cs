@@ -1,6 +1,8 @@
+using System.Diagnostics.Tracing;
 using System.Runtime.CompilerServices;
 using System.Threading;
 using NativeBuffers.Arenas;
+using NativeBuffers.Diagnostics;
 
 namespace NativeBuffers.Pooling;
 
@@ -41,6 +43,8 @@ internal sealed class PoolCore : IDisposable
         UseThreadCaches = options.ThreadCaches;
         IsShared = isShared;
         _id = isShared ? 0 : TakeId();
+        Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
+        Arena.Diagnostics = Diagnostics;
     }
 
     /// <summary>The process-wide core behind every <c>Shared</c> pool.</summary>
@@ -56,12 +60,14 @@ internal sealed class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PoolCore CreateShared()
     {
-        var core = new PoolCore(new NativePoolOptions(), isShared: true);
+        var core = new PoolCore(NativePoolOptions.FromEnvironment(), isShared: true);
         return Interlocked.CompareExchange(ref s_shared, core, null) ?? core;
     }
 
     public Arena Arena { get; }
     public bool IsShared { get; }
+    public PoolDiagnostics Diagnostics { get; }
+    public string Name => Diagnostics.Name;
     public bool UseThreadCaches { get; }
     public bool IsDisposed => Volatile.Read(ref _disposed) != 0;
 
@@ -93,7 +99,10 @@ internal sealed class PoolCore : IDisposable
             cache.TrimEpoch = _trimEpoch;
             cache.Flush();
         }
-        return Arena.Allocate(sizeClass);
+        Allocation allocation = Arena.Allocate(sizeClass);
+        if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
+            NativeArrayPoolEventSource.Log.BufferRented(Name, allocation.Capacity, sizeClass);
+        return allocation;
     }
 
     /// <summary>Retires the lease (allocation, generation) and takes the memory back. Throws on a stale or double return.</summary>
@@ -116,12 +125,15 @@ internal sealed class PoolCore : IDisposable
     {
         if (IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
+        Diagnostics.OnMisuse(MisuseKind.DoubleReturn);
         ThrowHelper.ThrowStaleReturn(paramName);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReturnSlow(Allocation allocation)
     {
+        if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
+            NativeArrayPoolEventSource.Log.BufferReturned(Name, allocation.Capacity, allocation.SizeClass);
         if (!IsDisposed)
             Arena.Free(allocation);
     }
@@ -246,6 +258,8 @@ internal sealed class PoolCore : IDisposable
             BytesCopied = Volatile.Read(ref arena.BytesCopied),
             MovesDeclinedByBudget = Volatile.Read(ref arena.MovesDeclinedByBudget),
             MovesFailed = Volatile.Read(ref arena.MovesFailed),
+            Trims = Volatile.Read(ref Diagnostics.Trims),
+            MisuseDetected = Volatile.Read(ref Diagnostics.MisuseDetected),
             Backend = arena.Os.Name,
         };
     }

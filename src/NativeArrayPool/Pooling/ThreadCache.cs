@@ -31,6 +31,9 @@ internal sealed class ThreadCache
     public PoolCore Core { get; }
     public int TrimEpoch;
 
+    /// <summary>Set (under the pool's caches lock) once the finalizer has moved the counters to the pool's retired totals.</summary>
+    public bool Retired;
+
     // Counters of this thread's operations. InUseBytes may go negative on a thread that returns what others rented.
     public long Rents;
     public long Returns;

@@ -1,0 +1,34 @@
+// The consumer side of .ci/pack-check.sh: a console app that got NativeArrayPool from a local package folder,
+// as a user would. It uses the package, then checks what the packages contain. Each check prints one line;
+// the script compares them with what it expects.
+using System.IO.Compression;
+using NativeBuffers;
+
+// 1. Rent, fill, grow past the first block, check the contents survived, return.
+NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+NativeBuffer<byte> buffer = pool.Rent(1 << 20);
+buffer.AsSpan().Fill(42);
+pool.Resize(ref buffer, 64L << 20);
+bool kept = buffer[0] == 42 && buffer[(1 << 20) - 1] == 42;
+long length = buffer.Length;
+pool.Return(buffer);
+NativePoolStatistics stats = pool.GetStatistics();
+long grows = stats.GrowsInPlace + stats.GrowsRemappedFixed + stats.GrowsRemapped + stats.GrowsCopied;
+Console.WriteLine($"use: kept={kept} length={length} rents={stats.Rents} returns={stats.Returns} grows={grows} backend={stats.Backend}");
+
+// 2. The shared pool took its options from the environment (the script sets NATIVEARRAYPOOL_MAPPINGBUDGET).
+Console.WriteLine($"environment: budget={stats.MappingBudget}");
+
+// 3. Every package in the folder carries its README, the license, the assembly and its XML docs.
+if (args.Length > 0)
+{
+    foreach (string package in Directory.GetFiles(args[0], "*.nupkg").Order())
+    {
+        using ZipArchive zip = ZipFile.OpenRead(package);
+        var names = zip.Entries.Select(e => e.FullName).ToHashSet();
+        string id = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Name[..^".nuspec".Length];
+        string[] expected = ["README.md", "LICENSE", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml"];
+        string[] missing = expected.Where(e => !names.Contains(e)).ToArray();
+        Console.WriteLine(missing.Length == 0 ? $"package {id}: complete" : $"package {id}: missing {string.Join(", ", missing)}");
+    }
+}

@@ -1,0 +1,174 @@
+using System.Globalization;
+using System.Numerics;
+using NativeBuffers.Arenas;
+
+namespace NativeBuffers.Pooling;
+
+/// <summary>
+/// Reads <see cref="NativePoolOptions"/> from environment variables named <c>NATIVEARRAYPOOL_&lt;PROPERTY&gt;</c>
+/// (the property name in upper case), the way the runtime reads <c>DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_*</c>.
+/// </summary>
+/// <remarks>
+/// <para>Values are parsed from spans, with no regex and no configuration binder, because this runs when the
+/// shared pool is first touched, possibly early in a process. An unset or empty variable keeps the default.</para>
+/// <para>Formats: sizes are integers with an optional binary suffix <c>K</c>, <c>M</c>, <c>G</c> or <c>T</c>
+/// (optionally followed by <c>B</c> or <c>iB</c>): <c>256K</c> = 262144. Booleans are <c>1</c>/<c>0</c>/<c>true</c>/<c>false</c>.
+/// <see cref="GrowthPaths"/> is a list of flag names separated by <c>,</c>, <c>|</c> or <c>+</c>, or a number.
+/// Enums and booleans ignore case.</para>
+/// <para>A malformed or out-of-range value throws <see cref="ArgumentException"/> whose message and
+/// <see cref="ArgumentException.ParamName"/> name the variable: a typo in deployment settings should stop the
+/// process loudly rather than run it with defaults nobody chose.</para>
+/// </remarks>
+internal static class EnvironmentOptions
+{
+    public const string Prefix = "NATIVEARRAYPOOL_";
+
+    public const string ReservationsPerSize = Prefix + "RESERVATIONSPERSIZE";
+    public const string MinimumReservationBytes = Prefix + "MINIMUMRESERVATIONBYTES";
+    public const string RemapThresholdBytes = Prefix + "REMAPTHRESHOLDBYTES";
+    public const string MappingBudget = Prefix + "MAPPINGBUDGET";
+    public const string TransparentHugePages = Prefix + "TRANSPARENTHUGEPAGES";
+    public const string GrowthPaths = Prefix + "GROWTHPATHS";
+    public const string Backend = Prefix + "BACKEND";
+    public const string ThreadCaches = Prefix + "THREADCACHES";
+
+    /// <summary>Every variable read, for documentation and tests.</summary>
+    public static readonly string[] All =
+    [
+        ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, MappingBudget,
+        TransparentHugePages, GrowthPaths, Backend, ThreadCaches,
+    ];
+
+    /// <summary>Defaults overridden by every variable that <paramref name="lookup"/> returns a non-empty value for.</summary>
+    public static NativePoolOptions Read(Func<string, string?> lookup)
+    {
+        ArgumentNullException.ThrowIfNull(lookup);
+        var options = new NativePoolOptions();
+        if (Value(lookup, ReservationsPerSize) is string perSize)
+            options.ReservationsPerSize = (int)ParseInteger(ReservationsPerSize, perSize, 1, 64);
+        if (Value(lookup, MinimumReservationBytes) is string minimum)
+            options.MinimumReservationBytes = ParsePowerOfTwoSize(MinimumReservationBytes, minimum, 2L << 20, 1L << 30);
+        if (Value(lookup, RemapThresholdBytes) is string threshold)
+            options.RemapThresholdBytes = ParsePowerOfTwoSize(RemapThresholdBytes, threshold, SizeClasses.PageSize, 1L << 40);
+        if (Value(lookup, MappingBudget) is string budget)
+            options.MappingBudget = (int)ParseInteger(MappingBudget, budget, 0, 1_000_000);
+        if (Value(lookup, TransparentHugePages) is string thp)
+            options.TransparentHugePages = ParseBoolean(TransparentHugePages, thp);
+        if (Value(lookup, GrowthPaths) is string paths)
+            options.GrowthPaths = ParseGrowthPaths(paths);
+        if (Value(lookup, Backend) is string backend)
+            options.Backend = ParseBackend(backend);
+        if (Value(lookup, ThreadCaches) is string caches)
+            options.ThreadCaches = ParseBoolean(ThreadCaches, caches);
+        return options;
+    }
+
+    private static string? Value(Func<string, string?> lookup, string variable)
+    {
+        string? value = lookup(variable);
+        return string.IsNullOrWhiteSpace(value) ? null : value;
+    }
+
+    private static long ParseInteger(string variable, string text, long min, long max)
+    {
+        ReadOnlySpan<char> span = text.AsSpan().Trim();
+        if (!long.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out long value))
+            Fail(variable, text, $"an integer from {min} to {max}");
+        if (value < min || value > max)
+            Fail(variable, text, $"an integer from {min} to {max}");
+        return value;
+    }
+
+    /// <summary>Parses "4096", "256K", "8MiB", "1G" (binary multiples) and checks it is a power of two in [min, max].</summary>
+    internal static long ParsePowerOfTwoSize(string variable, string text, long min, long max)
+    {
+        string expected = $"a power of two from {min} to {max} bytes, optionally with a K, M, G or T suffix (e.g. 256K)";
+        if (!TryParseSize(text.AsSpan(), out long bytes) || !BitOperations.IsPow2(bytes) || bytes < min || bytes > max)
+            Fail(variable, text, expected);
+        return bytes;
+    }
+
+    internal static bool TryParseSize(ReadOnlySpan<char> text, out long bytes)
+    {
+        bytes = 0;
+        text = text.Trim();
+        int digits = 0;
+        while (digits < text.Length && char.IsAsciiDigit(text[digits]))
+            digits++;
+        if (digits == 0 || !long.TryParse(text[..digits], NumberStyles.None, CultureInfo.InvariantCulture, out long number))
+            return false;
+        ReadOnlySpan<char> unit = text[digits..].TrimStart();
+        int shift = 0;
+        if (unit.Length > 0)
+        {
+            shift = char.ToUpperInvariant(unit[0]) switch { 'K' => 10, 'M' => 20, 'G' => 30, 'T' => 40, _ => -1 };
+            if (shift < 0)
+                return false;
+            ReadOnlySpan<char> rest = unit[1..];
+            if (!(rest.IsEmpty || rest.Equals("B", StringComparison.OrdinalIgnoreCase) || rest.Equals("iB", StringComparison.OrdinalIgnoreCase)))
+                return false;
+        }
+        if (number > long.MaxValue >> shift)
+            return false;
+        bytes = number << shift;
+        return true;
+    }
+
+    private static bool ParseBoolean(string variable, string text)
+    {
+        ReadOnlySpan<char> span = text.AsSpan().Trim();
+        if (span.Equals("1", StringComparison.Ordinal) || span.Equals("true", StringComparison.OrdinalIgnoreCase))
+            return true;
+        if (span.Equals("0", StringComparison.Ordinal) || span.Equals("false", StringComparison.OrdinalIgnoreCase))
+            return false;
+        Fail(variable, text, "1, 0, true or false");
+        return false;
+    }
+
+    private static GrowthPaths ParseGrowthPaths(string text)
+    {
+        const string expected = "flag names of GrowthPaths (None, InPlace, RemapFixed, Remap, Copy, All) separated by ',', '|' or '+', or a number from 0 to 15";
+        ReadOnlySpan<char> span = text.AsSpan().Trim();
+        if (span.Length > 0 && char.IsAsciiDigit(span[0]))
+        {
+            if (!int.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out int number) || (number & ~(int)NativeBuffers.GrowthPaths.All) != 0)
+                Fail(GrowthPaths, text, expected);
+            return (GrowthPaths)number;
+        }
+        var paths = NativeBuffers.GrowthPaths.None;
+        foreach (Range part in span.SplitAny(",|+".AsSpan()))
+        {
+            ReadOnlySpan<char> name = span[part].Trim();
+            // Enum.TryParse is avoided: it accepts numbers and whitespace-separated lists we do not document.
+            GrowthPaths? flag =
+                name.Equals("None", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.None
+                : name.Equals("InPlace", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.InPlace
+                : name.Equals("RemapFixed", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.RemapFixed
+                : name.Equals("Remap", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.Remap
+                : name.Equals("Copy", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.Copy
+                : name.Equals("All", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.All
+                : null;
+            if (flag is null)
+                Fail(GrowthPaths, text, expected);
+            paths |= flag.GetValueOrDefault();
+        }
+        return paths;
+    }
+
+    private static MemoryBackend ParseBackend(string text)
+    {
+        ReadOnlySpan<char> span = text.AsSpan().Trim();
+        if (span.Equals("Automatic", StringComparison.OrdinalIgnoreCase))
+            return MemoryBackend.Automatic;
+        if (span.Equals("Linux", StringComparison.OrdinalIgnoreCase))
+            return MemoryBackend.Linux;
+        if (span.Equals("Portable", StringComparison.OrdinalIgnoreCase))
+            return MemoryBackend.Portable;
+        Fail(Backend, text, "Automatic, Linux or Portable");
+        return default;
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    private static void Fail(string variable, string text, string expected) =>
+        ThrowHelper.ThrowInvalidEnvironmentVariable(variable, $"The environment variable {variable} is '{text}'; it must be {expected}. Fix or unset it.");
+}

@@ -1,0 +1,84 @@
+using FsCheck;
+using FsCheck.Fluent;
+using NativeBuffers.Arenas;
+using NativeBuffers.Tests.Support;
+
+namespace NativeBuffers.Tests.Arenas;
+
+/// <summary>
+/// Kuszmaul's bounds: with K reservations per size before doubling, N chunk demands need at most
+/// K·⌈log2 N⌉ + K reservations, and reserve at most (1+K)/K of the demand plus one minimum reservation.
+/// </summary>
+public class ReservationScheduleTests
+{
+    private static int Log2Ceiling(long n) => n <= 1 ? 0 : 64 - System.Numerics.BitOperations.LeadingZeroCount((ulong)(n - 1));
+
+    [Fact]
+    public void Chunk_demands_respect_Kuszmauls_bounds_in_the_schedule_model()
+    {
+        // Demands are for one chunk each; a new reservation is made only when every earlier one is full.
+        Arbitrary<(int K, int MinimumChunks, int Demands)> cases =
+            (from k in Gen.Choose(1, 16)
+             from minimum in Gen.Elements(1, 2, 4, 8)
+             from demands in Gen.Choose(1, 200_000)
+             select (k, minimum, demands)).ToArbitrary();
+        Prop.ForAll(cases, c =>
+        {
+            var schedule = new ReservationSchedule(c.MinimumChunks, c.K);
+            long reserved = 0, reservations = 0;
+            for (long demanded = 1; demanded <= c.Demands; demanded++)
+            {
+                if (demanded > reserved)
+                {
+                    reserved += schedule.Next(1);
+                    reservations++;
+                }
+            }
+            bool countBound = reservations <= (long)c.K * Log2Ceiling(c.Demands) + c.K;
+            bool spaceBound = reserved * c.K <= (1 + c.K) * (long)c.Demands + (long)c.K * c.MinimumChunks;
+            return (countBound && spaceBound).Label($"K={c.K} N={c.Demands} reservations={reservations} reserved={reserved}");
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void The_real_space_makes_the_same_reservations_for_chunk_demands()
+    {
+        // The same bounds through Space and Reservation, the code the arena runs, with chunks of one granule.
+        Arbitrary<(int K, int Demands)> cases = (from k in Gen.Choose(1, 8) from demands in Gen.Choose(1, 20_000) select (k, demands)).ToArbitrary();
+        Prop.ForAll(cases, c =>
+        {
+            var os = new AddressOnlyVirtualMemory();
+            const int granuleShift = 12;
+            var space = new Space(os, granuleShift, hugePages: false, minimumReservation: 2L << 20, perSize: c.K);
+            for (int i = 0; i < c.Demands; i++)
+            {
+                if (!space.TryAllocate(0, out _, out _))
+                {
+                    Assert.True(space.Reserve(4096, out Reservation reservation).IsSuccess);
+                    Assert.True(reservation.TryAllocate(0, out _));
+                }
+            }
+            long minimumChunks = (2L << 20) >> granuleShift;
+            long reservedChunks = space.ReservedBytes >> granuleShift;
+            int count = space.Reservations.Count;
+            // N in units of the minimum reservation: the schedule's levels count from there.
+            long units = (c.Demands + minimumChunks - 1) / minimumChunks;
+            bool countBound = count <= (long)c.K * Log2Ceiling(units) + c.K;
+            bool spaceBound = reservedChunks * c.K <= (1 + c.K) * (long)c.Demands + c.K * minimumChunks;
+            return (countBound && spaceBound).Label($"K={c.K} N={c.Demands} reservations={count} reservedChunks={reservedChunks}");
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void A_demand_larger_than_the_schedule_jumps_to_its_power_of_two()
+    {
+        var schedule = new ReservationSchedule(8L << 20, 4);
+        Assert.Equal(8L << 20, schedule.Next(1));
+        Assert.Equal(1L << 30, schedule.Next((1L << 30) - 5));
+        // The jump starts a new run of K at that size.
+        Assert.Equal(1L << 30, schedule.Next(1));
+        Assert.Equal(1L << 30, schedule.Next(1));
+        Assert.Equal(1L << 30, schedule.Next(1));
+        Assert.Equal(2L << 30, schedule.Next(1));
+    }
+}

@@ -1,0 +1,139 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Tracing;
+using NativeBuffers.Diagnostics;
+
+namespace NativeBuffers.Tests.Diagnostics;
+
+public class NativeArrayPoolEventSourceTests
+{
+    /// <summary>Collects the pool's events; the listener sees every pool in the process, so tests filter by pool name.</summary>
+    private sealed class Recorder : EventListener
+    {
+        private readonly ConcurrentQueue<EventWrittenEventArgs> _events = new();
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == "NativeArrayPool")
+                EnableEvents(source, EventLevel.Verbose, EventKeywords.All);
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e) => _events.Enqueue(e);
+
+        public List<EventWrittenEventArgs> For(string pool) =>
+            _events.Where(e => e.Payload is { Count: > 0 } && Equals(e.Payload[0], pool)).ToList();
+    }
+
+    private static NativeArrayPool<byte> Pool(string name, GrowthPaths paths = GrowthPaths.All, int budget = 0, bool caches = true) =>
+        NativeArrayPool<byte>.Create(new NativePoolOptions { Name = name, GrowthPaths = paths, MappingBudget = budget, ThreadCaches = caches });
+
+    private static object Payload(EventWrittenEventArgs e, string name) => e.Payload![e.PayloadNames!.IndexOf(name)]!;
+
+    [Fact]
+    public void Every_event_id_fires_with_its_payload()
+    {
+        using var recorder = new Recorder();
+        string name = "events-" + Guid.NewGuid().ToString("N");
+
+        using (var pool = Pool(name, caches: false))
+        {
+            NativeBuffer<byte> buffer = pool.Rent(100_000);           // 1 rented (no thread cache: every rent is a slow one)
+            pool.Return(buffer);                                       // 2 returned
+            Assert.Throws<InvalidOperationException>(() => pool.Return(buffer)); // 6 misuse: double return
+            Assert.Throws<InvalidOperationException>(() => pool.Return(default)); // 6 misuse: default lease
+            buffer = pool.Rent(4096);
+            pool.Resize(ref buffer, 8192);                             // 3 grown in place (the buddy is free)
+            pool.Return(buffer);
+            pool.Trim();                                               // 4 trimmed
+            pool.Core.Diagnostics.OnLeak(4096, 28);                    // 7 leak (reported by issue 6's tracking once merged)
+        }
+        using (var tight = Pool(name + "-budget", GrowthPaths.RemapFixed | GrowthPaths.Remap | GrowthPaths.Copy, budget: 1))
+        {
+            NativeBuffer<byte> buffer = tight.Rent(1 << 20);
+            tight.Resize(ref buffer, 4 << 20);                         // 5 budget reached, then 3 grown by copy
+            tight.Return(buffer);
+        }
+
+        List<EventWrittenEventArgs> events = recorder.For(name);
+        List<EventWrittenEventArgs> budgetEvents = recorder.For(name + "-budget");
+        var ids = events.Concat(budgetEvents).Select(e => e.EventId).ToHashSet();
+        Assert.Equal(new[] { 1, 2, 3, 4, 5, 6, 7 }, ids.Order());
+
+        EventWrittenEventArgs rented = events.First(e => e.EventId == 1);
+        Assert.Equal("BufferRented", rented.EventName);
+        Assert.Equal(131072L, Payload(rented, "bytes"));
+        Assert.Equal(EventLevel.Verbose, rented.Level);
+
+        EventWrittenEventArgs grown = events.Single(e => e.EventId == 3);
+        Assert.Equal((int)GrowthPaths.InPlace, Convert.ToInt32(Payload(grown, "path")));
+        Assert.Equal(4096L, Payload(grown, "oldBytes"));
+        Assert.Equal(8192L, Payload(grown, "newBytes"));
+
+        var misuse = events.Where(e => e.EventId == 6).Select(e => Convert.ToInt32(Payload(e, "kind"))).ToList();
+        Assert.Equal(new[] { (int)MisuseKind.DoubleReturn, (int)MisuseKind.DefaultLease }, misuse);
+
+        EventWrittenEventArgs budget = budgetEvents.First(e => e.EventId == 5);
+        Assert.Equal(EventLevel.Warning, budget.Level);
+        Assert.Equal(1L, Payload(budget, "budget"));
+        Assert.Equal(1L << 20, Payload(budget, "bufferBytes"));
+        Assert.Contains(budgetEvents, e => e.EventId == 3 && Convert.ToInt32(Payload(e, "path")) == (int)GrowthPaths.Copy);
+
+        Assert.Equal((int)TrimReason.Explicit, Convert.ToInt32(Payload(events.Single(e => e.EventId == 4), "reason")));
+        Assert.Equal(4096L, Payload(events.Single(e => e.EventId == 7), "bytes"));
+    }
+
+    [Fact]
+    public void Rents_served_by_the_thread_cache_raise_no_event()
+    {
+        using var recorder = new Recorder();
+        string name = "cached-" + Guid.NewGuid().ToString("N");
+        using var pool = Pool(name);
+        pool.Return(pool.Rent(4096));   // from the arena (event 1), kept by this thread's cache (no event 2)
+        pool.Return(pool.Rent(4096));   // from the cache and back to it: no events
+        pool.Return(pool.Rent(4096));
+        List<EventWrittenEventArgs> events = recorder.For(name);
+        Assert.Equal(1, events.Count(e => e.EventId == 1));
+        Assert.Equal(0, events.Count(e => e.EventId == 2));
+        Assert.Equal(3, pool.GetStatistics().Rents);
+    }
+
+    [Theory]
+    [InlineData(GrowthPaths.RemapFixed)]
+    [InlineData(GrowthPaths.Remap)]
+    [InlineData(GrowthPaths.Copy)]
+    public void Growth_events_name_the_path_that_served_the_growth(GrowthPaths path)
+    {
+        if (!OperatingSystem.IsLinux() && path != GrowthPaths.Copy)
+            return; // page moves exist only on Linux
+        using var recorder = new Recorder();
+        string name = $"grow-{path}-{Guid.NewGuid():N}";
+        using var pool = Pool(name, path);
+        NativeBuffer<byte> buffer = pool.Rent(1 << 20);
+        buffer.AsSpan().Fill(7);
+        pool.Resize(ref buffer, 8 << 20);
+        Assert.Equal(7, buffer[(1 << 20) - 1]);
+        pool.Return(buffer);
+
+        EventWrittenEventArgs grown = Assert.Single(recorder.For(name), e => e.EventId == 3);
+        Assert.Equal((int)path, Convert.ToInt32(Payload(grown, "path")));
+        Assert.Equal(1L << 20, Payload(grown, "oldBytes"));
+        Assert.Equal(8L << 20, Payload(grown, "newBytes"));
+    }
+
+    [Fact]
+    public void Event_ids_and_names_are_the_documented_ones()
+    {
+        // Tools key on these: changing one is a breaking change (docs/diagnostics.md lists them).
+        string manifest = EventSource.GenerateManifest(typeof(NativeArrayPoolEventSource), "NativeArrayPool.dll")!;
+        var expected = new Dictionary<int, string>
+        {
+            [1] = "BufferRented", [2] = "BufferReturned", [3] = "BufferGrown", [4] = "PoolTrimmed",
+            [5] = "MappingBudgetReached", [6] = "MisuseDetected", [7] = "LeakDetected",
+        };
+        foreach ((int id, string name) in expected)
+            Assert.Matches($"<event value=\"{id}\"[^>]*symbol=\"{name}\"", manifest);
+        Assert.Equal("NativeArrayPool", NativeArrayPoolEventSource.Log.Name);
+        string docs = File.ReadAllText(Path.Combine(NativeBuffers.Tests.Pooling.EnvironmentOptionsTests.RepositoryRoot(), "docs", "diagnostics.md"));
+        foreach ((int id, string name) in expected)
+            Assert.Contains($"| {id} | {name} |", docs);
+    }
+}

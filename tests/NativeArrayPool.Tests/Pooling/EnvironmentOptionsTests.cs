@@ -1,0 +1,124 @@
+using FsCheck;
+using FsCheck.Fluent;
+using NativeBuffers.Pooling;
+
+namespace NativeBuffers.Tests.Pooling;
+
+public class EnvironmentOptionsTests
+{
+    private static Func<string, string?> Env(params (string Name, string Value)[] variables) =>
+        name => variables.FirstOrDefault(v => v.Name == name).Value;
+
+    [Fact]
+    public void Unset_and_empty_variables_keep_every_default()
+    {
+        var defaults = new NativePoolOptions();
+        foreach (Func<string, string?> lookup in new[] { Env(), name => "", name => "  " })
+        {
+            NativePoolOptions read = NativePoolOptions.FromEnvironment(lookup);
+            Assert.Equal(defaults.ReservationsPerSize, read.ReservationsPerSize);
+            Assert.Equal(defaults.MinimumReservationBytes, read.MinimumReservationBytes);
+            Assert.Equal(defaults.RemapThresholdBytes, read.RemapThresholdBytes);
+            Assert.Equal(defaults.MappingBudget, read.MappingBudget);
+            Assert.Equal(defaults.TransparentHugePages, read.TransparentHugePages);
+            Assert.Equal(defaults.GrowthPaths, read.GrowthPaths);
+            Assert.Equal(defaults.Backend, read.Backend);
+            Assert.Equal(defaults.ThreadCaches, read.ThreadCaches);
+        }
+    }
+
+    [Fact]
+    public void Every_variable_sets_its_option()
+    {
+        NativePoolOptions read = NativePoolOptions.FromEnvironment(Env(
+            ("NATIVEARRAYPOOL_RESERVATIONSPERSIZE", "8"),
+            ("NATIVEARRAYPOOL_MINIMUMRESERVATIONBYTES", "16M"),
+            ("NATIVEARRAYPOOL_REMAPTHRESHOLDBYTES", "1MiB"),
+            ("NATIVEARRAYPOOL_MAPPINGBUDGET", "2000"),
+            ("NATIVEARRAYPOOL_TRANSPARENTHUGEPAGES", "false"),
+            ("NATIVEARRAYPOOL_GROWTHPATHS", "InPlace, copy"),
+            ("NATIVEARRAYPOOL_BACKEND", "portable"),
+            ("NATIVEARRAYPOOL_THREADCACHES", "0")));
+        Assert.Equal(8, read.ReservationsPerSize);
+        Assert.Equal(16L << 20, read.MinimumReservationBytes);
+        Assert.Equal(1L << 20, read.RemapThresholdBytes);
+        Assert.Equal(2000, read.MappingBudget);
+        Assert.False(read.TransparentHugePages);
+        Assert.Equal(GrowthPaths.InPlace | GrowthPaths.Copy, read.GrowthPaths);
+        Assert.Equal(MemoryBackend.Portable, read.Backend);
+        Assert.False(read.ThreadCaches);
+
+        // And the pool accepts what was read.
+        using var pool = NativeArrayPool<byte>.Create(read);
+        Assert.Equal(2000, pool.GetStatistics().MappingBudget);
+        Assert.Equal("portable", pool.GetStatistics().Backend);
+    }
+
+    [Theory]
+    [InlineData("NATIVEARRAYPOOL_RESERVATIONSPERSIZE", "0")]
+    [InlineData("NATIVEARRAYPOOL_RESERVATIONSPERSIZE", "65")]
+    [InlineData("NATIVEARRAYPOOL_RESERVATIONSPERSIZE", "four")]
+    [InlineData("NATIVEARRAYPOOL_MINIMUMRESERVATIONBYTES", "1M")]
+    [InlineData("NATIVEARRAYPOOL_MINIMUMRESERVATIONBYTES", "3M")]
+    [InlineData("NATIVEARRAYPOOL_REMAPTHRESHOLDBYTES", "2K")]
+    [InlineData("NATIVEARRAYPOOL_REMAPTHRESHOLDBYTES", "256Q")]
+    [InlineData("NATIVEARRAYPOOL_REMAPTHRESHOLDBYTES", "-4096")]
+    [InlineData("NATIVEARRAYPOOL_REMAPTHRESHOLDBYTES", "99999999999T")]
+    [InlineData("NATIVEARRAYPOOL_MAPPINGBUDGET", "-1")]
+    [InlineData("NATIVEARRAYPOOL_MAPPINGBUDGET", "1000001")]
+    [InlineData("NATIVEARRAYPOOL_TRANSPARENTHUGEPAGES", "maybe")]
+    [InlineData("NATIVEARRAYPOOL_GROWTHPATHS", "InPlace,Teleport")]
+    [InlineData("NATIVEARRAYPOOL_GROWTHPATHS", "16")]
+    [InlineData("NATIVEARRAYPOOL_BACKEND", "windows")]
+    [InlineData("NATIVEARRAYPOOL_THREADCACHES", "2")]
+    public void A_bad_value_throws_naming_the_variable_and_the_value(string variable, string value)
+    {
+        var error = Assert.Throws<ArgumentException>(() => NativePoolOptions.FromEnvironment(Env((variable, value))));
+        Assert.Equal(variable, error.ParamName);
+        Assert.Contains(variable, error.Message);
+        Assert.Contains($"'{value}'", error.Message);
+    }
+
+    [Fact]
+    public void Sizes_with_suffixes_parse_to_the_same_bytes_as_plain_numbers()
+    {
+        string[] suffixes = ["", "K", "M", "G", "T"];
+        var cases = Gen.Choose(0, 4).SelectMany(unit => Gen.Choose(0, 20).SelectMany(shift =>
+            Gen.Elements("", "B", "iB", "b", "IB").Select(tail => (unit, shift, tail))));
+        Prop.ForAll(cases.ToArbitrary(), c =>
+        {
+            long number = 1L << c.shift;
+            string text = c.unit == 0 ? number.ToString() : $"{number}{suffixes[c.unit]}{c.tail}";
+            bool parsed = EnvironmentOptions.TryParseSize(text, out long bytes);
+            return parsed && bytes == number << (10 * c.unit);
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Theory]
+    [InlineData("All", GrowthPaths.All)]
+    [InlineData("none", GrowthPaths.None)]
+    [InlineData("RemapFixed|Remap", GrowthPaths.RemapFixed | GrowthPaths.Remap)]
+    [InlineData("InPlace+Copy", GrowthPaths.InPlace | GrowthPaths.Copy)]
+    [InlineData("9", GrowthPaths.InPlace | GrowthPaths.Copy)]
+    public void Growth_paths_accept_names_and_numbers(string text, GrowthPaths expected) =>
+        Assert.Equal(expected, NativePoolOptions.FromEnvironment(Env(("NATIVEARRAYPOOL_GROWTHPATHS", text))).GrowthPaths);
+
+    [Fact]
+    public void Every_documented_variable_is_read()
+    {
+        var asked = new List<string>();
+        NativePoolOptions.FromEnvironment(name => { asked.Add(name); return null; });
+        Assert.Equal(EnvironmentOptions.All.Order(), asked.Order());
+        string options = File.ReadAllText(Path.Combine(RepositoryRoot(), "docs", "options.md"));
+        foreach (string variable in EnvironmentOptions.All)
+            Assert.Contains(variable, options);
+    }
+
+    internal static string RepositoryRoot()
+    {
+        string? directory = AppContext.BaseDirectory;
+        while (directory is not null && !File.Exists(Path.Combine(directory, "NativeArrayPool.sln")))
+            directory = Path.GetDirectoryName(directory);
+        return directory ?? throw new InvalidOperationException("NativeArrayPool.sln not found above " + AppContext.BaseDirectory);
+    }
+}

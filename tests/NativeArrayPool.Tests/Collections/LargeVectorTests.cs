@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
+using NativeBuffers.Arenas;
 using Xunit.Abstractions;
 
 namespace NativeBuffers.Tests.Collections;
@@ -9,7 +10,7 @@ namespace NativeBuffers.Tests.Collections;
 /// <summary>
 /// Writes more than 3 GiB into a <see cref="NativeBufferWriter{T}"/> and a <see cref="NativeMemoryStream"/>,
 /// checks the content at sampled offsets and end to end by SHA-256, and reads the pool's counters to show that
-/// growth past the remap threshold moved pages (in place or mremap) and copied nothing.
+/// every growth of a huge buffer (2 MiB and up) moved pages (in place or mremap) and copied nothing.
 /// </summary>
 public class LargeVectorTests(ITestOutputHelper output)
 {
@@ -130,11 +131,13 @@ public class LargeVectorTests(ITestOutputHelper output)
     {
         Assert.Equal(stats.Rents, stats.Returns); // the collection gave everything back
         Assert.Equal(steps.Small + steps.Large, stats.GrowsInPlace + stats.GrowsRemappedFixed + stats.GrowsRemapped + stats.GrowsCopied);
-        // Every growth from a buffer at or past the remap threshold moved pages or absorbed neighbours...
+        // Every growth of a huge buffer (2 MiB and up) moved pages or absorbed neighbours...
         Assert.True(stats.GrowsInPlace + stats.GrowsRemappedFixed + stats.GrowsRemapped >= steps.Large, $"{stats}");
-        // ...so all the copying was of small buffers: less in total than one threshold-sized buffer.
-        Assert.True(stats.BytesCopied < NativePoolOptions.DefaultRemapThresholdBytes, $"{stats}");
-        Assert.True(steps.Large >= 10, $"only {steps.Large} large steps: the test did not grow far enough to show anything");
+        // ...so all the copying was of buffers below 2 MiB (small steps, and the one copy of at most 1 MiB that keeps a
+        // buffer crossing into the huge space 2 MiB-aligned): less in total than one 2 MiB buffer. One copied huge
+        // step would be 2 MiB or more on its own.
+        Assert.True(stats.BytesCopied < SizeClasses.HugeSize, $"{stats}");
+        Assert.True(steps.Large >= 7, $"only {steps.Large} huge-buffer steps (32 MiB → 4 GiB is 7): the test did not grow far enough to show anything");
     }
 
     private static void VerifySamples(ReadOnlySequence<byte> data)
@@ -201,7 +204,7 @@ public class LargeVectorTests(ITestOutputHelper output)
     private void Report(string what, Phases phases, NativePoolStatistics stats, GrowthSteps steps) =>
         output.WriteLine(
             $"{what}: {TotalBytes:N0} bytes, {phases}. " +
-            $"growth steps: {steps.Small} below the remap threshold, {steps.Large} at or above it (largest {steps.LastCapacity:N0} B). " +
+            $"growth steps: {steps.Small} from buffers below 2 MiB, {steps.Large} from huge buffers (final capacity {steps.LastCapacity:N0} B). " +
             $"pool: GrowsInPlace={stats.GrowsInPlace} GrowsRemappedFixed={stats.GrowsRemappedFixed} GrowsRemapped={stats.GrowsRemapped} " +
             $"GrowsCopied={stats.GrowsCopied} BytesCopied={stats.BytesCopied:N0} MovesDeclinedByBudget={stats.MovesDeclinedByBudget} " +
             $"MovesFailed={stats.MovesFailed} PeakKernelMappings={stats.PeakKernelMappings} Backend={stats.Backend}");
@@ -223,7 +226,7 @@ public class LargeVectorTests(ITestOutputHelper output)
         public override string ToString() => $"{_clock.Elapsed.TotalSeconds:F1} s in all ({string.Join(", ", _laps)})";
     }
 
-    /// <summary>Counts capacity changes, split at the remap threshold by the size grown from.</summary>
+    /// <summary>Counts capacity changes, split by the size grown from: below 2 MiB (small), or a huge buffer (large).</summary>
     private sealed class GrowthSteps
     {
         public long LastCapacity { get; private set; } = -1;
@@ -234,7 +237,7 @@ public class LargeVectorTests(ITestOutputHelper output)
         {
             if (LastCapacity >= 0 && capacity != LastCapacity)
             {
-                if (LastCapacity >= NativePoolOptions.DefaultRemapThresholdBytes)
+                if (LastCapacity >= SizeClasses.HugeSize)
                     Large++;
                 else if (LastCapacity > 0)
                     Small++;

@@ -207,27 +207,20 @@ internal sealed partial class Arena
                 MovesFailed++;
             return false;
         }
-        if (moved == source.Address)
-        {
-            // Grown in place at the end of its mapping: a block keeps its range in the reservation as an anchor.
-            lock (_lock)
-            {
-                allocation.Kind = AllocationKind.Detached;
-                allocation.Capacity = newBytes;
-                allocation.SizeClass = newClass;
-                _detached.Add(allocation);
-                GrowsRemapped++;
-                NotePeak();
-            }
-            return true;
-        }
-        GiveBackVacated(source);
+        // The kernel grows in place when the block ends its mapping and the next addresses are free: the block
+        // then stays in its reservation as the anchor of the now longer mapping. Otherwise the pages left.
+        bool left = moved != source.Address;
+        if (left)
+            GiveBackVacated(source);
         lock (_lock)
         {
+            if (left)
+            {
+                allocation.Reservation = null;
+                allocation.IsIsland = false;
+                allocation.Address = moved;
+            }
             allocation.Kind = AllocationKind.Detached;
-            allocation.Reservation = null;
-            allocation.IsIsland = false;
-            allocation.Address = moved;
             allocation.Capacity = newBytes;
             allocation.SizeClass = newClass;
             _detached.Add(allocation);

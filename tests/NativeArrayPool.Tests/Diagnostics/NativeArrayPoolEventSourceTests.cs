@@ -48,8 +48,8 @@ public class NativeArrayPoolEventSourceTests
         }
         using (var tight = Pool(name + "-budget", GrowthPaths.RemapFixed | GrowthPaths.Remap | GrowthPaths.Copy, budget: 1))
         {
-            NativeBuffer<byte> buffer = tight.Rent(1 << 20);
-            tight.Resize(ref buffer, 4 << 20);                         // 5 budget reached, then 3 grown by copy
+            NativeBuffer<byte> buffer = tight.Rent(2 << 20);              // huge space from the start: moves are allowed
+            tight.Resize(ref buffer, 8 << 20);                         // 5 budget reached, then 3 grown by copy
             tight.Return(buffer);
         }
 
@@ -74,7 +74,7 @@ public class NativeArrayPoolEventSourceTests
         EventWrittenEventArgs budget = budgetEvents.First(e => e.EventId == 5);
         Assert.Equal(EventLevel.Warning, budget.Level);
         Assert.Equal(1L, Payload(budget, "budget"));
-        Assert.Equal(1L << 20, Payload(budget, "bufferBytes"));
+        Assert.Equal(2L << 20, Payload(budget, "bufferBytes"));
         Assert.Contains(budgetEvents, e => e.EventId == 3 && Convert.ToInt32(Payload(e, "path")) == (int)GrowthPaths.Copy);
 
         Assert.Equal((int)TrimReason.Explicit, Convert.ToInt32(Payload(events.Single(e => e.EventId == 4), "reason")));
@@ -107,15 +107,16 @@ public class NativeArrayPoolEventSourceTests
         using var recorder = new Recorder();
         string name = $"grow-{path}-{Guid.NewGuid():N}";
         using var pool = Pool(name, path);
-        NativeBuffer<byte> buffer = pool.Rent(1 << 20);
+        // A huge-space buffer: growth into the huge space from below always copies (to keep 2 MiB alignment).
+        NativeBuffer<byte> buffer = pool.Rent(2 << 20);
         buffer.AsSpan().Fill(7);
         pool.Resize(ref buffer, 8 << 20);
-        Assert.Equal(7, buffer[(1 << 20) - 1]);
+        Assert.Equal(7, buffer[(2 << 20) - 1]);
         pool.Return(buffer);
 
         EventWrittenEventArgs grown = Assert.Single(recorder.For(name), e => e.EventId == 3);
         Assert.Equal((int)path, Convert.ToInt32(Payload(grown, "path")));
-        Assert.Equal(1L << 20, Payload(grown, "oldBytes"));
+        Assert.Equal(2L << 20, Payload(grown, "oldBytes"));
         Assert.Equal(8L << 20, Payload(grown, "newBytes"));
     }
 

@@ -6,7 +6,7 @@ namespace NativeBuffers;
 /// Every exception the library throws is built here, so hot paths keep a single call to a cold method and
 /// every message says what went wrong and what to do about it.
 /// </summary>
-internal static class ThrowHelper
+internal static partial class ThrowHelper
 {
     [DoesNotReturn]
     public static void ThrowNegativeLength(string paramName, long value) =>

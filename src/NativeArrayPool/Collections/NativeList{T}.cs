@@ -1,0 +1,383 @@
+using System.Buffers;
+using System.Collections;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using NativeBuffers.Collections;
+using NativeBuffers.Os;
+using NativeBuffers.Pooling;
+
+namespace NativeBuffers;
+
+/// <summary>
+/// A growable list of unmanaged values in native memory: <see cref="List{T}"/>'s shape with <see cref="long"/>
+/// counts and indexes, so it can hold more than 2 GiB, and growth that moves pages instead of copying.
+/// </summary>
+/// <remarks>
+/// <para>Storage is one lease rented from a <see cref="NativeArrayPool{T}"/> (by default
+/// <see cref="NativeArrayPool{T}.Shared"/>). When it is full the capacity doubles through
+/// <see cref="NativeArrayPool{T}.Resize"/>: in place when the neighbouring memory is free, by moving pages
+/// (mremap) for large buffers, and by copying only small ones. Growth never touches the GC heap.</para>
+/// <para>Ownership: the list owns its lease and returns it on <see cref="Dispose"/>; every member except
+/// <see cref="Dispose"/> then throws <see cref="ObjectDisposedException"/>. Spans and references handed out
+/// (<see cref="AsSpan(long, int)"/>, the indexer) are valid only until the list next grows or is disposed.
+/// Elements beyond <see cref="Count"/> hold whatever the memory held: the pool does not clear on rent.</para>
+/// <para>Thread-safety: none. Like <see cref="List{T}"/>, concurrent reads are safe while nobody writes;
+/// anything else needs external locking.</para>
+/// </remarks>
+/// <example>
+/// <code>
+/// using var column = new NativeList&lt;double&gt;();
+/// foreach (double price in ReadPrices())
+///     column.Add(price);
+/// double first = column[0];
+/// </code>
+/// </example>
+/// <typeparam name="T">An unmanaged element type.</typeparam>
+[DebuggerDisplay("{ToString(),nq}")]
+public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmanaged
+{
+    private readonly NativeArrayPool<T> _pool;
+    private NativeBuffer<T> _buffer;
+    private long _count;
+    private int _version;
+    private bool _disposed;
+
+    /// <summary>Creates an empty list that rents nothing until the first element arrives.</summary>
+    /// <param name="pool">The pool to rent from; <c>null</c> for <see cref="NativeArrayPool{T}.Shared"/>.</param>
+    /// <exception cref="ObjectDisposedException"><paramref name="pool"/> was disposed.</exception>
+    public NativeList(NativeArrayPool<T>? pool = null) : this(0, pool)
+    {
+    }
+
+    /// <summary>Creates an empty list with room for at least <paramref name="capacity"/> elements.</summary>
+    /// <param name="capacity">Elements to make room for up front; 0 rents nothing.</param>
+    /// <param name="pool">The pool to rent from; <c>null</c> for <see cref="NativeArrayPool{T}.Shared"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is negative or larger than <see cref="NativeArrayPool{T}.MaxLength"/>.</exception>
+    /// <exception cref="ObjectDisposedException"><paramref name="pool"/> was disposed.</exception>
+    public NativeList(long capacity, NativeArrayPool<T>? pool = null)
+    {
+        _pool = pool ?? NativeArrayPool<T>.Shared;
+        _buffer = _pool.Rent(capacity);
+    }
+
+    /// <summary>The pool this list rents from.</summary>
+    public NativeArrayPool<T> Pool => _pool;
+
+    /// <summary>The number of elements.</summary>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public long Count
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _count;
+        }
+    }
+
+    /// <summary>How many elements fit before the list must grow: the rented buffer's length.</summary>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public long Capacity
+    {
+        get
+        {
+            ThrowIfDisposed();
+            return _buffer.Length;
+        }
+    }
+
+    /// <summary>A reference to the element at <paramref name="index"/>, valid until the list grows or is disposed.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside [0, <see cref="Count"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public ref T this[long index]
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            ThrowIfDisposed();
+            if ((ulong)index >= (ulong)_count)
+                ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
+            return ref _buffer[index];
+        }
+    }
+
+    /// <summary>Appends <paramref name="item"/>, growing the list if it is full.</summary>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    /// <exception cref="InsufficientMemoryException">The pool could not grow the buffer; the list is unchanged.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Add(T item)
+    {
+        ThrowIfDisposed();
+        long count = _count;
+        if (count == _buffer.Length)
+            Grow(count + 1);
+        _buffer[count] = item;
+        _count = count + 1;
+        _version++;
+    }
+
+    /// <summary>Appends every element of <paramref name="items"/>, growing at most once.</summary>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    /// <exception cref="InsufficientMemoryException">The pool could not grow the buffer; the list is unchanged.</exception>
+    public void AddRange(ReadOnlySpan<T> items)
+    {
+        ThrowIfDisposed();
+        if (items.IsEmpty)
+            return;
+        long needed = _count + items.Length;
+        if (needed > _buffer.Length)
+            Grow(needed);
+        items.CopyTo(_buffer.AsSpan(_count, items.Length));
+        _count = needed;
+        _version++;
+    }
+
+    /// <summary>Inserts <paramref name="item"/> before the element at <paramref name="index"/>, moving the rest up by one.</summary>
+    /// <param name="index">From 0 to <see cref="Count"/> (which appends).</param>
+    /// <param name="item">The value to insert.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside [0, <see cref="Count"/>].</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    /// <exception cref="InsufficientMemoryException">The pool could not grow the buffer; the list is unchanged.</exception>
+    public void Insert(long index, T item)
+    {
+        ThrowIfDisposed();
+        if ((ulong)index > (ulong)_count)
+            ThrowHelper.ThrowInsertIndexOutOfRange(index, _count);
+        if (_count == _buffer.Length)
+            Grow(_count + 1);
+        MoveElements(index, index + 1, _count - index);
+        _buffer[index] = item;
+        _count++;
+        _version++;
+    }
+
+    /// <summary>Removes the element at <paramref name="index"/>, moving the rest down by one.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside [0, <see cref="Count"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public void RemoveAt(long index)
+    {
+        ThrowIfDisposed();
+        if ((ulong)index >= (ulong)_count)
+            ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
+        MoveElements(index + 1, index, _count - index - 1);
+        _count--;
+        _version++;
+    }
+
+    /// <summary>Removes <paramref name="count"/> elements starting at <paramref name="index"/>, moving the rest down.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> or <paramref name="count"/> is negative.</exception>
+    /// <exception cref="ArgumentException">The range does not lie inside the list.</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public void RemoveRange(long index, long count)
+    {
+        ThrowIfDisposed();
+        if (index < 0)
+            ThrowHelper.ThrowNegativeLength(nameof(index), index);
+        if (count < 0)
+            ThrowHelper.ThrowNegativeLength(nameof(count), count);
+        if (_count - index < count)
+            ThrowHelper.ThrowRangeOutsideCollection(nameof(count), index, count, _count);
+        if (count == 0)
+            return;
+        MoveElements(index + count, index, _count - index - count);
+        _count -= count;
+        _version++;
+    }
+
+    /// <summary>Removes every element. The capacity, and the memory, are kept for reuse; contents are not cleared.</summary>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public void Clear()
+    {
+        ThrowIfDisposed();
+        _count = 0;
+        _version++;
+    }
+
+    /// <summary>
+    /// Makes room for at least <paramref name="capacity"/> elements, growing geometrically (at least doubling), and
+    /// returns the new <see cref="Capacity"/>.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is negative or larger than <see cref="NativeArrayPool{T}.MaxLength"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    /// <exception cref="InsufficientMemoryException">The pool could not grow the buffer; the list is unchanged.</exception>
+    public long EnsureCapacity(long capacity)
+    {
+        ThrowIfDisposed();
+        if (capacity < 0)
+            ThrowHelper.ThrowNegativeLength(nameof(capacity), capacity);
+        if (capacity > NativeArrayPool<T>.MaxLength)
+            ThrowHelper.ThrowTooLarge(nameof(capacity), capacity, NativeArrayPool<T>.MaxLength);
+        if (capacity > _buffer.Length)
+            Grow(capacity);
+        return _buffer.Length;
+    }
+
+    /// <summary>All elements as one span, valid until the list grows or is disposed.</summary>
+    /// <exception cref="InvalidOperationException"><see cref="Count"/> exceeds <see cref="int.MaxValue"/>; use <see cref="AsSpan(long, int)"/> or <see cref="AsSequence"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public Span<T> AsSpan()
+    {
+        ThrowIfDisposed();
+        if (_count > int.MaxValue)
+            ThrowHelper.ThrowTooManyForSpan(nameof(NativeList<T>), _count, "AsSpan(start, length) or AsSequence()");
+        return _buffer.AsSpan(0, (int)_count);
+    }
+
+    /// <summary>Elements [<paramref name="start"/>, <paramref name="start"/>+<paramref name="length"/>) as a span, valid until the list grows or is disposed.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The window does not lie inside [0, <see cref="Count"/>).</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public Span<T> AsSpan(long start, int length)
+    {
+        ThrowIfDisposed();
+        if ((ulong)start > (ulong)_count || (ulong)length > (ulong)(_count - start))
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(start), start, $"The window [{start}, {start}+{length}) is not inside the list of {_count} elements.");
+        return _buffer.AsSpan(start, length);
+    }
+
+    /// <summary>
+    /// All elements as a <see cref="ReadOnlySequence{T}"/> (segments of at most 2^30 elements), for APIs that take
+    /// sequences and for lists beyond 2 GiB. Valid until the list grows or is disposed: reading it afterwards throws
+    /// <see cref="ObjectDisposedException"/>.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public ReadOnlySequence<T> AsSequence()
+    {
+        ThrowIfDisposed();
+        return NativeSequence.Create(_buffer, _count);
+    }
+
+    /// <summary>Copies the elements into a new managed array.</summary>
+    /// <exception cref="InvalidOperationException"><see cref="Count"/> exceeds <see cref="Array.MaxLength"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public T[] ToArray()
+    {
+        ThrowIfDisposed();
+        if (_count > Array.MaxLength)
+            ThrowHelper.ThrowTooManyForSpan(nameof(NativeList<T>), _count, "AsSpan(start, length) or AsSequence()");
+        return _buffer.AsSpan(0, (int)_count).ToArray();
+    }
+
+    /// <summary>Returns an enumerator over the elements. Adding, inserting, removing or clearing during enumeration makes the enumerator throw.</summary>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    public Enumerator GetEnumerator()
+    {
+        ThrowIfDisposed();
+        return new Enumerator(this);
+    }
+
+    IEnumerator<T> IEnumerable<T>.GetEnumerator() => GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>Returns the buffer to the pool. Calling it again does nothing.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+            return;
+        _disposed = true;
+        NativeBuffer<T> buffer = _buffer;
+        _buffer = default;
+        _count = 0;
+        // A lease can only be stale here if its pool was disposed first, which already took the memory back.
+        if (buffer.IsValid)
+            _pool.Return(buffer);
+    }
+
+    /// <summary>Describes the list for debugging; does not throw after disposal.</summary>
+    public override string ToString() =>
+        _disposed ? $"NativeList<{typeof(T).Name}>[disposed]" : $"NativeList<{typeof(T).Name}>[{_count}]";
+
+    /// <summary>Grows to hold at least <paramref name="minimum"/> elements: doubling, so n appends cost O(n) in total.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Grow(long minimum)
+    {
+        long max = NativeArrayPool<T>.MaxLength;
+        if (minimum > max)
+            ThrowHelper.ThrowCollectionTooLarge(nameof(NativeList<T>), minimum, max);
+        long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
+        _pool.Resize(ref _buffer, Math.Max(minimum, doubled));
+    }
+
+    /// <summary>Moves <paramref name="count"/> elements from index <paramref name="from"/> to <paramref name="to"/> (ranges may overlap).</summary>
+    private void MoveElements(long from, long to, long count)
+    {
+        if (count <= 0)
+            return;
+        nint address = LeaseAddress.Of(_buffer);
+        nint size = Unsafe.SizeOf<T>();
+        MemoryAccess.Move(address + (nint)from * size, address + (nint)to * size, (nuint)(count * size));
+    }
+
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ThrowIfDisposed()
+    {
+        if (_disposed)
+            ThrowHelper.ThrowCollectionDisposed(nameof(NativeList<T>));
+    }
+
+    /// <summary>Enumerates a <see cref="NativeList{T}"/> without allocating.</summary>
+    /// <remarks>Throws <see cref="InvalidOperationException"/> from <see cref="MoveNext"/> if the list was structurally modified after the enumerator was created.</remarks>
+    public struct Enumerator : IEnumerator<T>
+    {
+        private readonly NativeList<T> _list;
+        private readonly int _version;
+        private long _index;
+        private T _current;
+
+        internal Enumerator(NativeList<T> list)
+        {
+            _list = list;
+            _version = list._version;
+            _index = 0;
+            _current = default;
+        }
+
+        /// <summary>The element at the enumerator's position.</summary>
+        public readonly T Current => _current;
+
+        readonly object IEnumerator.Current
+        {
+            get
+            {
+                if (_index == 0 || _index == _list._count + 1)
+                    ThrowHelper.ThrowEnumerationNotStarted();
+                return _current;
+            }
+        }
+
+        /// <summary>Advances to the next element; false at the end.</summary>
+        /// <exception cref="InvalidOperationException">The list was modified since the enumerator was created.</exception>
+        /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+        public bool MoveNext()
+        {
+            NativeList<T> list = _list;
+            list.ThrowIfDisposed();
+            if (_version != list._version)
+                ThrowHelper.ThrowEnumerationModified();
+            if ((ulong)_index < (ulong)list._count)
+            {
+                _current = list._buffer[_index];
+                _index++;
+                return true;
+            }
+            _index = list._count + 1;
+            _current = default;
+            return false;
+        }
+
+        /// <summary>Goes back to before the first element.</summary>
+        /// <exception cref="InvalidOperationException">The list was modified since the enumerator was created.</exception>
+        public void Reset()
+        {
+            if (_version != _list._version)
+                ThrowHelper.ThrowEnumerationModified();
+            _index = 0;
+            _current = default;
+        }
+
+        /// <summary>Does nothing: the enumerator holds no resources.</summary>
+        public readonly void Dispose()
+        {
+        }
+    }
+}

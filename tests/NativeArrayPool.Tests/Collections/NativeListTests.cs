@@ -1,0 +1,169 @@
+using System.Buffers;
+using FsCheck;
+using FsCheck.Fluent;
+
+namespace NativeBuffers.Tests.Collections;
+
+public class NativeListTests
+{
+    public enum Kind { Add, AddRange, Get, Set, Insert, RemoveAt, RemoveRange, Clear, EnsureCapacity, Enumerate, ModifyWhileEnumerating, AsSpan }
+
+    /// <summary>One step of a random program; A and B become indexes and counts relative to the list's size when it runs.</summary>
+    public sealed record Op(Kind Kind, int A, int B, int[] Items)
+    {
+        public override string ToString() => $"{Kind}({A}, {B}, [{string.Join(",", Items)}])";
+    }
+
+    private static readonly Gen<Op> OpGen =
+        from kind in Gen.Elements(Enum.GetValues<Kind>())
+        from a in Gen.Choose(-3, 1000)
+        from b in Gen.Choose(-3, 40)
+        from items in Gen.Choose(0, 70).SelectMany(n => Gen.ArrayOf(Gen.Choose(-100, 100), n))
+        select new Op(kind, a, b, items);
+
+    private static Arbitrary<Op[]> Programs => Gen.Sized(size => Gen.ArrayOf(OpGen, size * 2)).ToArbitrary();
+
+    [Fact]
+    public void Random_programs_leave_the_same_state_as_List()
+    {
+        using var pool = NativeArrayPool<int>.Create();
+        Prop.ForAll(Programs, ops =>
+        {
+            var reference = new List<int>();
+            using var list = new NativeList<int>(pool);
+            for (int i = 0; i < ops.Length; i++)
+            {
+                Op op = ops[i];
+                Differential.Same(Apply(reference, op), Apply(list, op), $"step {i} {op}");
+                Assert.Equal(reference.Count, list.Count);
+                Assert.Equal(reference.ToArray(), list.ToArray());
+                Assert.True(list.Capacity >= list.Count);
+            }
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+
+        NativePoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(stats.Rents, stats.Returns); // every list gave its buffer back
+        Assert.Equal(0, stats.InUseBytes);
+    }
+
+    // An index relative to the current count: covers -1 … count+1, so both edges and both sides of them.
+    private static int Index(int raw, int count) => raw < 0 ? raw : raw % (count + 3) - 1;
+
+    private static Differential.Outcome Apply(List<int> list, Op op)
+    {
+        int index = Index(op.A, list.Count);
+        return op.Kind switch
+        {
+            Kind.Add => Differential.Capture(() => list.Add(op.B)),
+            Kind.AddRange => Differential.Capture(() => list.AddRange(op.Items.AsSpan())),
+            Kind.Get => Differential.Capture(() => list[index]),
+            Kind.Set => Differential.Capture(() => list[index] = op.B),
+            Kind.Insert => Differential.Capture(() => list.Insert(index, op.B)),
+            Kind.RemoveAt => Differential.Capture(() => list.RemoveAt(index)),
+            Kind.RemoveRange => Differential.Capture(() => list.RemoveRange(index, op.B)),
+            Kind.Clear => Differential.Capture(list.Clear),
+            Kind.EnsureCapacity => Differential.Capture(() => list.EnsureCapacity(op.A) >= op.A),
+            Kind.Enumerate => Differential.Capture(() => Enumerate(list.GetEnumerator())),
+            Kind.ModifyWhileEnumerating => Differential.Capture(() =>
+            {
+                using List<int>.Enumerator e = list.GetEnumerator();
+                e.MoveNext();
+                list.Add(op.B);
+                return e.MoveNext();
+            }),
+            Kind.AsSpan => Differential.Capture(() => list.GetRange(index, op.B).ToArray()),
+            _ => throw new ArgumentOutOfRangeException(nameof(op)),
+        };
+    }
+
+    private static Differential.Outcome Apply(NativeList<int> list, Op op)
+    {
+        int index = Index(op.A, (int)list.Count);
+        return op.Kind switch
+        {
+            Kind.Add => Differential.Capture(() => list.Add(op.B)),
+            Kind.AddRange => Differential.Capture(() => list.AddRange(op.Items)),
+            Kind.Get => Differential.Capture(() => list[index]),
+            Kind.Set => Differential.Capture(() => list[index] = op.B),
+            Kind.Insert => Differential.Capture(() => list.Insert(index, op.B)),
+            Kind.RemoveAt => Differential.Capture(() => list.RemoveAt(index)),
+            Kind.RemoveRange => Differential.Capture(() => list.RemoveRange(index, op.B)),
+            Kind.Clear => Differential.Capture(list.Clear),
+            Kind.EnsureCapacity => Differential.Capture(() => list.EnsureCapacity(op.A) >= op.A),
+            Kind.Enumerate => Differential.Capture(() => Enumerate(list.GetEnumerator())),
+            Kind.ModifyWhileEnumerating => Differential.Capture(() =>
+            {
+                NativeList<int>.Enumerator e = list.GetEnumerator();
+                e.MoveNext();
+                list.Add(op.B);
+                return e.MoveNext();
+            }),
+            // List.GetRange throws ArgumentOutOfRange for negatives and ArgumentException past the end; a span
+            // window is one check, so map "past the end" the way GetRange reports it.
+            Kind.AsSpan => Differential.Capture(() =>
+            {
+                if (index >= 0 && op.B >= 0 && index + op.B > list.Count)
+                    throw new ArgumentException("past the end");
+                return list.AsSpan(index, op.B).ToArray();
+            }),
+            _ => throw new ArgumentOutOfRangeException(nameof(op)),
+        };
+    }
+
+    private static int[] Enumerate<TEnumerator>(TEnumerator e) where TEnumerator : IEnumerator<int>
+    {
+        var items = new List<int>();
+        while (e.MoveNext())
+            items.Add(e.Current);
+        return items.ToArray();
+    }
+
+    [Fact]
+    public void Use_after_dispose_throws_and_dispose_is_idempotent()
+    {
+        using var pool = NativeArrayPool<long>.Create();
+        var list = new NativeList<long>(pool);
+        list.AddRange([1, 2, 3]);
+        NativeList<long>.Enumerator e = list.GetEnumerator();
+        list.Dispose();
+        list.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => list.Add(4));
+        Assert.Throws<ObjectDisposedException>(() => list.Count);
+        Assert.Throws<ObjectDisposedException>(() => list[0]);
+        Assert.Throws<ObjectDisposedException>(() => list.AsSpan());
+        Assert.Throws<ObjectDisposedException>(() => e.MoveNext());
+        NativePoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(stats.Rents, stats.Returns);
+    }
+
+    [Fact]
+    public void A_sequence_taken_before_growth_throws_after_it_rather_than_reading_freed_memory()
+    {
+        using var pool = NativeArrayPool<int>.Create();
+        using var list = new NativeList<int>(pool);
+        list.AddRange([1, 2, 3]);
+        ReadOnlySequence<int> before = list.AsSequence();
+        Assert.Equal([1, 2, 3], before.ToArray());
+        list.EnsureCapacity(list.Capacity + 1);
+        Assert.Throws<ObjectDisposedException>(() => before.First.Span[0]);
+    }
+
+    [Fact]
+    public void Large_growth_moves_pages_instead_of_copying()
+    {
+        using var pool = NativeArrayPool<long>.Create();
+        using var list = new NativeList<long>(pool);
+        const long count = 16L << 20; // 128 MiB of longs, one at a time
+        for (long i = 0; i < count; i++)
+            list.Add(i * 3);
+        for (long i = 0; i < count; i += 65_537)
+            Assert.Equal(i * 3, list[i]);
+        Assert.Equal((count - 1) * 3, list[count - 1]);
+
+        NativePoolStatistics stats = pool.GetStatistics();
+        // Only buffers below 2 MiB are copied (small steps, and the crossing into the huge space), less than 2 MiB in all;
+        // the six doublings from 2 MiB to 128 MiB move pages or grow in place.
+        Assert.True(stats.BytesCopied < NativeBuffers.Arenas.SizeClasses.HugeSize, $"{stats}");
+        Assert.True(stats.GrowsInPlace + stats.GrowsRemappedFixed + stats.GrowsRemapped >= 6, $"{stats}");
+    }
+}

@@ -279,7 +279,9 @@ internal sealed partial class Arena
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
-        if (fresh && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
+        // A block can only shrink in place to another block class: a small class is a slab slot, not a buddy
+        // block (its "order" would be negative), so shrinking below a page copies into a slot.
+        if (fresh && !SizeClasses.IsSmall(newClass) && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
         {
             if (clearVacated)
                 _os.Clear(allocation.Address + (nint)newBytes, (nuint)(allocation.Capacity - newBytes));

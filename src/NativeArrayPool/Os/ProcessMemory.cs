@@ -64,6 +64,27 @@ internal static class ProcessMemory
         return count;
     }
 
+    /// <summary>Whether every byte of [start, end) lies in some mapping; null where /proc/self/maps does not exist.</summary>
+    public static bool? IsWhollyMapped(nint start, nint end)
+    {
+        List<(nint Start, nint End)>? mappings = ReadMappings();
+        if (mappings is null)
+            return null;
+        mappings.Sort((a, b) => a.Start.CompareTo(b.Start));
+        nint covered = start;
+        foreach ((nint s, nint e) in mappings)
+        {
+            if (e <= covered)
+                continue;
+            if (s > covered)
+                return false;
+            covered = e;
+            if (covered >= end)
+                return true;
+        }
+        return covered >= end;
+    }
+
     /// <summary>The number of mappings the process has now; -1 without /proc.</summary>
     public static int CountMappings() => ReadMappings()?.Count ?? -1;
 

@@ -35,7 +35,11 @@ internal sealed class FaultPlan
         return this;
     }
 
-    public FaultInjectingVirtualMemory Wrap(VirtualMemory inner) => new(inner, Decide);
+    /// <summary>Whether a failed MoveInto has unmapped its destination (older kernels) or not (map-count refusal, 6.x).</summary>
+    public bool MoveIntoFailureUnmapsDestination { get; set; } = true;
+
+    public FaultInjectingVirtualMemory Wrap(VirtualMemory inner) =>
+        new(inner, Decide) { MoveIntoFailureUnmapsDestination = MoveIntoFailureUnmapsDestination };
 
     private OsError Decide(Primitive primitive, long call)
     {

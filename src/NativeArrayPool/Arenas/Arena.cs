@@ -439,6 +439,13 @@ internal sealed partial class Arena : IDisposable
         }
     }
 
+    /// <summary>A snapshot of the reservations of both spaces (tests inspect their segments: islands and holes).</summary>
+    public List<Reservation> ReservationsSnapshot()
+    {
+        lock (_lock)
+            return _small.Reservations.Concat(_huge.Reservations).ToList();
+    }
+
     /// <summary>Every allocation record the arena made, for retiring leases at disposal.</summary>
     public IEnumerable<Allocation> AllRecords()
     {

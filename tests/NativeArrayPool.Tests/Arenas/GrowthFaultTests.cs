@@ -171,7 +171,7 @@ public class GrowthFaultTests
         d.Return(1);
         d.Resize(1, 1 * MiB);        // #2 (index 1 now), may grow in place
         d.Resize(1, 3 * MiB);        // small space → huge space
-        d.Resize(1, 8 * MiB);        // huge growth
+        d.Resize(1, 4 * MiB);        // huge growth
         d.Rent(1000);                // a slot
         d.Resize(2, 3000);           // slot → slot (copy)
         d.Resize(2, 40 * KiB);       // slot → block (copy)
@@ -181,7 +181,7 @@ public class GrowthFaultTests
         d.Return(2);                 // an island or detached mapping goes back
         d.Trim();                    // consolidation: holes, unrefreshed islands, empty reservations
         d.Rent(512 * KiB);
-        d.Resize(2, 5 * MiB);
+        d.Resize(2, 3 * MiB);
         d.Return(0);
         d.Return(0);
         d.Trim();

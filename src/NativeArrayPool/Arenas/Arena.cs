@@ -394,14 +394,18 @@ internal sealed partial class Arena : IDisposable
         }
     }
 
+    // Read once: the failure message below is built when the process may be at vm.max_map_count, where reading a
+    // file (or the tens of thousands of lines of /proc/self/maps) needs native memory the runtime cannot map, and
+    // the process dies instead of throwing (seen in the map-count exhaustion test, NativeArrayPool.StressHost).
+    private readonly long _maxMapCount = ProcessMemory.ReadMaxMapCount();
+
     private string DescribeMappingFailure(long bytes, OsError error)
     {
-        long maxMapCount = ProcessMemory.ReadMaxMapCount();
-        int processMappings = ProcessMemory.CountMappings();
         return $"The pool could not map {bytes} bytes of address space ({error}). " +
-               $"The process has {(processMappings >= 0 ? processMappings.ToString() : "an unknown number of")} kernel mappings against vm.max_map_count = {maxMapCount}; " +
-               $"the pool owns {CountKernelMappings()} of them (budget {Settings.MappingBudget}). " +
-               "If the process is at vm.max_map_count, release mappings or raise the limit; otherwise it is out of address space (ulimit -v) or memory.";
+               $"The kernel refuses new mappings when the process has vm.max_map_count = {_maxMapCount} of them; " +
+               $"the pool owns {CountKernelMappings()} of them (budget {Settings.MappingBudget}), count the rest in /proc/<pid>/maps. " +
+               "If the process is at vm.max_map_count, release mappings or raise the limit (sysctl vm.max_map_count); " +
+               "otherwise it is out of address space (ulimit -v) or memory.";
     }
 
     // ---------------- checks and disposal ----------------

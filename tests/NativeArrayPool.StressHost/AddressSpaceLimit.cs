@@ -1,0 +1,6 @@
+namespace NativeBuffers.StressHost;
+
+internal static class AddressSpaceLimit
+{
+    public static int Run() => 0;
+}

@@ -55,6 +55,7 @@ public class ExhaustionTests
         Assert.Matches(@"the pool owns \d+ of them", output);
         Assert.Contains("grow 1 MiB → 64 MiB: refused", output);
         Assert.Contains("after release: rent 16 MiB served, grow to 64 MiB served", output);
+        Assert.Contains("after Trim: 0 holes or foreign marks left in the pool's reservations", output);
         Assert.Contains("after Dispose: 0 mappings left inside the pool's ranges", output);
         Assert.EndsWith("PASS", output.TrimEnd());
     }

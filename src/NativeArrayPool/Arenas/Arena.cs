@@ -262,7 +262,12 @@ internal sealed partial class Arena : IDisposable
         {
             // The kernel grew the anchor block past the reservation's end; cut the tail off, then free the anchor.
             long anchor = allocation.AnchorBytes;
-            _os.Release(allocation.Address + (nint)anchor, (nuint)(allocation.Capacity - anchor));
+            OsError cut = _os.Release(allocation.Address + (nint)anchor, (nuint)(allocation.Capacity - anchor));
+            // A failed munmap leaves the tail ours and mapped. Forgetting it (as this did) leaked it for good:
+            // nothing else knows the tail exists. Keep the whole allocation detached and counted, so Dispose
+            // unmaps the tail (and, with the reservation, the anchor), as for any detached mapping.
+            if (cut.IsFailure)
+                return;
             lock (_lock)
                 _detached.Remove(allocation);
             allocation.Kind = AllocationKind.Block;

@@ -145,4 +145,53 @@ public class MoveFailureTests
                 Libc.MUnmap(foreign, Page);
         }
     }
+
+    [Fact]
+    public void A_buffer_grown_past_its_reservation_gives_its_tail_back_even_if_the_first_unmap_fails()
+    {
+        if (!LinuxVirtualMemory.IsAvailable())
+            return;
+        // Plain mremap grows a block in place when it ends its reservation and the addresses after it are free.
+        // Then the buffer is a block plus a tail past the reservation's end, and returning it unmaps the tail.
+        // Place the first reservation so that free address space follows it, then make the tail's unmap fail.
+        const int Flags = Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE;
+        nint probe = Libc.MMap(0, 32 << 20, Libc.PROT_NONE, Flags, -1, 0);
+        Assert.NotEqual(Libc.MAP_FAILED, probe);
+        Libc.MUnmap(probe, 32 << 20); // [probe, probe + 32 MiB) is free now; the reservation goes in its middle
+        nint placeAt = (probe + (8 << 20)) & ~((nint)(2 << 20) - 1);
+        var os = new InterceptingVirtualMemory(LinuxVirtualMemory.Instance);
+        bool placed = false;
+        os.ReserveOverride = (length, _) =>
+        {
+            if (placed)
+                return null;
+            placed = true;
+            nint at = Libc.MMap(placeAt, length, Libc.PROT_READ | Libc.PROT_WRITE, Flags | Libc.MAP_FIXED_NOREPLACE, -1, 0);
+            Assert.Equal(placeAt, at);
+            return at;
+        };
+        var plan = new FaultPlan(0);
+        bool failed = false;
+        GrowthFaultTests.RunToCleanEnd(Options(os, GrowthPaths.Remap | GrowthPaths.Copy), plan, driver =>
+        {
+            driver.Rent(1024 * KiB);
+            driver.Rent(1024 * KiB); // the second half of the 2 MiB reservation: it ends the mapping
+            Assert.Equal(placeAt + (1 << 20), driver.Buffers[1]._allocation!.Address);
+            driver.Resize(1, 2048 * KiB);
+            Allocation allocation = driver.Buffers[1]._allocation!;
+            Assert.True(allocation.IsAnchored, "the kernel did not grow the block in place past the reservation");
+            nint tail = allocation.Address + (nint)allocation.AnchorBytes;
+            os.ReleaseOverride = (address, _) =>
+            {
+                if (address != tail || failed)
+                    return null;
+                failed = true;
+                return OsError.OutOfMemory;
+            };
+            driver.Return(1);
+            Assert.True(failed, "the tail's unmap was not attempted");
+            os.ReleaseOverride = null;
+            driver.Trim();
+        }, out _); // RunToCleanEnd: after Dispose nothing of the arena's may be mapped, the tail included
+    }
 }

@@ -42,7 +42,7 @@ internal static class AddressSpaceLimit
         }
         Checks.That(rentRefusal is not null, "4096 rents of 64 MiB were all served: is the address-space limit in force?");
         Console.WriteLine($"rented {held.Count} × 64 MiB before a refusal: {rentRefusal}");
-        Checks.That(rentRefusal!.Contains("ulimit -v", StringComparison.Ordinal), "the message does not mention the address-space limit");
+        Checks.That(rentRefusal!.Contains($"limited to {limit} bytes (RLIMIT_AS, ulimit -v)", StringComparison.Ordinal), "the message does not give the address-space limit");
 
         // 2. Growth past the limit is refused; the buffer keeps its contents and its lease.
         NativeBuffer<byte> grown = held[0];

@@ -84,9 +84,12 @@ internal sealed partial class Arena : IDisposable
         get
         {
             lock (_lock)
-                return _small.ReservedBytes + _huge.ReservedBytes + _detached.Sum(d => d.Capacity - (d.IsAnchored ? d.AnchorBytes : 0));
+                return ReservedBytesLocked();
         }
     }
+
+    private long ReservedBytesLocked() =>
+        _small.ReservedBytes + _huge.ReservedBytes + _detached.Sum(d => d.Capacity - (d.IsAnchored ? d.AnchorBytes : 0));
 
     public int ReservationCount
     {
@@ -403,14 +406,17 @@ internal sealed partial class Arena : IDisposable
     // file (or the tens of thousands of lines of /proc/self/maps) needs native memory the runtime cannot map, and
     // the process dies instead of throwing (seen in the map-count exhaustion test, NativeArrayPool.StressHost).
     private readonly long _maxMapCount = ProcessMemory.ReadMaxMapCount();
+    private readonly long _addressSpaceLimit = ProcessMemory.ReadAddressSpaceLimit();
 
     private string DescribeMappingFailure(long bytes, OsError error)
     {
+        string addressSpace = _addressSpaceLimit >= 0
+            ? $"the process's address space is limited to {_addressSpaceLimit} bytes (RLIMIT_AS, ulimit -v) and the pool has {ReservedBytesLocked()} of them mapped: raise the limit, or return and Trim buffers"
+            : "otherwise it is out of address space or memory";
         return $"The pool could not map {bytes} bytes of address space ({error}). " +
                $"The kernel refuses new mappings when the process has vm.max_map_count = {_maxMapCount} of them; " +
                $"the pool owns {CountKernelMappings()} of them (budget {Settings.MappingBudget}), count the rest in /proc/<pid>/maps. " +
-               "If the process is at vm.max_map_count, release mappings or raise the limit (sysctl vm.max_map_count); " +
-               "otherwise it is out of address space (ulimit -v) or memory.";
+               $"If the process is at vm.max_map_count, release mappings or raise the limit (sysctl vm.max_map_count); {addressSpace}.";
     }
 
     // ---------------- checks and disposal ----------------

@@ -24,6 +24,26 @@ internal static class ProcessMemory
         }
     }
 
+    /// <summary>The soft RLIMIT_AS (<c>ulimit -v</c>) in bytes, or -1 when unlimited or unknown (from /proc/self/limits).</summary>
+    public static long ReadAddressSpaceLimit()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/limits"))
+            {
+                // "Max address space           unlimited            unlimited            bytes"
+                if (!line.StartsWith("Max address space", StringComparison.Ordinal))
+                    continue;
+                string[] fields = line["Max address space".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return fields.Length > 0 && long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out long soft) ? soft : -1;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+        }
+        return -1;
+    }
+
     /// <summary>The process's mappings as [start, end) pairs, or null where /proc/self/maps does not exist.</summary>
     public static List<(nint Start, nint End)>? ReadMappings()
     {

@@ -114,17 +114,17 @@ internal sealed partial class Arena
         OsError error = _os.MoveInto(source.Address, (nuint)source.Capacity, target, (nuint)newBytes, adviseHuge);
         if (error.IsFailure)
         {
-            // Older kernels unmap the destination before they validate the source: map it back before anything
-            // else. 6.18 leaves it mapped on EFAULT (measured: docs/design.md), which Restore reports as EEXIST.
-            // EEXIST is taken as "still ours": a foreign mapping could only land there in the microseconds between
-            // the failed call and this one, on a kernel that unmapped it.
+            // The destination may be gone: kernels before 6.x unmapped it before validating the source (EFAULT,
+            // and ENOMEM from the later checks); 6.18 leaves it mapped (docs/design.md). Map it back before
+            // anything else; NOREPLACE never hits a neighbour, and mincore tells a surviving destination apart.
             OsError restored = _os.Restore(target, (nuint)newBytes, destination.HugePages);
+            bool intact = restored.IsSuccess || DestinationSurvived(target, newBytes);
             lock (_lock)
             {
                 MovesFailed++;
                 if (restored.IsSuccess)
                     destination.MarkFresh(offset, newBytes);
-                if (restored.IsSuccess || restored == OsError.Exists)
+                if (intact)
                     destination.Free(offset, order);
                 else
                     MarkVacated(destination, offset, order, restored);
@@ -149,6 +149,19 @@ internal sealed partial class Arena
         }
         return true;
     }
+
+    /// <summary>
+    /// After a failed move whose destination could not be mapped back: whether the destination is still our
+    /// reservation's, untouched. Usually it is, because the kernel refused before unmapping anything — the
+    /// map-count check (ENOMEM), overlap (EINVAL), and since 6.x the source checks (EFAULT) all come first — and
+    /// then treating it as vacated would lose the block for good: a later restore would meet our own pages,
+    /// answer EEXIST, and mark them foreign, never to be used or unmapped again. So ask the kernel: wholly mapped
+    /// means intact. Anything less means the kernel did unmap it (a hole of ours, or partly someone else's).
+    /// The one case this cannot tell apart is another thread mapping exactly the whole gap in the microseconds
+    /// between the kernel's unmap and our restore; a partial occupant is recognized and left alone.
+    /// </summary>
+    private static bool DestinationSurvived(nint target, long bytes) =>
+        ProcessMemory.IsWhollyMapped(target, target + (nint)bytes) == true;
 
     /// <summary>
     /// Chooses where a moved buffer lands, cheapest in kernel mappings first: a free block that is a whole
@@ -291,7 +304,8 @@ internal sealed partial class Arena
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
-        // Small classes live in slabs, not buddy blocks, so a block shrinks in place only to another block class.
+        // A block can only shrink in place to another block class: a small class is a slab slot, not a buddy
+        // block (its "order" would be negative), so shrinking below a page copies into a slot.
         if (fresh && !SizeClasses.IsSmall(newClass) && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
         {
             if (clearVacated)

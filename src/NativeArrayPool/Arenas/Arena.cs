@@ -88,9 +88,12 @@ internal sealed partial class Arena : IDisposable
         get
         {
             lock (_lock)
-                return _small.ReservedBytes + _huge.ReservedBytes + _detached.Sum(d => d.Capacity - (d.IsAnchored ? d.AnchorBytes : 0));
+                return ReservedBytesLocked();
         }
     }
+
+    private long ReservedBytesLocked() =>
+        _small.ReservedBytes + _huge.ReservedBytes + _detached.Sum(d => d.Capacity - (d.IsAnchored ? d.AnchorBytes : 0));
 
     public int ReservationCount
     {
@@ -266,7 +269,12 @@ internal sealed partial class Arena : IDisposable
         {
             // The kernel grew the anchor block past the reservation's end; cut the tail off, then free the anchor.
             long anchor = allocation.AnchorBytes;
-            _os.Release(allocation.Address + (nint)anchor, (nuint)(allocation.Capacity - anchor));
+            OsError cut = _os.Release(allocation.Address + (nint)anchor, (nuint)(allocation.Capacity - anchor));
+            // A failed munmap leaves the tail ours and mapped. Forgetting it (as this did) leaked it for good:
+            // nothing else knows the tail exists. Keep the whole allocation detached and counted, so Dispose
+            // unmaps the tail (and, with the reservation, the anchor), as for any detached mapping.
+            if (cut.IsFailure)
+                return;
             lock (_lock)
                 _detached.Remove(allocation);
             allocation.Kind = AllocationKind.Block;
@@ -397,14 +405,21 @@ internal sealed partial class Arena : IDisposable
         }
     }
 
+    // Read once: the failure message below is built when the process may be at vm.max_map_count, where reading a
+    // file (or the tens of thousands of lines of /proc/self/maps) needs native memory the runtime cannot map, and
+    // the process dies instead of throwing (seen in the map-count exhaustion test, NativeArrayPool.StressHost).
+    private readonly long _maxMapCount = ProcessMemory.ReadMaxMapCount();
+    private readonly long _addressSpaceLimit = ProcessMemory.ReadAddressSpaceLimit();
+
     private string DescribeMappingFailure(long bytes, OsError error)
     {
-        long maxMapCount = ProcessMemory.ReadMaxMapCount();
-        int processMappings = ProcessMemory.CountMappings();
+        string addressSpace = _addressSpaceLimit >= 0
+            ? $"the process's address space is limited to {_addressSpaceLimit} bytes (RLIMIT_AS, ulimit -v) and the pool has {ReservedBytesLocked()} of them mapped: raise the limit, or return and Trim buffers"
+            : "otherwise it is out of address space or memory";
         return $"The pool could not map {bytes} bytes of address space ({error}). " +
-               $"The process has {(processMappings >= 0 ? processMappings.ToString() : "an unknown number of")} kernel mappings against vm.max_map_count = {maxMapCount}; " +
-               $"the pool owns {CountKernelMappings()} of them (budget {Settings.MappingBudget}). " +
-               "If the process is at vm.max_map_count, release mappings or raise the limit; otherwise it is out of address space (ulimit -v) or memory.";
+               $"The kernel refuses new mappings when the process has vm.max_map_count = {_maxMapCount} of them; " +
+               $"the pool owns {CountKernelMappings()} of them (budget {Settings.MappingBudget}), count the rest in /proc/<pid>/maps. " +
+               $"If the process is at vm.max_map_count, release mappings or raise the limit (sysctl vm.max_map_count); {addressSpace}.";
     }
 
     // ---------------- checks and disposal ----------------
@@ -440,6 +455,13 @@ internal sealed partial class Arena : IDisposable
                 ranges.Add((d.Address, d.Address + (nint)d.Capacity));
             return ranges;
         }
+    }
+
+    /// <summary>A snapshot of the reservations of both spaces (tests inspect their segments: islands and holes).</summary>
+    public List<Reservation> ReservationsSnapshot()
+    {
+        lock (_lock)
+            return _small.Reservations.Concat(_huge.Reservations).ToList();
     }
 
     /// <summary>Every allocation record the arena made, for retiring leases at disposal.</summary>

@@ -16,7 +16,10 @@ internal enum Primitive
 /// <summary>
 /// Decorates a real layer and makes chosen calls fail, for tests of every failure path. A failure is injected
 /// before the inner call, so the real state is untouched — except for <see cref="Primitive.MoveInto"/>, where
-/// the injected failure also unmaps the destination first, as the kernel does for EFAULT and ENOMEM.
+/// the injected failure also unmaps the destination first when <see cref="MoveIntoFailureUnmapsDestination"/>
+/// says so. Kernels differ here: before 6.x, EFAULT (and ENOMEM from the later checks) came after the
+/// destination was unmapped; the map-count check (ENOMEM) and, since the 6.x rework, the source checks (EFAULT)
+/// refuse before anything is unmapped. The arena must be right in both cases.
 /// </summary>
 /// <remarks>Thread-safety: the decision function is called under a lock, so it may keep state.</remarks>
 internal sealed class FaultInjectingVirtualMemory : VirtualMemory
@@ -52,6 +55,12 @@ internal sealed class FaultInjectingVirtualMemory : VirtualMemory
                 ? (random.Next(2) == 0 ? OsError.OutOfMemory : OsError.Fault)
                 : OsError.Success);
     }
+
+    /// <summary>
+    /// Whether an injected ENOMEM/EFAULT from <see cref="MoveInto"/> unmaps the destination first (the older
+    /// kernels' order). False plays a kernel that refuses before touching anything. Default true.
+    /// </summary>
+    public bool MoveIntoFailureUnmapsDestination { get; set; } = true;
 
     public override string Name => _inner.Name + "+faults";
     public override nuint PageSize => _inner.PageSize;
@@ -109,7 +118,7 @@ internal sealed class FaultInjectingVirtualMemory : VirtualMemory
         if (injected.IsFailure)
         {
             // Reproduce the kernel's order of operations: the destination is gone before the call fails.
-            if (_inner.CanMovePages && injected.Errno != Interop.Libc.EINVAL)
+            if (MoveIntoFailureUnmapsDestination && _inner.CanMovePages && injected.Errno != Interop.Libc.EINVAL)
                 _inner.Release(destination, destinationLength);
             return injected;
         }

@@ -25,6 +25,26 @@ internal static class ProcessMemory
         }
     }
 
+    /// <summary>The soft RLIMIT_AS (<c>ulimit -v</c>) in bytes, or -1 when unlimited or unknown (from /proc/self/limits).</summary>
+    public static long ReadAddressSpaceLimit()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/limits"))
+            {
+                // "Max address space           unlimited            unlimited            bytes"
+                if (!line.StartsWith("Max address space", StringComparison.Ordinal))
+                    continue;
+                string[] fields = line["Max address space".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                return fields.Length > 0 && long.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out long soft) ? soft : -1;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+        }
+        return -1;
+    }
+
     /// <summary>The process's mappings as [start, end) pairs, or null where /proc/self/maps does not exist.</summary>
     public static List<(nint Start, nint End)>? ReadMappings()
     {
@@ -65,8 +85,116 @@ internal static class ProcessMemory
         return count;
     }
 
+    /// <summary>Whether every page of [start, end) (page aligned) is mapped; null where the kernel cannot be asked.</summary>
+    /// <remarks>
+    /// One mincore(2) per 16 MiB, no file and no allocation: the arena asks this after a refused move, which
+    /// is when the process may be at vm.max_map_count and the runtime can hardly get memory of its own.
+    /// </remarks>
+    public static unsafe bool? IsWhollyMapped(nint start, nint end)
+    {
+        if (!OperatingSystem.IsLinux())
+            return null;
+        const int PagesPerCall = 4096;
+        byte* vector = stackalloc byte[PagesPerCall];
+        nuint page = (nuint)Environment.SystemPageSize;
+        try
+        {
+            for (nint at = start; at < end;)
+            {
+                nuint length = Math.Min((nuint)(end - at), PagesPerCall * page);
+                if (Interop.Libc.MInCore(at, length, vector) != 0)
+                    return System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Interop.Libc.ENOMEM ? false : null;
+                at += (nint)length;
+            }
+            return true;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>The number of mappings the process has now; -1 without /proc.</summary>
-    public static int CountMappings() => ReadMappings()?.Count ?? -1;
+    /// <remarks>Allocation-light (see <see cref="Scan{TVisitor}"/>): the arena calls it to explain a failure at vm.max_map_count.</remarks>
+    public static int CountMappings()
+    {
+        var visitor = new CountVisitor();
+        return Scan(ref visitor) ? visitor.Count : -1;
+    }
+
+    private interface IMappingVisitor
+    {
+        /// <summary>Called for each mapping in address order; returns false to stop.</summary>
+        bool Visit(nint start, nint end);
+    }
+
+    private struct CountVisitor : IMappingVisitor
+    {
+        public int Count;
+        public bool Visit(nint start, nint end)
+        {
+            Count++;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Streams /proc/self/maps (sorted by address) through <paramref name="visitor"/>, parsing only the
+    /// "start-end" of each line out of a pooled byte buffer: no string per line, no list. That matters because
+    /// these questions are asked when the process is at vm.max_map_count, where the runtime cannot map new
+    /// memory for its heap: tens of thousands of line strings could be what brings it down.
+    /// Returns false where /proc/self/maps cannot be read.
+    /// </summary>
+    private static bool Scan<TVisitor>(ref TVisitor visitor) where TVisitor : struct, IMappingVisitor
+    {
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+        try
+        {
+            using var file = new FileStream("/proc/self/maps", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+            int field = 0; // 0: start address, 1: end address, 2: rest of the line
+            ulong start = 0, end = 0;
+            int read;
+            while ((read = file.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                for (int i = 0; i < read; i++)
+                {
+                    byte c = buffer[i];
+                    if (c == (byte)'\n')
+                    {
+                        if (field == 2 && !visitor.Visit((nint)start, (nint)end))
+                            return true;
+                        field = 0;
+                        start = end = 0;
+                    }
+                    else if (field == 0)
+                    {
+                        if (c == (byte)'-')
+                            field = 1;
+                        else
+                            start = (start << 4) | HexValue(c);
+                    }
+                    else if (field == 1)
+                    {
+                        if (c == (byte)' ')
+                            field = 2;
+                        else
+                            end = (end << 4) | HexValue(c);
+                    }
+                }
+            }
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return false;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static ulong HexValue(byte c) => c <= (byte)'9' ? (ulong)(c - '0') : (ulong)((c | 0x20) - 'a' + 10);
 
     /// <summary>Resident set size in bytes (VmRSS), or -1 where /proc/self/status is absent.</summary>
     public static long ReadResidentBytes()

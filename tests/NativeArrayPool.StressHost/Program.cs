@@ -1,0 +1,21 @@
+using NativeBuffers.StressHost;
+
+// Usage: NativeArrayPool.StressHost mapcount | addressspace
+// Exit code 0: every check held. 1: a check failed (the reason is on stdout). Anything else: the process died.
+try
+{
+    return args.Length > 0 && args[0] == "mapcount" ? MapCountExhaustion.Run()
+         : args.Length > 0 && args[0] == "addressspace" ? AddressSpaceLimit.Run()
+         : Usage();
+}
+catch (CheckFailedException e)
+{
+    Console.WriteLine($"FAIL {e.Message}");
+    return 1;
+}
+
+static int Usage()
+{
+    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace");
+    return 2;
+}

@@ -1,0 +1,47 @@
+using NativeBuffers.Interop;
+using NativeBuffers.Os;
+
+namespace NativeBuffers.Tests.Os;
+
+public class ProcessMemoryMappingTests
+{
+    [Fact]
+    public void Streaming_scan_sees_mapped_and_unmapped_ranges()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        const int Page = 4096;
+        nint range = Libc.MMap(0, 3 * Page, Libc.PROT_READ, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        Assert.NotEqual(Libc.MAP_FAILED, range);
+        try
+        {
+            Assert.True(ProcessMemory.IsWhollyMapped(range, range + 3 * Page));
+            Assert.Equal(0, Libc.MUnmap(range + Page, Page));
+            Assert.True(ProcessMemory.IsWhollyMapped(range, range + Page));
+            Assert.True(ProcessMemory.IsWhollyMapped(range + 2 * Page, range + 3 * Page));
+            Assert.False(ProcessMemory.IsWhollyMapped(range, range + 3 * Page));
+            Assert.False(ProcessMemory.IsWhollyMapped(range + Page, range + 2 * Page));
+        }
+        finally
+        {
+            Libc.MUnmap(range, 3 * Page);
+        }
+        Assert.False(ProcessMemory.IsWhollyMapped(range, range + Page));
+    }
+
+    [Fact]
+    public void Streaming_count_agrees_with_the_line_by_line_reader()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        // Other threads may map between the two reads: retry until two readings agree.
+        for (int attempt = 0; attempt < 10; attempt++)
+        {
+            int listed = ProcessMemory.ReadMappings()!.Count;
+            int counted = ProcessMemory.CountMappings();
+            if (listed == counted)
+                return;
+        }
+        Assert.Fail("CountMappings never agreed with ReadMappings");
+    }
+}

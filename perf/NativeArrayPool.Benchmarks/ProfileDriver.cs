@@ -20,7 +20,7 @@ public static class ProfileDriver
         int size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4096;
         long iterations = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 100_000_000;
         // Let tiered compilation finish so the loop runs the optimized code.
-        for (int round = 0; round < 50; round++)
+        for (int round = 0; round < 300; round++)
         {
             Loop(pool, size, 10_000);
             Thread.Sleep(1);

@@ -21,6 +21,11 @@ internal sealed class PoolCore : IDisposable
     private static readonly Stack<int> s_freeIds = new();
     private static int s_nextId = 1; // 0 is the shared pool's
 
+    // The shared pool's cache has a thread-static of its own: one TLS load and a null check on its hot path.
+    // Other pools index a per-thread array by pool id.
+    [ThreadStatic]
+    private static ThreadCache? t_sharedCache;
+
     [ThreadStatic]
     private static ThreadCache?[]? t_caches;
 
@@ -158,6 +163,12 @@ internal sealed class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ThreadCache GetCache()
     {
+        if (IsShared)
+        {
+            // Only one shared core is ever published, so no owner check is needed.
+            ThreadCache? shared = t_sharedCache;
+            return shared ?? CreateCache();
+        }
         ThreadCache?[]? caches = t_caches;
         if (caches is not null && (uint)_id < (uint)caches.Length)
         {
@@ -171,14 +182,21 @@ internal sealed class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ThreadCache CreateCache()
     {
-        ThreadCache?[]? caches = t_caches;
-        if (caches is null || caches.Length <= _id)
-        {
-            Array.Resize(ref caches, Math.Max(_id + 1, (caches?.Length ?? 2) * 2));
-            t_caches = caches;
-        }
         var cache = new ThreadCache(this, Volatile.Read(ref _trimEpoch), UseThreadCaches);
-        caches[_id] = cache;
+        if (IsShared)
+        {
+            t_sharedCache = cache;
+        }
+        else
+        {
+            ThreadCache?[]? caches = t_caches;
+            if (caches is null || caches.Length <= _id)
+            {
+                Array.Resize(ref caches, Math.Max(_id + 1, (caches?.Length ?? 2) * 2));
+                t_caches = caches;
+            }
+            caches[_id] = cache;
+        }
         lock (_cachesLock)
         {
             _caches.RemoveAll(w => !w.TryGetTarget(out _));

@@ -13,6 +13,62 @@ namespace NativeBuffers.Benchmarks;
 public static class ProfileDriver
 {
     public const string Verb = "loop";
+    public const string AppendVerb = "append";
+    public const string ResizeVerb = "resize";
+
+    /// <summary><c>resize [runs]</c>: rent 1 GiB, write it, time Resize to 2 GiB, and print the growth path taken.</summary>
+    public static int RunResize(string[] args)
+    {
+        int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        for (int run = 0; run < runs; run++)
+        {
+            NativeBuffer<byte> buffer = pool.Rent(1L << 30);
+            buffer.AsSpan().Fill(1);
+            string hugePages = AnonHugePages();
+            NativePoolStatistics before = pool.GetStatistics();
+            long start = Stopwatch.GetTimestamp();
+            pool.Resize(ref buffer, 2L << 30);
+            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            NativePoolStatistics after = pool.GetStatistics();
+            pool.Return(buffer);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"run {run}: Resize 1 GiB -> 2 GiB {ms:F3} ms; in place {after.GrowsInPlace - before.GrowsInPlace}, remapped fixed {after.GrowsRemappedFixed - before.GrowsRemappedFixed}, " +
+                $"remapped {after.GrowsRemapped - before.GrowsRemapped}, copied {after.GrowsCopied - before.GrowsCopied}; before it, process {hugePages}"));
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// <c>append [runs]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the pre-sized floor,
+    /// run by run, with the growth paths each run took from the pool's counters: where the time goes.
+    /// </summary>
+    public static int RunAppend(string[] args)
+    {
+        int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        var benchmarks = new AppendBenchmarks();
+        benchmarks.Setup();
+        NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        for (int run = 0; run < runs; run++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            benchmarks.FloorPresizedNative();
+            double floor = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            NativePoolStatistics before = pool.GetStatistics();
+            start = Stopwatch.GetTimestamp();
+            benchmarks.NativeResizeDoubling();
+            double append = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            NativePoolStatistics after = pool.GetStatistics();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"run {run}: floor {floor:F0} ms, resize-doubling {append:F0} ms ({append / floor:F2}x); grows in place {after.GrowsInPlace - before.GrowsInPlace}, " +
+                $"remapped fixed {after.GrowsRemappedFixed - before.GrowsRemappedFixed}, remapped {after.GrowsRemapped - before.GrowsRemapped}, " +
+                $"copied {after.GrowsCopied - before.GrowsCopied} ({(after.BytesCopied - before.BytesCopied) >> 10} KiB); mapped {after.MappedBytes >> 20} MiB, kernel mappings {after.KernelMappings}"));
+        }
+        return 0;
+    }
+
+    private static string AnonHugePages() =>
+        File.ReadLines("/proc/self/smaps_rollup").FirstOrDefault(l => l.StartsWith("AnonHugePages:", StringComparison.Ordinal))?.Replace("  ", "") ?? "AnonHugePages: ?";
 
     public static int Run(string[] args)
     {

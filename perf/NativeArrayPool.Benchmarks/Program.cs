@@ -9,6 +9,8 @@ namespace NativeBuffers.Benchmarks;
 /// <item><c>--quick</c>: short jobs (a few seconds per scenario) for a rough table; see perf/run-quick.sh.</item>
 /// <item><c>--dry</c>: one invocation per benchmark, no warm-up: proves the suite still runs (CI).</item>
 /// <item><c>loop native|arraypool SIZE N</c>: a bare Rent+Return loop for perf stat / callgrind / JitDisasm.</item>
+/// <item><c>append [runs]</c>: the native append run by run with the growth paths it took.</item>
+/// <item><c>resize [runs]</c>: one 1 GiB → 2 GiB Resize per run, timed, with the growth path it took.</item>
 /// <item><c>churn [ops]</c>: the large-buffer churn report (Gen-2 counts and peak RSS, one child process per pool).</item>
 /// </list>
 /// </summary>
@@ -20,6 +22,10 @@ public static class Program
             return ChurnReport.RunChild(args);
         if (args.Length > 0 && args[0] == ProfileDriver.Verb)
             return ProfileDriver.Run(args);
+        if (args.Length > 0 && args[0] == ProfileDriver.AppendVerb)
+            return ProfileDriver.RunAppend(args);
+        if (args.Length > 0 && args[0] == ProfileDriver.ResizeVerb)
+            return ProfileDriver.RunResize(args);
         if (args.Length > 0 && args[0] == "churn")
             return ChurnReport.Run(args.Skip(1).ToArray());
 
@@ -34,7 +40,7 @@ public static class Program
                 rest.Add(arg);
         }
         // Jobs come from the [MicroJob]/[HeavyJob] attributes, which read SuiteJobs.Mode; the global config adds none.
-        IConfig config = DefaultConfig.Instance.WithOptions(ConfigOptions.JoinSummary | ConfigOptions.DisableLogFile);
+        IConfig config = DefaultConfig.Instance.WithOptions(ConfigOptions.DisableLogFile);
         var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.ToArray(), config);
         return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
     }

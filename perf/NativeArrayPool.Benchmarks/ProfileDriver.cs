@@ -54,13 +54,16 @@ public static class ProfileDriver
             long start = Stopwatch.GetTimestamp();
             benchmarks.FloorPresizedNative();
             double floor = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            start = Stopwatch.GetTimestamp();
+            benchmarks.FloorPresizedFresh();
+            double fresh = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             NativePoolStatistics before = pool.GetStatistics();
             start = Stopwatch.GetTimestamp();
             benchmarks.NativeResizeDoubling();
             double append = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             NativePoolStatistics after = pool.GetStatistics();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"run {run}: floor {floor:F0} ms, resize-doubling {append:F0} ms ({append / floor:F2}x); grows in place {after.GrowsInPlace - before.GrowsInPlace}, " +
+                $"run {run}: floor pooled {floor:F0} ms, floor fresh {fresh:F0} ms, resize-doubling {append:F0} ms ({append / floor:F2}x pooled, {append / fresh:F2}x fresh); grows in place {after.GrowsInPlace - before.GrowsInPlace}, " +
                 $"remapped fixed {after.GrowsRemappedFixed - before.GrowsRemappedFixed}, remapped {after.GrowsRemapped - before.GrowsRemapped}, " +
                 $"copied {after.GrowsCopied - before.GrowsCopied} ({(after.BytesCopied - before.BytesCopied) >> 10} KiB); mapped {after.MappedBytes >> 20} MiB, kernel mappings {after.KernelMappings}"));
         }

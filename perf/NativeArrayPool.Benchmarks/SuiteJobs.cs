@@ -21,7 +21,7 @@ public static class SuiteJobs
         SuiteMode.Dry => Job.Dry.WithId("Dry"),
         SuiteMode.Quick => Job.Default.WithId("Quick").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(5)
             .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(100)),
-        _ => Job.Default.WithId("Micro").WithLaunchCount(1).WithWarmupCount(6).WithIterationCount(15),
+        _ => Job.Default.WithId("Micro").WithLaunchCount(1).WithWarmupCount(4).WithIterationCount(10),
     };
 
     public static Job Heavy() => Mode switch
@@ -29,7 +29,7 @@ public static class SuiteJobs
         SuiteMode.Dry => Job.Dry.WithId("Dry"),
         SuiteMode.Quick => Job.Default.WithId("Quick").WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3)
             .WithInvocationCount(1).WithUnrollFactor(1),
-        _ => Job.Default.WithId("Heavy").WithLaunchCount(1).WithWarmupCount(2).WithIterationCount(8)
+        _ => Job.Default.WithId("Heavy").WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(5)
             .WithInvocationCount(1).WithUnrollFactor(1),
     };
 

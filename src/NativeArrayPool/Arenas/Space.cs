@@ -52,7 +52,11 @@ internal sealed class Space
     {
         ReservationSchedule attempt = _schedule;
         long size = attempt.Next(demandBytes);
-        long alignment = Math.Min(size, 1L << Math.Max(GranuleShift, 21));
+        // Huge reservations are aligned to their size up to 1 GiB (a PUD): blocks of 1 GiB and more are then
+        // PUD-aligned, and mremap moves them by PUD entries. Measured on the 6.18 VM: a written 1 GiB THP buffer
+        // moved into another reservation took 25-114 ms at 2 MiB alignment (one PMD at a time) and 0.1-0.2 ms at
+        // 1 GiB alignment. The over-mapped slack is trimmed at once, so it costs address space only briefly.
+        long alignment = Math.Min(size, GranuleShift >= 21 ? 1L << 30 : 1L << 21);
         OsError error = _os.Reserve((nuint)size, (nuint)Math.Max(alignment, (long)_os.PageSize), HugePages, out nint address);
         if (error.IsFailure)
         {

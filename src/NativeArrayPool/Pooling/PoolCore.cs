@@ -23,6 +23,11 @@ internal sealed class PoolCore : IDisposable
     private static readonly Stack<int> s_freeIds = new();
     private static int s_nextId = 1; // 0 is the shared pool's
 
+    // The shared pool's cache has a thread-static of its own: one TLS load and a null check on its hot path.
+    // Other pools index a per-thread array by pool id.
+    [ThreadStatic]
+    private static ThreadCache? t_sharedCache;
+
     [ThreadStatic]
     private static ThreadCache?[]? t_caches;
 
@@ -170,6 +175,12 @@ internal sealed class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private ThreadCache GetCache()
     {
+        if (IsShared)
+        {
+            // Only one shared core is ever published, so no owner check is needed.
+            ThreadCache? shared = t_sharedCache;
+            return shared ?? CreateCache();
+        }
         ThreadCache?[]? caches = t_caches;
         if (caches is not null && (uint)_id < (uint)caches.Length)
         {
@@ -183,18 +194,27 @@ internal sealed class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ThreadCache CreateCache()
     {
-        ThreadCache?[]? caches = t_caches;
-        if (caches is null || caches.Length <= _id)
-        {
-            Array.Resize(ref caches, Math.Max(_id + 1, (caches?.Length ?? 2) * 2));
-            t_caches = caches;
-        }
         var cache = new ThreadCache(this, Volatile.Read(ref _trimEpoch), UseThreadCaches);
-        caches[_id] = cache;
+        if (IsShared)
+        {
+            t_sharedCache = cache;
+        }
+        else
+        {
+            ThreadCache?[]? caches = t_caches;
+            if (caches is null || caches.Length <= _id)
+            {
+                Array.Resize(ref caches, Math.Max(_id + 1, (caches?.Length ?? 2) * 2));
+                t_caches = caches;
+            }
+            caches[_id] = cache;
+        }
         lock (_cachesLock)
         {
             _caches.RemoveAll(w => !w.TryGetTarget(out _));
-            _caches.Add(new WeakReference<ThreadCache>(cache));
+            // Long weak references: a dead thread's cache stays readable until its finalizer has moved the
+            // counters to the retired totals, so statistics never miss them in between.
+            _caches.Add(new WeakReference<ThreadCache>(cache, trackResurrection: true));
         }
         return cache;
     }
@@ -208,6 +228,7 @@ internal sealed class PoolCore : IDisposable
             _retiredRents += cache.Rents;
             _retiredReturns += cache.Returns;
             _retiredInUseBytes += cache.InUseBytes;
+            cache.Retired = true;
         }
     }
 
@@ -232,7 +253,7 @@ internal sealed class PoolCore : IDisposable
             inUse = _retiredInUseBytes;
             foreach (WeakReference<ThreadCache> reference in _caches)
             {
-                if (!reference.TryGetTarget(out ThreadCache? cache))
+                if (!reference.TryGetTarget(out ThreadCache? cache) || cache.Retired)
                     continue;
                 rents += Volatile.Read(ref cache.Rents);
                 returns += Volatile.Read(ref cache.Returns);

@@ -14,8 +14,19 @@ internal sealed class ThreadCache
     /// <summary>Classes above 16 MiB are not cached per thread: they go straight back to the arena.</summary>
     public const int LargestCachedClass = SizeClasses.HugeClass + 3;
 
-    private readonly Allocation?[][] _stacks = new Allocation?[LargestCachedClass + 1][];
-    private readonly int[] _counts = new int[LargestCachedClass + 1];
+    /// <summary>
+    /// One size class's cache. <see cref="Hot"/> is the allocation returned last: Rent and Return of the same
+    /// class, the common case, touch only it (one load, one store). <see cref="Spill"/> holds the rest, LIFO.
+    /// </summary>
+    private struct Bin
+    {
+        public Allocation? Hot;
+        public Allocation?[] Spill;
+        public int Count;
+    }
+
+    // One flat array (one bounds check on the fast path); empty when the cache is disabled, so every lookup misses.
+    private readonly Bin[] _bins;
 
     /// <param name="core">The pool the cache belongs to.</param>
     /// <param name="trimEpoch">The pool's trim epoch when the cache was made.</param>
@@ -24,8 +35,9 @@ internal sealed class ThreadCache
     {
         Core = core;
         TrimEpoch = trimEpoch;
-        for (int sizeClass = 0; sizeClass <= LargestCachedClass; sizeClass++)
-            _stacks[sizeClass] = new Allocation?[enabled ? CapacityOf(sizeClass) : 0];
+        _bins = new Bin[enabled ? LargestCachedClass + 1 : 0];
+        for (int sizeClass = 0; sizeClass < _bins.Length; sizeClass++)
+            _bins[sizeClass].Spill = new Allocation?[CapacityOf(sizeClass) - 1];
     }
 
     public PoolCore Core { get; }
@@ -39,7 +51,7 @@ internal sealed class ThreadCache
     public long Returns;
     public long InUseBytes;
 
-    /// <summary>How many allocations of a class a thread keeps: many small ones, a single huge one.</summary>
+    /// <summary>How many allocations of a class a thread keeps (hot one included): many small ones, a single huge one.</summary>
     public static int CapacityOf(int sizeClass) =>
         sizeClass < SizeClasses.PageClass ? 16
         : sizeClass <= SizeClasses.PageClass + 4 ? 8   // up to 64 KiB
@@ -49,15 +61,26 @@ internal sealed class ThreadCache
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Allocation? TryPop(int sizeClass)
     {
-        if ((uint)sizeClass >= (uint)_counts.Length)
+        Bin[] bins = _bins;
+        if ((uint)sizeClass >= (uint)bins.Length)
             return null;
-        int count = _counts[sizeClass];
+        ref Bin bin = ref bins[sizeClass];
+        Allocation? allocation = bin.Hot;
+        if (allocation is null)
+            return PopSpill(ref bin);
+        bin.Hot = null;
+        return allocation;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static Allocation? PopSpill(ref Bin bin)
+    {
+        int count = bin.Count;
         if (count == 0)
             return null;
-        Allocation?[] stack = _stacks[sizeClass];
-        _counts[sizeClass] = --count;
-        Allocation? allocation = stack[count];
-        stack[count] = null;
+        bin.Count = --count;
+        Allocation? allocation = bin.Spill[count];
+        bin.Spill[count] = null;
         return allocation;
     }
 
@@ -65,14 +88,25 @@ internal sealed class ThreadCache
     public bool TryPush(Allocation allocation)
     {
         int sizeClass = allocation.SizeClass;
-        if ((uint)sizeClass >= (uint)_counts.Length)
+        Bin[] bins = _bins;
+        if ((uint)sizeClass >= (uint)bins.Length)
             return false;
-        Allocation?[] stack = _stacks[sizeClass];
-        int count = _counts[sizeClass];
-        if (count == stack.Length)
+        ref Bin bin = ref bins[sizeClass];
+        if (bin.Hot is not null)
+            return PushSpill(ref bin, allocation);
+        bin.Hot = allocation;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool PushSpill(ref Bin bin, Allocation allocation)
+    {
+        Allocation?[] spill = bin.Spill;
+        int count = bin.Count;
+        if (count == spill.Length)
             return false;
-        stack[count] = allocation;
-        _counts[sizeClass] = count + 1;
+        spill[count] = allocation;
+        bin.Count = count + 1;
         return true;
     }
 
@@ -80,28 +114,40 @@ internal sealed class ThreadCache
     public long Flush()
     {
         long bytes = 0;
-        for (int sizeClass = 0; sizeClass < _stacks.Length; sizeClass++)
+        for (int sizeClass = 0; sizeClass < _bins.Length; sizeClass++)
         {
-            Allocation?[] stack = _stacks[sizeClass];
-            for (int i = 0; i < _counts[sizeClass]; i++)
+            ref Bin bin = ref _bins[sizeClass];
+            if (bin.Hot is not null)
             {
-                Allocation allocation = stack[i]!;
-                stack[i] = null;
-                bytes += allocation.Capacity;
-                if (!allocation.Arena.IsDisposed)
-                    allocation.Arena.Free(allocation);
+                bytes += Free(bin.Hot);
+                bin.Hot = null;
             }
-            _counts[sizeClass] = 0;
+            for (int i = 0; i < bin.Count; i++)
+            {
+                bytes += Free(bin.Spill[i]!);
+                bin.Spill[i] = null;
+            }
+            bin.Count = 0;
         }
         return bytes;
+    }
+
+    private static long Free(Allocation allocation)
+    {
+        if (!allocation.Arena.IsDisposed)
+            allocation.Arena.Free(allocation);
+        return allocation.Capacity;
     }
 
     /// <summary>Bytes held in this cache (read racily by other threads for statistics).</summary>
     public long CachedBytes()
     {
         long bytes = 0;
-        for (int sizeClass = 0; sizeClass < _counts.Length; sizeClass++)
-            bytes += Volatile.Read(ref _counts[sizeClass]) * SizeClasses.SizeOf(sizeClass);
+        for (int sizeClass = 0; sizeClass < _bins.Length; sizeClass++)
+        {
+            int count = Volatile.Read(ref _bins[sizeClass].Count) + (Volatile.Read(ref _bins[sizeClass].Hot) is null ? 0 : 1);
+            bytes += count * SizeClasses.SizeOf(sizeClass);
+        }
         return bytes;
     }
 

@@ -1,57 +1,137 @@
-using System.Runtime.CompilerServices;
+using FsCheck;
+using FsCheck.Fluent;
+using NativeBuffers.Arenas;
+using NativeBuffers.Pooling;
 
 namespace NativeBuffers.Tests.Pooling;
 
 public class ThreadCacheTests
 {
+    private static readonly int[] s_classes = [0, 27, SizeClasses.PageClass, SizeClasses.PageClass + 4, SizeClasses.HugeClass - 1, SizeClasses.HugeClass, ThreadCache.LargestCachedClass];
+
+    /// <summary>A random walk of pushes (true) and pops (false) on one class, checked against a model multiset.</summary>
     [Fact]
-    public void Counters_of_threads_that_ended_are_kept_exactly_once()
+    public void Cache_holds_exactly_its_capacity_and_gives_back_only_what_it_holds()
     {
         using var pool = NativeArrayPool<byte>.Create();
-        var held = new List<NativeBuffer<byte>>();
-        for (int t = 0; t < 8; t++)
+        Arbitrary<(int, bool[])> walks = Gen.Elements(s_classes)
+            .SelectMany(sizeClass => Gen.ListOf(Gen.Elements(true, true, false)).Select(ops => (sizeClass, ops.ToArray())))
+            .ToArbitrary();
+        Prop.ForAll(walks, walk =>
         {
-            var thread = new Thread(() =>
+            (int sizeClass, bool[] ops) = walk;
+            var cache = new ThreadCache(pool.Core, trimEpoch: 0, enabled: true);
+            var held = new HashSet<Allocation>();
+            int capacity = ThreadCache.CapacityOf(sizeClass);
+            foreach (bool push in ops)
             {
-                for (int i = 0; i < 100; i++)
-                    pool.Return(pool.Rent(1000 + i));
-                lock (held)
-                    held.Add(pool.Rent(5000)); // still rented when the thread ends
-            });
-            thread.Start();
-            thread.Join();
-        }
-        Check(pool, expectedRents: 808, expectedReturns: 800);
-        // After one collection the dead threads' caches are finalized (counters moved to the retired totals)
-        // but still reachable through the long weak references: the moment a double count would show.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        Check(pool, expectedRents: 808, expectedReturns: 800);
-        CollectDeadThreads();
-        Check(pool, expectedRents: 808, expectedReturns: 800);
+                if (push)
+                {
+                    var allocation = new Allocation(pool.Core.Arena) { SizeClass = sizeClass, Capacity = SizeClasses.SizeOf(sizeClass) };
+                    bool taken = cache.TryPush(allocation);
+                    if (taken != held.Count < capacity)
+                        return false;
+                    if (taken)
+                        held.Add(allocation);
+                }
+                else
+                {
+                    Allocation? popped = cache.TryPop(sizeClass);
+                    if (popped is null ? held.Count != 0 : !held.Remove(popped))
+                        return false;
+                }
+                if (cache.CachedBytes() != held.Count * SizeClasses.SizeOf(sizeClass))
+                    return false;
+            }
+            return true;
+        }).QuickCheckThrowOnFailure();
+    }
 
-        foreach (NativeBuffer<byte> buffer in held)
+    [Fact]
+    public void Disabled_cache_takes_nothing_and_uncached_classes_miss()
+    {
+        using var pool = NativeArrayPool<byte>.Create();
+        var disabled = new ThreadCache(pool.Core, trimEpoch: 0, enabled: false);
+        Assert.False(disabled.TryPush(new Allocation(pool.Core.Arena) { SizeClass = 0 }));
+        Assert.Null(disabled.TryPop(0));
+
+        var enabled = new ThreadCache(pool.Core, trimEpoch: 0, enabled: true);
+        Assert.False(enabled.TryPush(new Allocation(pool.Core.Arena) { SizeClass = ThreadCache.LargestCachedClass + 1 }));
+        Assert.Null(enabled.TryPop(ThreadCache.LargestCachedClass + 1));
+        Assert.Null(enabled.TryPop(-1));
+    }
+
+    [Fact]
+    public void Flush_hands_every_cached_buffer_back_to_the_arena()
+    {
+        using var pool = NativeArrayPool<byte>.Create();
+        // More buffers of one class than the cache holds, so both the hot slot and the spill stack are used.
+        var buffers = Enumerable.Range(0, 20).Select(_ => pool.Rent(4096)).ToList();
+        foreach (NativeBuffer<byte> buffer in buffers)
             pool.Return(buffer);
-        NativePoolStatistics stats = pool.GetStatistics();
-        Assert.Equal(stats.Rents, stats.Returns);
-        Assert.Equal(0, stats.InUseBytes);
+        long flushed = pool.Core.FlushCaches();
+        Assert.Equal(ThreadCache.CapacityOf(SizeClasses.PageClass) * 4096L, flushed);
+        Assert.Equal(0, pool.GetStatistics().InUseBytes);
+        Assert.Equal(0, pool.Core.FlushCaches()); // nothing left behind
     }
 
-    private static void Check(NativeArrayPool<byte> pool, long expectedRents, long expectedReturns)
+    [Fact]
+    public void Return_then_rent_of_the_same_size_reuses_the_cached_buffer()
     {
-        NativePoolStatistics stats = pool.GetStatistics();
-        Assert.Equal(expectedRents, stats.Rents);
-        Assert.Equal(expectedReturns, stats.Returns);
-        Assert.Equal(8 * 8192, stats.InUseBytes);
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void CollectDeadThreads()
-    {
-        for (int i = 0; i < 3; i++)
+        foreach (NativeArrayPool<byte> pool in new[] { NativeArrayPool<byte>.Shared, NativeArrayPool<byte>.Create() })
         {
-            GC.Collect();
-            GC.WaitForPendingFinalizers();
+            NativeBuffer<byte> first = pool.Rent(65536);
+            nint address = first.Address();
+            pool.Return(first);
+            NativeBuffer<byte> second = pool.Rent(65536);
+            Assert.Equal(address, second.Address());
+            Assert.False(first.IsValid);
+            Assert.Throws<InvalidOperationException>(() => pool.Return(first)); // the double return is still caught
+            pool.Return(second);
+            if (pool != NativeArrayPool<byte>.Shared)
+                pool.Dispose();
         }
     }
+
+    [Fact]
+    public void Two_threads_renting_and_returning_never_share_a_buffer()
+    {
+        // Each thread stamps its buffers with its own byte and checks the stamp survives until it returns them:
+        // a buffer handed to both threads at once would show the other's stamp. Buffers also cross threads.
+        NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        var handoff = new System.Collections.Concurrent.BlockingCollection<NativeBuffer<byte>>(boundedCapacity: 64);
+        int[] sizes = [16, 4096, 65536, 1 << 20];
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        void Work(byte stamp)
+        {
+            var random = new Random(stamp);
+            for (int i = 0; i < 20_000; i++)
+            {
+                NativeBuffer<byte> buffer = pool.Rent(sizes[random.Next(sizes.Length)]);
+                Span<byte> head = buffer.AsSpan(0, 16);
+                head.Fill(stamp);
+                Thread.SpinWait(random.Next(4));
+                if (head.IndexOfAnyExcept(stamp) >= 0)
+                    failures.Add($"thread {stamp} saw its buffer change at step {i}");
+                // Every 8th buffer goes back from the other thread.
+                if (i % 8 == 0 && handoff.TryAdd(buffer))
+                    continue;
+                pool.Return(buffer);
+                while (handoff.TryTake(out NativeBuffer<byte> foreign))
+                    pool.Return(foreign);
+            }
+        }
+        var other = new Thread(() => Work(2));
+        other.Start();
+        Work(1);
+        other.Join();
+        while (handoff.TryTake(out NativeBuffer<byte> rest))
+            pool.Return(rest);
+        Assert.Empty(failures);
+    }
+}
+
+internal static class NativeBufferTestExtensions
+{
+    public static unsafe nint Address(this NativeBuffer<byte> buffer) => (nint)buffer.Pointer;
 }

@@ -1,0 +1,47 @@
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Running;
+
+namespace NativeBuffers.Benchmarks;
+
+/// <summary>
+/// Entry point. Arguments go to BenchmarkSwitcher (so <c>--filter '*Append*'</c>, <c>--list flat</c> work), except:
+/// <list type="bullet">
+/// <item><c>--quick</c>: short jobs (a few seconds per scenario) for a rough table; see perf/run-quick.sh.</item>
+/// <item><c>--dry</c>: one invocation per benchmark, no warm-up: proves the suite still runs (CI).</item>
+/// <item><c>loop native|arraypool SIZE N</c>: a bare Rent+Return loop for perf stat / callgrind / JitDisasm.</item>
+/// <item><c>append [runs]</c>: the native append run by run with the growth paths it took.</item>
+/// <item><c>resize [runs]</c>: one 1 GiB → 2 GiB Resize per run, timed, with the growth path it took.</item>
+/// <item><c>churn [ops]</c>: the large-buffer churn report (Gen-2 counts and peak RSS, one child process per pool).</item>
+/// </list>
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == ChurnReport.ChildVerb)
+            return ChurnReport.RunChild(args);
+        if (args.Length > 0 && args[0] == ProfileDriver.Verb)
+            return ProfileDriver.Run(args);
+        if (args.Length > 0 && args[0] == ProfileDriver.AppendVerb)
+            return ProfileDriver.RunAppend(args);
+        if (args.Length > 0 && args[0] == ProfileDriver.ResizeVerb)
+            return ProfileDriver.RunResize(args);
+        if (args.Length > 0 && args[0] == "churn")
+            return ChurnReport.Run(args.Skip(1).ToArray());
+
+        var rest = new List<string>();
+        foreach (string arg in args)
+        {
+            if (arg == "--quick")
+                SuiteJobs.Mode = SuiteMode.Quick;
+            else if (arg == "--dry")
+                SuiteJobs.Mode = SuiteMode.Dry;
+            else
+                rest.Add(arg);
+        }
+        // Jobs come from the [MicroJob]/[HeavyJob] attributes, which read SuiteJobs.Mode; the global config adds none.
+        IConfig config = DefaultConfig.Instance.WithOptions(ConfigOptions.DisableLogFile);
+        var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(rest.ToArray(), config);
+        return summaries.Any(s => s.HasCriticalValidationErrors || s.Reports.Any(r => !r.Success)) ? 1 : 0;
+    }
+}

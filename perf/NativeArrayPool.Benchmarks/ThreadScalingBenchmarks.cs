@@ -1,0 +1,126 @@
+using System.Buffers;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+
+namespace NativeBuffers.Benchmarks;
+
+/// <summary>
+/// Rent+Return throughput on one thread and on two at once. Each thread does <see cref="OpsPerThread"/>
+/// rent/return pairs; OperationsPerInvoke counts every pair on every thread, so Mean is the time per operation
+/// of the whole process and <c>Mean(1 thread) / Mean(2 threads)</c> is the throughput scaling (2.0 is perfect).
+/// The second thread is a dedicated worker woken per invocation; its wake-up is amortized over the batch.
+/// </summary>
+[MicroJob]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
+[CategoriesColumn]
+public class ThreadScalingBenchmarks
+{
+    private const int OpsPerThread = 20_000;
+
+    private Worker _worker = null!;
+    private Action _native = null!;
+    private Action _managed = null!;
+
+    [Params(4 << 10, 64 << 10, 1 << 20)]
+    public int Size;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _native = NativeLoop;
+        _managed = ManagedLoop;
+        _worker = new Worker();
+        // Warm both threads' caches.
+        _native();
+        _managed();
+        _worker.Run(_native);
+        _worker.Run(_managed);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup() => _worker.Dispose();
+
+    private void NativeLoop()
+    {
+        NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        for (int i = 0; i < OpsPerThread; i++)
+            pool.Return(pool.Rent(Size));
+    }
+
+    private void ManagedLoop()
+    {
+        ArrayPool<byte> pool = ArrayPool<byte>.Shared;
+        for (int i = 0; i < OpsPerThread; i++)
+            pool.Return(pool.Rent(Size));
+    }
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerThread), BenchmarkCategory("Native")]
+    public void Native1Thread() => _native();
+
+    [Benchmark(OperationsPerInvoke = 2 * OpsPerThread), BenchmarkCategory("Native")]
+    public void Native2Threads() => _worker.RunAlongside(_native);
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerThread), BenchmarkCategory("ArrayPoolShared")]
+    public void ArrayPool1Thread() => _managed();
+
+    [Benchmark(OperationsPerInvoke = 2 * OpsPerThread), BenchmarkCategory("ArrayPoolShared")]
+    public void ArrayPool2Threads() => _worker.RunAlongside(_managed);
+
+    /// <summary>A second thread that runs one action per request while the caller runs it too.</summary>
+    private sealed class Worker : IDisposable
+    {
+        private readonly Thread _thread;
+        private readonly ManualResetEventSlim _go = new(false, spinCount: 200);
+        private readonly ManualResetEventSlim _done = new(false, spinCount: 200);
+        private Action? _work;
+        private volatile bool _stop;
+
+        public Worker()
+        {
+            _thread = new Thread(Loop) { IsBackground = true, Name = "benchmark worker" };
+            _thread.Start();
+        }
+
+        public void Run(Action work)
+        {
+            Start(work);
+            Join();
+        }
+
+        public void RunAlongside(Action work)
+        {
+            Start(work);
+            work();
+            Join();
+        }
+
+        private void Start(Action work)
+        {
+            _work = work;
+            _done.Reset();
+            _go.Set();
+        }
+
+        private void Join() => _done.Wait();
+
+        private void Loop()
+        {
+            while (true)
+            {
+                _go.Wait();
+                _go.Reset();
+                if (_stop)
+                    return;
+                _work!();
+                _done.Set();
+            }
+        }
+
+        public void Dispose()
+        {
+            _stop = true;
+            _go.Set();
+            _thread.Join();
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using System.Runtime.CompilerServices;
+
+namespace NativeBuffers.Tests.Pooling;
+
+public class ThreadCacheStatisticsTests
+{
+    [Fact]
+    public void Counters_of_threads_that_ended_are_kept_exactly_once()
+    {
+        using var pool = NativeArrayPool<byte>.Create();
+        var held = new List<NativeBuffer<byte>>();
+        for (int t = 0; t < 8; t++)
+        {
+            var thread = new Thread(() =>
+            {
+                for (int i = 0; i < 100; i++)
+                    pool.Return(pool.Rent(1000 + i));
+                lock (held)
+                    held.Add(pool.Rent(5000)); // still rented when the thread ends
+            });
+            thread.Start();
+            thread.Join();
+        }
+        Check(pool, expectedRents: 808, expectedReturns: 800);
+        // After one collection the dead threads' caches are finalized (counters moved to the retired totals)
+        // but still reachable through the long weak references: the moment a double count would show.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Check(pool, expectedRents: 808, expectedReturns: 800);
+        CollectDeadThreads();
+        Check(pool, expectedRents: 808, expectedReturns: 800);
+
+        foreach (NativeBuffer<byte> buffer in held)
+            pool.Return(buffer);
+        NativePoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(stats.Rents, stats.Returns);
+        Assert.Equal(0, stats.InUseBytes);
+    }
+
+    private static void Check(NativeArrayPool<byte> pool, long expectedRents, long expectedReturns)
+    {
+        NativePoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(expectedRents, stats.Rents);
+        Assert.Equal(expectedReturns, stats.Returns);
+        Assert.Equal(8 * 8192, stats.InUseBytes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CollectDeadThreads()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+        }
+    }
+}

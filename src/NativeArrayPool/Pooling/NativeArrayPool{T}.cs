@@ -120,6 +120,8 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
 
     private void ReturnUnusual(NativeBuffer<T> buffer)
     {
+        if (buffer._core is null || buffer._core != _core)
+            _core.NoteMisuse();
         if (buffer._core is null)
             ThrowHelper.ThrowDefaultLease(nameof(buffer));
         if (buffer._core != _core)
@@ -169,16 +171,28 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     public NativePoolStatistics GetStatistics() => _core.GetStatistics();
 
     /// <summary>
-    /// Gives unused address space back to the OS: flushes this thread's cache (other threads flush on their
-    /// next rent that misses their cache) and unmaps reservations that hold no buffer. Returns the bytes of
-    /// address space unmapped.
+    /// Gives unused memory back to the OS: flushes this thread's cache (other threads flush on their next rent
+    /// that misses their cache), unmaps reservations that hold no buffer, and discards the pages of the free
+    /// memory that stays reserved (madvise; the address space stays, the memory is no longer resident).
+    /// Rented buffers are untouched. Returns the bytes given back: address space unmapped plus free memory
+    /// discarded (free memory that was never touched counts too, as the pool cannot tell).
     /// </summary>
-    public long Trim()
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    /// <exception cref="StaleWriteException">Guarded mode: a quarantined buffer had been written to after its return (the trim still completed).</exception>
+    public long Trim() => _core.Trim();
+
+    /// <summary>
+    /// The leases that are out right now, with their sizes (and rent stacks with
+    /// <see cref="NativePoolOptions.CaptureRentStackTraces"/>), for finding leaks: call it when every buffer should be
+    /// back. Needs <see cref="NativePoolOptions.TrackLeases"/> or <see cref="NativePoolOptions.Guarded"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The pool does not track leases.</exception>
+    public IReadOnlyList<NativeLeaseInfo> GetLiveLeases()
     {
-        if (_core.IsDisposed)
-            ThrowHelper.ThrowPoolDisposed();
-        _core.FlushCaches();
-        return _core.Arena.ReleaseUnused();
+        List<NativeLeaseInfo>? leases = _core.GetLiveLeases();
+        if (leases is null)
+            ThrowHelper.ThrowNotTracking();
+        return leases;
     }
 
     /// <summary>

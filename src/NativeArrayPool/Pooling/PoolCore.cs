@@ -33,14 +33,33 @@ internal sealed class PoolCore : IDisposable
     private long _retiredRents;
     private long _retiredReturns;
     private long _retiredInUseBytes;
+    private long _misuseDetected;
+    private long _trims;
+    private long _pressureTrims;
+    private long _leaksReported;
+    private long _leakedBytes;
     private int _disposed;
+
+    // Debugging and memory-return policy; all null/false in the default mode. They hook only the slow paths
+    // (guarded and tracking pools bypass the thread caches, so every rent and return takes them).
+    private readonly LeaseGuard? _guard;
+    private readonly LeaseTracker? _tracker;
+    private readonly bool _zeroOnRent;
+    private readonly Action<NativeLeaseInfo>? _leakReported;
+    private readonly MemoryReclaimer _reclaimer;
 
     public PoolCore(NativePoolOptions options, bool isShared = false)
     {
         Arena = new Arena(options.ToArenaSettings());
-        UseThreadCaches = options.ThreadCaches;
+        bool tracking = options.TrackLeases || options.Guarded;
+        UseThreadCaches = options.ThreadCaches && !tracking;
         IsShared = isShared;
         _id = isShared ? 0 : TakeId();
+        _guard = options.Guarded ? new LeaseGuard(Arena) : null;
+        _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
+        _zeroOnRent = options.ZeroOnRent;
+        _leakReported = options.LeakReported;
+        _reclaimer = new MemoryReclaimer(this, options);
     }
 
     /// <summary>The process-wide core behind every <c>Shared</c> pool.</summary>
@@ -93,17 +112,23 @@ internal sealed class PoolCore : IDisposable
             cache.TrimEpoch = _trimEpoch;
             cache.Flush();
         }
-        return Arena.Allocate(sizeClass);
+        Allocation allocation = _guard?.TryTake(sizeClass) ?? Arena.Allocate(sizeClass);
+        if (_zeroOnRent)
+            Arena.Zero(allocation.Address, allocation.Capacity);
+        _tracker?.OnRent(allocation);
+        return allocation;
     }
 
     /// <summary>Retires the lease (allocation, generation) and takes the memory back. Throws on a stale or double return.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(Allocation allocation, int generation, bool clear, string paramName)
     {
-        if (Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation) != generation)
-            ThrowStale(paramName);
-        if (clear)
-            Arena.Os.Clear(allocation.Address, (nuint)allocation.Capacity);
+        // The comparand `generation | 1` is the lease's own (odd) generation; a forged even one cannot match, and
+        // then the store writes back the value it found, changing nothing.
+        if (Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation | 1) != generation)
+            ThrowStale(allocation, generation, paramName);
+        if (clear || _zeroOnRent)
+            Arena.Zero(allocation.Address, allocation.Capacity);
         ThreadCache cache = GetCache();
         cache.Returns++;
         cache.InUseBytes -= allocation.Capacity;
@@ -112,17 +137,26 @@ internal sealed class PoolCore : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowStale(string paramName)
+    private void ThrowStale(Allocation allocation, int generation, string paramName)
     {
+        Interlocked.Increment(ref _misuseDetected);
         if (IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
-        ThrowHelper.ThrowStaleReturn(paramName);
+        ThrowHelper.ThrowStaleReturn(paramName, allocation.Capacity, generation, Volatile.Read(ref allocation.Generation));
     }
+
+    /// <summary>Counts a misuse the pool facade detected before reaching the core (default, foreign or forged lease).</summary>
+    public void NoteMisuse() => Interlocked.Increment(ref _misuseDetected);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReturnSlow(Allocation allocation)
     {
-        if (!IsDisposed)
+        NativeLeaseInfo? lease = _tracker?.OnReturn(allocation);
+        if (IsDisposed)
+            return;
+        if (_guard is not null)
+            _guard.Quarantine(allocation, lease?.RentStackTrace);
+        else
             Arena.Free(allocation);
     }
 
@@ -133,8 +167,8 @@ internal sealed class PoolCore : IDisposable
     public Allocation Resize(Allocation allocation, int generation, int newClass, bool clearOld, string paramName, out int newGeneration)
     {
         // Take the lease: the even generation keeps a racing Return or Resize of the same lease out.
-        if (Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation) != generation)
-            ThrowStale(paramName);
+        if (Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation | 1) != generation)
+            ThrowStale(allocation, generation, paramName);
         long oldCapacity = allocation.Capacity;
         Allocation result;
         try
@@ -146,11 +180,102 @@ internal sealed class PoolCore : IDisposable
             Volatile.Write(ref allocation.Generation, generation); // the buffer is intact: give the lease back
             throw;
         }
+        if (_tracker is not null || _zeroOnRent)
+            AfterResize(allocation, oldCapacity, result);
         newGeneration = result.Generation + 1;
         Volatile.Write(ref result.Generation, newGeneration);
         ThreadCache cache = GetCache();
         cache.InUseBytes += result.Capacity - oldCapacity;
         return result;
+    }
+
+    private void AfterResize(Allocation old, long oldCapacity, Allocation result)
+    {
+        // With ZeroOnRent the part a resize adds reads zero too, whichever growth path served it.
+        if (_zeroOnRent && result.Capacity > oldCapacity)
+            Arena.Zero(result.Address + (nint)oldCapacity, result.Capacity - oldCapacity);
+        _tracker?.OnResize(old, result);
+    }
+
+    // ---------------- trimming and leaks ----------------
+
+    /// <summary>
+    /// Explicit trim: empties the guard's quarantine, flushes this thread's cache (others flush on their next
+    /// miss), unmaps empty reservations and discards the pages of free memory. Returns the bytes given back.
+    /// </summary>
+    public long Trim()
+    {
+        if (IsDisposed)
+            ThrowHelper.ThrowPoolDisposed();
+        StaleWriteException? stale = null;
+        try
+        {
+            _guard?.Flush();
+        }
+        catch (StaleWriteException e)
+        {
+            stale = e; // finish the trim first: the quarantine is empty either way
+        }
+        FlushCaches();
+        long bytes = Arena.ReleaseUnused() + Arena.DiscardFree();
+        Interlocked.Increment(ref _trims);
+        if (stale is not null)
+            throw stale;
+        return bytes;
+    }
+
+    /// <summary>Trim after a gen-2 GC under memory pressure (finalizer thread): every thread's cache is asked to flush.</summary>
+    public void TrimOnPressure()
+    {
+        if (IsDisposed)
+            return;
+        Interlocked.Increment(ref _trimEpoch);
+        Arena.ReleaseUnused();
+        Arena.DiscardFree();
+        Interlocked.Increment(ref _trims);
+        Interlocked.Increment(ref _pressureTrims);
+    }
+
+    /// <summary>One idle-trim tick at <paramref name="now"/>; see <see cref="MemoryReclaimer"/>.</summary>
+    public long TrimIdle(long now, long idleTicks)
+    {
+        if (IsDisposed)
+            return 0;
+        long bytes = Arena.DiscardIdle(now, idleTicks);
+        if (bytes > 0)
+        {
+            // The arena has been quiet: ask the threads to hand their cached buffers back too, for the next tick.
+            Interlocked.Increment(ref _trimEpoch);
+            Interlocked.Increment(ref _trims);
+        }
+        return bytes;
+    }
+
+    /// <summary>The leases out, from the lease table; null when the pool does not track leases.</summary>
+    public List<NativeLeaseInfo>? GetLiveLeases() => _tracker?.Snapshot();
+
+    /// <summary>
+    /// The leak hook for owners that are objects (NativeMemoryPool's owners call it from their finalizer): counts
+    /// and reports the lease as leaked and, if it is still out, returns its memory to the pool.
+    /// </summary>
+    public void ReportLeakedLease(Allocation allocation, int generation)
+    {
+        NativeLeaseInfo info = _tracker?.OnReturn(allocation) ?? new NativeLeaseInfo(allocation.Capacity, allocation.Address, null);
+        ReportLeak(info);
+        if (!IsDisposed && Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation | 1) == generation)
+        {
+            ThreadCache cache = GetCache();
+            cache.Returns++;
+            cache.InUseBytes -= allocation.Capacity;
+            ReturnSlow(allocation);
+        }
+    }
+
+    private void ReportLeak(NativeLeaseInfo info)
+    {
+        Interlocked.Increment(ref _leaksReported);
+        Interlocked.Add(ref _leakedBytes, info.Bytes);
+        _leakReported?.Invoke(info);
     }
 
     // ---------------- caches ----------------
@@ -228,8 +353,19 @@ internal sealed class PoolCore : IDisposable
             }
         }
         Arena arena = Arena;
+        (int quarantined, int protectedBuffers) = _guard?.Counts ?? (0, 0);
         return new NativePoolStatistics
         {
+            MisuseDetected = Volatile.Read(ref _misuseDetected),
+            Trims = Volatile.Read(ref _trims),
+            PressureTrims = Volatile.Read(ref _pressureTrims),
+            BytesDiscarded = Volatile.Read(ref arena.BytesDiscarded),
+            TrackedLeases = _tracker?.Count ?? 0,
+            LeaksReported = Volatile.Read(ref _leaksReported),
+            LeakedBytes = Volatile.Read(ref _leakedBytes),
+            StaleWritesDetected = _guard?.StaleWrites ?? 0,
+            QuarantinedBuffers = quarantined,
+            ProtectedBuffers = protectedBuffers,
             MappedBytes = arena.ReservedBytes,
             InUseBytes = inUse,
             KernelMappings = arena.KernelMappings,
@@ -258,6 +394,14 @@ internal sealed class PoolCore : IDisposable
             ThrowHelper.ThrowSharedPoolDispose();
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        _reclaimer.Dispose();
+        _guard?.Clear();
+        // Every lease still in the table is a leak: report it before the memory goes.
+        if (_tracker is not null)
+        {
+            foreach (NativeLeaseInfo leak in _tracker.TakeAll())
+                ReportLeak(leak);
+        }
         // Retire every lease still out, so using one throws instead of touching unmapped memory.
         foreach (Allocation record in Arena.AllRecords())
         {

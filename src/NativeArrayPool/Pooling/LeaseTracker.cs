@@ -1,0 +1,54 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using NativeBuffers.Arenas;
+
+namespace NativeBuffers.Pooling;
+
+/// <summary>
+/// The table of leases that are out, for pools with <see cref="NativePoolOptions.TrackLeases"/> or
+/// <see cref="NativePoolOptions.Guarded"/>. A lease is a struct, so nothing can notice when the last copy of one is
+/// lost; instead the table knows every lease that was rented and not returned, and whoever knows that every
+/// lease should be back (the pool's Dispose, a test, a shutdown hook through <c>GetLiveLeases()</c>) can report
+/// the rest as leaks. Owners that are objects (NativeMemoryPool's) can report from their finalizer through
+/// <see cref="PoolCore.ReportLeakedLease"/>.
+/// Thread-safety: thread-safe. Updated only on the pool's slow paths (tracking bypasses the thread caches).
+/// </summary>
+internal sealed class LeaseTracker
+{
+    private readonly ConcurrentDictionary<Allocation, NativeLeaseInfo> _live = new(ReferenceEqualityComparer.Instance);
+    private readonly bool _captureStacks;
+
+    public LeaseTracker(bool captureStacks) => _captureStacks = captureStacks;
+
+    public int Count => _live.Count;
+
+    public void OnRent(Allocation allocation) =>
+        _live[allocation] = new NativeLeaseInfo(allocation.Capacity, allocation.Address, _captureStacks ? CaptureStack() : null);
+
+    /// <summary>Removes the lease; returns what was recorded at its rent (for the guard's stale-write reports).</summary>
+    public NativeLeaseInfo? OnReturn(Allocation allocation) =>
+        _live.TryRemove(allocation, out NativeLeaseInfo info) ? info : null;
+
+    public void OnResize(Allocation old, Allocation result)
+    {
+        _live.TryRemove(old, out NativeLeaseInfo info);
+        _live[result] = new NativeLeaseInfo(result.Capacity, result.Address, _captureStacks ? CaptureStack() : info.RentStackTrace);
+    }
+
+    public List<NativeLeaseInfo> Snapshot() => _live.Values.ToList();
+
+    /// <summary>Empties the table, returning what was in it (at disposal: every entry is a leak).</summary>
+    public List<NativeLeaseInfo> TakeAll()
+    {
+        var all = new List<NativeLeaseInfo>();
+        foreach (Allocation allocation in _live.Keys)
+        {
+            if (_live.TryRemove(allocation, out NativeLeaseInfo info))
+                all.Add(info);
+        }
+        return all;
+    }
+
+    // Skip the tracker's and the pool's own frames so the trace starts near the caller's Rent.
+    private static string CaptureStack() => new StackTrace(3, fNeedFileInfo: true).ToString();
+}

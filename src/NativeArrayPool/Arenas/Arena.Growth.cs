@@ -279,7 +279,8 @@ internal sealed partial class Arena
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
-        if (fresh && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
+        // A small class lives in a slab slot, not a block: it has no buddy order, so it is always copied to.
+        if (fresh && !SizeClasses.IsSmall(newClass) && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
         {
             if (clearVacated)
                 _os.Clear(allocation.Address + (nint)newBytes, (nuint)(allocation.Capacity - newBytes));

@@ -123,9 +123,7 @@ internal sealed class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(Allocation allocation, int generation, bool clear, string paramName)
     {
-        // The comparand `generation | 1` is the lease's own (odd) generation; a forged even one cannot match, and
-        // then the store writes back the value it found, changing nothing.
-        if (Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation | 1) != generation)
+        if (!TryRetire(allocation, generation))
             ThrowStale(allocation, generation, paramName);
         if (clear || _zeroOnRent)
             Arena.Zero(allocation.Address, allocation.Capacity);
@@ -134,6 +132,18 @@ internal sealed class PoolCore : IDisposable
         cache.InUseBytes -= allocation.Capacity;
         if (!cache.TryPush(allocation))
             ReturnSlow(allocation);
+    }
+
+    /// <summary>
+    /// Moves the allocation from the lease's generation to the next (even) one, if the lease is current. Leases
+    /// only ever carry odd generations; the odd comparand keeps a forged even one from ever swapping (which would
+    /// mark a free allocation rented), and the parity test rejects it when the value it found equals it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryRetire(Allocation allocation, int generation)
+    {
+        int found = Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation | 1);
+        return ((found ^ generation) | (~generation & 1)) == 0;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
@@ -167,7 +177,7 @@ internal sealed class PoolCore : IDisposable
     public Allocation Resize(Allocation allocation, int generation, int newClass, bool clearOld, string paramName, out int newGeneration)
     {
         // Take the lease: the even generation keeps a racing Return or Resize of the same lease out.
-        if (Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation | 1) != generation)
+        if (!TryRetire(allocation, generation))
             ThrowStale(allocation, generation, paramName);
         long oldCapacity = allocation.Capacity;
         Allocation result;
@@ -262,7 +272,7 @@ internal sealed class PoolCore : IDisposable
     {
         NativeLeaseInfo info = _tracker?.OnReturn(allocation) ?? new NativeLeaseInfo(allocation.Capacity, allocation.Address, null);
         ReportLeak(info);
-        if (!IsDisposed && Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation | 1) == generation)
+        if (!IsDisposed && TryRetire(allocation, generation))
         {
             ThreadCache cache = GetCache();
             cache.Returns++;
@@ -307,7 +317,8 @@ internal sealed class PoolCore : IDisposable
         lock (_cachesLock)
         {
             _caches.RemoveAll(w => !w.TryGetTarget(out _));
-            _caches.Add(new WeakReference<ThreadCache>(cache));
+            // Tracking resurrection: a dead thread's cache stays visible to statistics until its finalizer retires it.
+            _caches.Add(new WeakReference<ThreadCache>(cache, trackResurrection: true));
         }
         return cache;
     }
@@ -321,6 +332,8 @@ internal sealed class PoolCore : IDisposable
             _retiredRents += cache.Rents;
             _retiredReturns += cache.Returns;
             _retiredInUseBytes += cache.InUseBytes;
+            // Moved, not copied: the weak reference may still reach the cache until it is collected.
+            cache.Rents = cache.Returns = cache.InUseBytes = 0;
         }
     }
 

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace NativeBuffers.Pooling;
 
 /// <summary>
@@ -85,23 +87,27 @@ internal sealed class MemoryReclaimer : IDisposable
     }
 
     /// <summary>
-    /// A finalizable object that re-registers itself: its finalizer runs once after every gen-2 GC (the object
-    /// is always old by then), the pattern ArrayPool.Shared trims with.
+    /// A finalizable object that re-registers itself: its finalizer runs after the GCs that find it unreachable,
+    /// which once it is old means after every gen-2 GC (the pattern ArrayPool.Shared trims with). It holds its
+    /// owner through a weak GC handle (WeakGCHandle), not a WeakReference object: a WeakReference reachable only from this object
+    /// would be finalized in the same GC, its handle freed before this finalizer could read it.
     /// </summary>
     private sealed class Gen2Callback
     {
-        private readonly WeakReference<MemoryReclaimer> _owner;
+        private WeakGCHandle<MemoryReclaimer> _owner;
 
-        private Gen2Callback(MemoryReclaimer owner) => _owner = new WeakReference<MemoryReclaimer>(owner);
+        private Gen2Callback(MemoryReclaimer owner) => _owner = new WeakGCHandle<MemoryReclaimer>(owner);
 
         public static void Register(MemoryReclaimer owner) => _ = new Gen2Callback(owner);
 
         ~Gen2Callback()
         {
-            if (Environment.HasShutdownStarted || !_owner.TryGetTarget(out MemoryReclaimer? owner))
-                return;
-            if (owner.OnGen2())
+            if (_owner.TryGetTarget(out MemoryReclaimer? owner) && owner.OnGen2())
+            {
                 GC.ReRegisterForFinalize(this);
+                return;
+            }
+            _owner.Dispose();
         }
     }
 }

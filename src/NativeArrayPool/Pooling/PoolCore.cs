@@ -13,9 +13,13 @@ namespace NativeBuffers.Pooling;
 /// held by one thread only, so a plain store suffices); Return moves it on with a compare-and-swap from the
 /// lease's generation, so of two racing returns exactly one wins and the other is reported; Resize holds the
 /// allocation (even generation) while it works and publishes a new odd generation for the new lease.
+/// A forged lease carrying an even generation never matches (see <see cref="TryRetire"/>).
+/// Options beyond the default mode hook only the slow paths: <see cref="LeaseGuard"/> (Guarded),
+/// <see cref="LeaseTracker"/> (TrackLeases), ZeroOnRent; trimming and leak reports live in PoolCore.Trimming.cs
+/// and PoolCore.Leases.cs, the idle and memory-pressure policies in <see cref="MemoryReclaimer"/>.
 /// Thread-safety: all members are thread-safe.
 /// </remarks>
-internal sealed class PoolCore : IDisposable
+internal sealed partial class PoolCore : IDisposable
 {
     private static readonly Lock s_idLock = new();
     private static readonly Stack<int> s_freeIds = new();
@@ -205,87 +209,6 @@ internal sealed class PoolCore : IDisposable
         if (_zeroOnRent && result.Capacity > oldCapacity)
             Arena.Zero(result.Address + (nint)oldCapacity, result.Capacity - oldCapacity);
         _tracker?.OnResize(old, result);
-    }
-
-    // ---------------- trimming and leaks ----------------
-
-    /// <summary>
-    /// Explicit trim: empties the guard's quarantine, flushes this thread's cache (others flush on their next
-    /// miss), unmaps empty reservations and discards the pages of free memory. Returns the bytes given back.
-    /// </summary>
-    public long Trim()
-    {
-        if (IsDisposed)
-            ThrowHelper.ThrowPoolDisposed();
-        StaleWriteException? stale = null;
-        try
-        {
-            _guard?.Flush();
-        }
-        catch (StaleWriteException e)
-        {
-            stale = e; // finish the trim first: the quarantine is empty either way
-        }
-        FlushCaches();
-        long bytes = Arena.ReleaseUnused() + Arena.DiscardFree();
-        Interlocked.Increment(ref _trims);
-        if (stale is not null)
-            throw stale;
-        return bytes;
-    }
-
-    /// <summary>Trim after a gen-2 GC under memory pressure (finalizer thread): every thread's cache is asked to flush.</summary>
-    public void TrimOnPressure()
-    {
-        if (IsDisposed)
-            return;
-        Interlocked.Increment(ref _trimEpoch);
-        Arena.ReleaseUnused();
-        Arena.DiscardFree();
-        Interlocked.Increment(ref _trims);
-        Interlocked.Increment(ref _pressureTrims);
-    }
-
-    /// <summary>One idle-trim tick at <paramref name="now"/>; see <see cref="MemoryReclaimer"/>.</summary>
-    public long TrimIdle(long now, long idleTicks)
-    {
-        if (IsDisposed)
-            return 0;
-        long bytes = Arena.DiscardIdle(now, idleTicks);
-        if (bytes > 0)
-        {
-            // The arena has been quiet: ask the threads to hand their cached buffers back too, for the next tick.
-            Interlocked.Increment(ref _trimEpoch);
-            Interlocked.Increment(ref _trims);
-        }
-        return bytes;
-    }
-
-    /// <summary>The leases out, from the lease table; null when the pool does not track leases.</summary>
-    public List<NativeLeaseInfo>? GetLiveLeases() => _tracker?.Snapshot();
-
-    /// <summary>
-    /// The leak hook for owners that are objects (NativeMemoryPool's owners call it from their finalizer): counts
-    /// and reports the lease as leaked and, if it is still out, returns its memory to the pool.
-    /// </summary>
-    public void ReportLeakedLease(Allocation allocation, int generation)
-    {
-        NativeLeaseInfo info = _tracker?.OnReturn(allocation) ?? new NativeLeaseInfo(allocation.Capacity, allocation.Address, null);
-        ReportLeak(info);
-        if (!IsDisposed && TryRetire(allocation, generation))
-        {
-            ThreadCache cache = GetCache();
-            cache.Returns++;
-            cache.InUseBytes -= allocation.Capacity;
-            ReturnSlow(allocation);
-        }
-    }
-
-    private void ReportLeak(NativeLeaseInfo info)
-    {
-        Interlocked.Increment(ref _leaksReported);
-        Interlocked.Add(ref _leakedBytes, info.Bytes);
-        _leakReported?.Invoke(info);
     }
 
     // ---------------- caches ----------------

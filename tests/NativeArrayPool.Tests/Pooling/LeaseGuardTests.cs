@@ -157,6 +157,30 @@ public class LeaseGuardTests
     }
 
     [Fact]
+    public void A_protected_buffer_costs_at_most_two_kernel_mappings_outside_the_model_until_reused()
+    {
+        if (!ResidentMemory.IsAvailable)
+            return; // counts VMAs in /proc/self/maps (Linux)
+        using NativeArrayPool<byte> pool = CreateGuarded();
+        var buffers = Enumerable.Range(0, 3).Select(_ => pool.Rent(1 << 20)).ToList();
+        var ranges = pool.Core.Arena.MappedRanges();
+        int before = NativeBuffers.Os.ProcessMemory.CountMappingsWithin(ranges);
+        int modelBefore = pool.GetStatistics().KernelMappings;
+
+        pool.Return(buffers[1]); // the middle one: protecting it splits its reservation's mapping in three
+        int protectedCount = NativeBuffers.Os.ProcessMemory.CountMappingsWithin(ranges);
+        NativeBuffer<byte> again = pool.Rent(1 << 20);
+        int reused = NativeBuffers.Os.ProcessMemory.CountMappingsWithin(ranges);
+
+        Assert.InRange(protectedCount, before + 1, before + 2);
+        Assert.Equal(before, reused); // unprotected pages merge back into the reservation's mapping
+        Assert.Equal(modelBefore, pool.GetStatistics().KernelMappings); // protection is outside the model, as documented
+        pool.Return(again);
+        pool.Return(buffers[0]);
+        pool.Return(buffers[2]);
+    }
+
+    [Fact]
     public void At_most_MaxProtected_buffers_are_protected_the_rest_are_poisoned()
     {
         using NativeArrayPool<byte> pool = CreateGuarded();

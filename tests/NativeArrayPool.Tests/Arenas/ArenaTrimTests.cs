@@ -66,6 +66,72 @@ public class ArenaTrimTests(ITestOutputHelper output)
         Assert.Null(pool.Core.Arena.Validate());
     }
 
+    [Theory]
+    [InlineData(false, false)]
+    [InlineData(true, false)]
+    [InlineData(false, true)]
+    public void Trims_racing_with_renters_never_touch_rented_memory(bool zeroOnRent, bool guarded)
+    {
+        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions
+        {
+            ZeroOnRent = zeroOnRent,
+            Guarded = guarded,
+            IdleTrimDelay = Timeout.InfiniteTimeSpan,
+            TrimOnMemoryPressure = false,
+        });
+        const int Workers = 2;
+        const int Steps = 1500;
+        int done = 0;
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+
+        void Work(int seed)
+        {
+            var random = new Random(seed);
+            var held = new List<(NativeBuffer<byte> Buffer, byte Fill)>();
+            for (int step = 0; step < Steps; step++)
+            {
+                if (held.Count > 4 || (held.Count > 0 && random.Next(2) == 0))
+                {
+                    int i = random.Next(held.Count);
+                    (NativeBuffer<byte> buffer, byte fill) = held[i];
+                    int at = buffer.AsSpan(0, (int)Math.Min(buffer.Length, 1 << 22)).IndexOfAnyExcept(fill);
+                    if (at >= 0)
+                        errors.Enqueue($"seed {seed} step {step}: byte {at} of a {buffer.Length}-byte buffer changed while rented");
+                    pool.Return(buffer);
+                    held.RemoveAt(i);
+                }
+                else
+                {
+                    int size = random.Next(4) switch { 0 => random.Next(1, 4000), 1 => random.Next(4000, 200_000), 2 => random.Next(200_000, 3 << 20), _ => 6 << 20 };
+                    NativeBuffer<byte> buffer = pool.Rent(size);
+                    byte fill = (byte)random.Next(1, 256);
+                    buffer.AsSpan(0, (int)Math.Min(buffer.Length, 1 << 22)).Fill(fill);
+                    held.Add((buffer, fill));
+                }
+            }
+            foreach ((NativeBuffer<byte> buffer, _) in held)
+                pool.Return(buffer);
+            Interlocked.Increment(ref done);
+        }
+
+        var workers = Enumerable.Range(0, Workers).Select(i => new Thread(() => Work(1000 + i))).ToList();
+        workers.ForEach(t => t.Start());
+        int trims = 0;
+        while (Volatile.Read(ref done) < Workers)
+        {
+            pool.Trim();
+            trims++;
+        }
+        workers.ForEach(t => t.Join());
+
+        Assert.Empty(errors);
+        Assert.True(trims > 0);
+        Assert.Null(pool.Core.Arena.Validate());
+        NativePoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(stats.Rents, stats.Returns);
+        Assert.Equal(0, stats.StaleWritesDetected);
+    }
+
     [Fact]
     public void A_second_Trim_with_nothing_freed_discards_nothing()
     {

@@ -33,7 +33,7 @@ internal static class ThrowHelper
         throw new InvalidOperationException($"{paramName} was rented from a different pool. Return a buffer to the pool that rented it.");
 
     [DoesNotReturn]
-    public static void ThrowStaleReturn(string paramName, long capacity, int leaseGeneration, int currentGeneration)
+    public static void ThrowStaleReturn(string paramName, long capacity, int leaseGeneration, int currentGeneration, string? whereEnded = null)
     {
         // Odd generations are rented: say whether the memory sits in the pool or already serves another lease.
         string now = (currentGeneration & 1) != 0
@@ -42,7 +42,8 @@ internal static class ThrowHelper
         string what = (leaseGeneration & 1) == 0
             ? $"{paramName} is not a lease the pool handed out (its generation {leaseGeneration} is never a rented one): it was forged or corrupted"
             : $"{paramName} (a lease on {capacity} bytes) was already returned, or was resized (which replaces it), and {now}";
-        throw new InvalidOperationException($"{what}. Return each buffer once, and keep only the lease Resize gives back.");
+        string first = whereEnded is null ? "" : $"{Environment.NewLine}The lease was {whereEnded}";
+        throw new InvalidOperationException($"{what}. Return each buffer once, and keep only the lease Resize gives back.{first}");
     }
 
     [DoesNotReturn]

@@ -16,6 +16,9 @@ namespace NativeBuffers.Pooling;
 internal sealed class LeaseTracker
 {
     private readonly ConcurrentDictionary<Allocation, NativeLeaseInfo> _live = new(ReferenceEqualityComparer.Instance);
+    // With stacks: where each allocation's last lease ended (return or resize), keyed by the generation the lease
+    // was retired to, so a second return of that lease can say where the first one happened.
+    private readonly ConcurrentDictionary<Allocation, (int RetiredGeneration, string Stack)> _retired = new(ReferenceEqualityComparer.Instance);
     private readonly bool _captureStacks;
 
     public LeaseTracker(bool captureStacks) => _captureStacks = captureStacks;
@@ -26,14 +29,24 @@ internal sealed class LeaseTracker
         _live[allocation] = new NativeLeaseInfo(allocation.Capacity, allocation.Address, _captureStacks ? CaptureStack() : null);
 
     /// <summary>Removes the lease; returns what was recorded at its rent (for the guard's stale-write reports).</summary>
-    public NativeLeaseInfo? OnReturn(Allocation allocation) =>
-        _live.TryRemove(allocation, out NativeLeaseInfo info) ? info : null;
+    public NativeLeaseInfo? OnReturn(Allocation allocation)
+    {
+        if (_captureStacks)
+            _retired[allocation] = (Volatile.Read(ref allocation.Generation), "returned at:" + Environment.NewLine + CaptureStack());
+        return _live.TryRemove(allocation, out NativeLeaseInfo info) ? info : null;
+    }
 
     public void OnResize(Allocation old, Allocation result)
     {
+        if (_captureStacks)
+            _retired[old] = (Volatile.Read(ref old.Generation), "replaced by Resize at:" + Environment.NewLine + CaptureStack());
         _live.TryRemove(old, out NativeLeaseInfo info);
         _live[result] = new NativeLeaseInfo(result.Capacity, result.Address, _captureStacks ? CaptureStack() : info.RentStackTrace);
     }
+
+    /// <summary>Where the lease with <paramref name="leaseGeneration"/> ended, if that was recorded and nothing ended since.</summary>
+    public string? WhereEnded(Allocation allocation, int leaseGeneration) =>
+        _retired.TryGetValue(allocation, out var ended) && ended.RetiredGeneration == leaseGeneration + 1 ? ended.Stack : null;
 
     public List<NativeLeaseInfo> Snapshot() => _live.Values.ToList();
 

@@ -84,8 +84,12 @@ public sealed class NativePoolOptions
     /// <remarks>Default false. Costs a dictionary update per rent and return and bypasses the per-thread caches.</remarks>
     public bool TrackLeases { get; set; }
 
-    /// <summary>Record a stack trace at every rent, for leak reports and stale-write reports. Needs <see cref="TrackLeases"/> or <see cref="Guarded"/>.</summary>
-    /// <remarks>Default false. Expensive (microseconds per rent): for debugging only.</remarks>
+    /// <summary>
+    /// Record a stack trace at every rent, return and resize: leak reports and stale-write reports then say where
+    /// the buffer was rented, and a double return says where the lease was first returned (or replaced by Resize).
+    /// Needs <see cref="TrackLeases"/> or <see cref="Guarded"/>.
+    /// </summary>
+    /// <remarks>Default false. Expensive (microseconds per call): for debugging only.</remarks>
     public bool CaptureRentStackTraces { get; set; }
 
     /// <summary>

@@ -156,7 +156,8 @@ internal sealed partial class PoolCore : IDisposable
         Interlocked.Increment(ref _misuseDetected);
         if (IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
-        ThrowHelper.ThrowStaleReturn(paramName, allocation.Capacity, generation, Volatile.Read(ref allocation.Generation));
+        ThrowHelper.ThrowStaleReturn(paramName, allocation.Capacity, generation, Volatile.Read(ref allocation.Generation),
+            _tracker?.WhereEnded(allocation, generation));
     }
 
     /// <summary>Counts a misuse the pool facade detected before reaching the core (default, foreign or forged lease).</summary>

@@ -88,6 +88,38 @@ public class LeaseTrackerTests
     }
 
     [Fact]
+    public void A_double_return_says_where_the_first_return_happened()
+    {
+        using NativeArrayPool<byte> pool = CreatePool(stacks: true);
+        NativeBuffer<byte> buffer = pool.Rent(4096);
+        ReturnForTheFirstTime(pool, buffer);
+
+        var e = Assert.Throws<InvalidOperationException>(() => pool.Return(buffer));
+
+        Assert.Contains("already returned", e.Message);
+        Assert.Contains("returned at:", e.Message);
+        Assert.Contains(nameof(ReturnForTheFirstTime), e.Message);
+    }
+
+    [Fact]
+    public void Returning_a_resized_lease_says_where_the_resize_happened()
+    {
+        using NativeArrayPool<byte> pool = CreatePool(stacks: true);
+        NativeBuffer<byte> buffer = pool.Rent(4096);
+        NativeBuffer<byte> old = buffer;
+        pool.Resize(ref buffer, 100_000);
+
+        var e = Assert.Throws<InvalidOperationException>(() => pool.Return(old));
+
+        Assert.Contains("replaced by Resize at:", e.Message);
+        Assert.Contains(nameof(Returning_a_resized_lease_says_where_the_resize_happened), e.Message);
+        pool.Return(buffer);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void ReturnForTheFirstTime(NativeArrayPool<byte> pool, NativeBuffer<byte> buffer) => pool.Return(buffer);
+
+    [Fact]
     public void A_pool_without_tracking_says_so()
     {
         using var pool = NativeArrayPool<byte>.Create();

@@ -15,7 +15,11 @@ namespace NativeBuffers;
 /// per-thread cache and take no lock.</para>
 /// <para>Misuse is detected, not silently absorbed: returning a buffer twice, to another pool, or a
 /// <c>default</c> one throws <see cref="InvalidOperationException"/>; using a returned or resized lease throws
-/// <see cref="ObjectDisposedException"/>. The pool stays consistent in each case.</para>
+/// <see cref="ObjectDisposedException"/>. The pool stays consistent in each case. Spans and pointers taken from
+/// a lease are beyond any check; while debugging, <see cref="NativePoolOptions.Guarded"/> catches writes through
+/// stale ones, and <see cref="NativePoolOptions.TrackLeases"/> finds leases never returned.</para>
+/// <para>Memory goes back to the OS on <see cref="Trim"/>, after <see cref="NativePoolOptions.IdleTrimDelay"/> of
+/// idleness, and on full GCs under memory pressure (<see cref="NativePoolOptions.TrimOnMemoryPressure"/>).</para>
 /// </remarks>
 /// <example>
 /// <code>

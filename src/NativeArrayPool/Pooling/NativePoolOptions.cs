@@ -57,8 +57,9 @@ public sealed class NativePoolOptions
 
     /// <summary>
     /// Hand out zeroed memory: every buffer <c>Rent</c> returns reads zero, and so does the part a
-    /// <c>Resize</c> adds. Large buffers (1 MiB and up) are zeroed by giving their pages back to the OS
-    /// (fresh pages read zero, which is cheaper than writing zeros), small ones with a memset.
+    /// <c>Resize</c> adds. Buffers of 16 MiB and up are zeroed by giving their pages back to the OS (fresh pages
+    /// read zero, and are only committed when touched), smaller ones with a memset, which measured cheaper when
+    /// the tenant writes the whole buffer; the part a resize adds by moving pages is already fresh zero pages.
     /// </summary>
     /// <remarks>Default false (like ArrayPool, contents are not cleared). With it, returned buffers are cleared as
     /// they go back, so the per-thread caches only hold zeroed memory and a cache hit costs nothing extra.</remarks>

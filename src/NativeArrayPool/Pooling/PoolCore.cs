@@ -185,6 +185,7 @@ internal sealed partial class PoolCore : IDisposable
         if (!TryRetire(allocation, generation))
             ThrowStale(allocation, generation, paramName);
         long oldCapacity = allocation.Capacity;
+        nint oldAddress = allocation.Address;
         Allocation result;
         try
         {
@@ -196,7 +197,7 @@ internal sealed partial class PoolCore : IDisposable
             throw;
         }
         if (_tracker is not null || _zeroOnRent)
-            AfterResize(allocation, oldCapacity, result);
+            AfterResize(allocation, oldCapacity, oldAddress, result);
         newGeneration = result.Generation + 1;
         Volatile.Write(ref result.Generation, newGeneration);
         ThreadCache cache = GetCache();
@@ -204,10 +205,13 @@ internal sealed partial class PoolCore : IDisposable
         return result;
     }
 
-    private void AfterResize(Allocation old, long oldCapacity, Allocation result)
+    private void AfterResize(Allocation old, long oldCapacity, nint oldAddress, Allocation result)
     {
-        // With ZeroOnRent the part a resize adds reads zero too, whichever growth path served it.
-        if (_zeroOnRent && result.Capacity > oldCapacity)
+        // With ZeroOnRent the part a resize adds reads zero too, whichever growth path served it. When the pages
+        // moved (mremap: same record, new address) the kernel made the added part of fresh zero pages already,
+        // and writing zeros would only commit memory the tenant may never touch.
+        bool pagesMoved = result == old && result.Address != oldAddress;
+        if (_zeroOnRent && result.Capacity > oldCapacity && !pagesMoved)
             Arena.Zero(result.Address + (nint)oldCapacity, result.Capacity - oldCapacity);
         _tracker?.OnResize(old, result);
     }

@@ -80,7 +80,7 @@ public class ArenaTrimTests(ITestOutputHelper output)
             TrimOnMemoryPressure = false,
         });
         const int Workers = 2;
-        const int Steps = 1500;
+        const int Steps = 800;
         int done = 0;
         var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
 

@@ -59,7 +59,7 @@ public class LeaseGuardTests
         using NativeArrayPool<byte> pool = CreateGuarded();
         var random = new Random(6);
         var live = new List<(NativeBuffer<byte> Buffer, byte Fill)>();
-        for (int step = 0; step < 3000; step++)
+        for (int step = 0; step < 1200; step++)
         {
             if (live.Count > 0 && random.Next(3) == 0)
             {

@@ -220,7 +220,7 @@ public abstract class NativeBufferMisuseTests : IDisposable
     [Fact]
     public void Racing_double_returns_one_wins_and_the_pool_keeps_serving()
     {
-        const int Rounds = 2000;
+        const int Rounds = 1000;
         int failures = 0;
         using var barrier = new Barrier(2);
         var leases = new NativeBuffer<byte>[Rounds];

@@ -62,6 +62,21 @@ internal sealed class LeaseTracker
         return all;
     }
 
-    // Skip the tracker's and the pool's own frames so the trace starts near the caller's Rent.
-    private static string CaptureStack() => new StackTrace(3, fNeedFileInfo: true).ToString();
+    // The library's own frames are dropped so the trace starts at the caller. Not by a fixed count: how many of
+    // them there are depends on what the JIT inlined (tier 0 inlines nothing). By name rather than through
+    // StackFrame.GetMethod, which trimming and AOT may break.
+    private static readonly string[] s_libraryFrames =
+    [
+        " NativeBuffers.Pooling.", " NativeBuffers.Arenas.", " NativeBuffers.NativeArrayPool`1.",
+        " NativeBuffers.NativeBuffer`1.", " NativeBuffers.NativeMemoryPool", " System.Diagnostics.StackTrace",
+    ];
+
+    private static string CaptureStack()
+    {
+        string[] lines = new StackTrace(1, fNeedFileInfo: true).ToString().Split(Environment.NewLine);
+        int first = 0;
+        while (first < lines.Length - 1 && s_libraryFrames.Any(frame => lines[first].Contains(frame, StringComparison.Ordinal)))
+            first++;
+        return string.Join(Environment.NewLine, lines, first, lines.Length - first);
+    }
 }

@@ -33,8 +33,18 @@ internal static partial class ThrowHelper
         throw new InvalidOperationException($"{paramName} was rented from a different pool. Return a buffer to the pool that rented it.");
 
     [DoesNotReturn]
-    public static void ThrowStaleReturn(string paramName) =>
-        throw new InvalidOperationException($"{paramName} was already returned, or was resized (which replaces it). Return each buffer once, and keep only the lease Resize gives back.");
+    public static void ThrowStaleReturn(string paramName, long capacity, int leaseGeneration, int currentGeneration, string? whereEnded = null)
+    {
+        // Odd generations are rented: say whether the memory sits in the pool or already serves another lease.
+        string now = (currentGeneration & 1) != 0
+            ? "its memory has since been rented again and belongs to another lease now"
+            : "its memory is back in the pool";
+        string what = (leaseGeneration & 1) == 0
+            ? $"{paramName} is not a lease the pool handed out (its generation {leaseGeneration} is never a rented one): it was forged or corrupted"
+            : $"{paramName} (a lease on {capacity} bytes) was already returned, or was resized (which replaces it), and {now}";
+        string first = whereEnded is null ? "" : $"{Environment.NewLine}The lease was {whereEnded}";
+        throw new InvalidOperationException($"{what}. Return each buffer once, and keep only the lease Resize gives back.{first}");
+    }
 
     [DoesNotReturn]
     public static void ThrowStaleLease(string typeName) =>
@@ -59,6 +69,10 @@ internal static partial class ThrowHelper
     [DoesNotReturn]
     public static void ThrowSpanTooLong(long length) =>
         throw new InvalidOperationException($"The buffer holds {length} elements, more than a Span<T> can (int.MaxValue). Use AsSpan(start, length) to view a part of it.");
+
+    [DoesNotReturn]
+    public static void ThrowNotTracking() =>
+        throw new InvalidOperationException("This pool does not track leases. Create it with NativePoolOptions.TrackLeases (or Guarded) set to list the leases that are out.");
 
     [DoesNotReturn]
     public static void ThrowOutOfMemory(string message) => throw new InsufficientMemoryException(message);

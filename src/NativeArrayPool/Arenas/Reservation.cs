@@ -70,6 +70,16 @@ internal sealed class Reservation
     public long FreeBytes { get; private set; }
     public int VmaCount { get; private set; }
     public bool IsEmpty => FreeBytes == Size;
+
+    /// <summary>Moves on with every <see cref="Free"/>: trimming skips a reservation with nothing freed since it last discarded.</summary>
+    public int FreeVersion { get; private set; }
+
+    /// <summary>The <see cref="FreeVersion"/> at the last discard of the free blocks' pages (written by the arena).</summary>
+    public int DiscardedVersion;
+
+    /// <summary>Idle trimming: the version last seen and when (timestamp ticks); written by the arena.</summary>
+    public int IdleSeenVersion;
+    public long IdleSince;
     public nint End => Base + (nint)Size;
 
     public long BlockBytes(int order) => 1L << (GranuleShift + order);
@@ -105,6 +115,7 @@ internal sealed class Reservation
     {
         Debug.Assert(!IsIsland(offset));
         FreeBytes += BlockBytes(order);
+        FreeVersion++;
         long index = offset >> (GranuleShift + order);
         while (order < MaxOrder && IsFree(order, index ^ 1))
         {
@@ -142,6 +153,25 @@ internal sealed class Reservation
         Debug.Assert(newOrder < order && !IsIsland(offset));
         for (int level = order - 1; level >= newOrder; level--)
             Free(offset + BlockBytes(level), level);
+    }
+
+    /// <summary>Every free block as (offset, length), for discarding their pages. Allocates; trimming only.</summary>
+    public List<(long Offset, long Length)> FreeBlocks()
+    {
+        var blocks = new List<(long, long)>();
+        for (int order = 0; order <= MaxOrder; order++)
+        {
+            ulong[] bits = _freeBits[order];
+            for (int word = 0; word < bits.Length; word++)
+            {
+                for (ulong w = bits[word]; w != 0; w &= w - 1)
+                {
+                    long index = ((long)word << 6) + BitOperations.TrailingZeroCount(w);
+                    blocks.Add((index << (GranuleShift + order), BlockBytes(order)));
+                }
+            }
+        }
+        return blocks;
     }
 
     // ---- the kernel-mapping model ----

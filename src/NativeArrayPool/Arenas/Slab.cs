@@ -45,8 +45,12 @@ internal sealed class Slab
     /// <summary>Position in the arena's list of slabs with free slots, or -1.</summary>
     public int PartialIndex = -1;
 
+    /// <summary>The slab was empty when trimming discarded its pages; cleared as soon as a slot is taken again.</summary>
+    public bool PagesDiscarded;
+
     public Allocation Take(Arena arena)
     {
+        PagesDiscarded = false;
         int slot = _free[--_freeCount];
         Allocation allocation = _slots[slot] ??= new Allocation(arena)
         {

@@ -17,10 +17,6 @@ internal sealed class PoolDiagnostics
     /// <summary>The <c>pool.name</c> tag of metrics and the <c>pool</c> payload of events.</summary>
     public string Name { get; }
 
-    public long Trims;
-    public long MisuseDetected;
-    public long LeaksDetected;
-
     /// <summary>Traces a growth by <paramref name="path"/> (the arena counts it) and passes the allocation through.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Allocation Grown(Allocation allocation, long oldBytes, GrowthPaths path)
@@ -43,7 +39,6 @@ internal sealed class PoolDiagnostics
     [MethodImpl(MethodImplOptions.NoInlining)]
     public void OnTrimmed(long bytesReleased, TrimReason reason)
     {
-        Interlocked.Increment(ref Trims);
         NativeArrayPoolEventSource log = NativeArrayPoolEventSource.Log;
         if (log.IsEnabled(EventLevel.Informational, NativeArrayPoolEventSource.Keywords.Memory))
             log.PoolTrimmed(Name, bytesReleased, reason);
@@ -52,21 +47,18 @@ internal sealed class PoolDiagnostics
     [MethodImpl(MethodImplOptions.NoInlining)]
     public void OnMisuse(MisuseKind kind)
     {
-        Interlocked.Increment(ref MisuseDetected);
         NativeArrayPoolEventSource log = NativeArrayPoolEventSource.Log;
         if (log.IsEnabled(EventLevel.Warning, NativeArrayPoolEventSource.Keywords.Misuse))
             log.MisuseDetected(Name, kind);
     }
 
     /// <summary>
-    /// Reports a lease that was never returned. The leak detection itself (finalizer or tracking of leases)
-    /// belongs to the reliability work (issue 6) and is not on this branch yet: it is meant to call this method
-    /// once per leaked lease. Until then only tests call it.
+    /// Traces a lease that was never returned (the pool counts it): called once per leaked lease by the lease
+    /// tracking (leases out when a tracking pool is disposed) and by owners' finalizers.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public void OnLeak(long bytes, int sizeClass)
     {
-        Interlocked.Increment(ref LeaksDetected);
         NativeArrayPoolEventSource log = NativeArrayPoolEventSource.Log;
         if (log.IsEnabled(EventLevel.Warning, NativeArrayPoolEventSource.Keywords.Misuse))
             log.LeakDetected(Name, bytes, sizeClass);

@@ -16,7 +16,11 @@ namespace NativeBuffers;
 /// per-thread cache and take no lock.</para>
 /// <para>Misuse is detected, not silently absorbed: returning a buffer twice, to another pool, or a
 /// <c>default</c> one throws <see cref="InvalidOperationException"/>; using a returned or resized lease throws
-/// <see cref="ObjectDisposedException"/>. The pool stays consistent in each case.</para>
+/// <see cref="ObjectDisposedException"/>. The pool stays consistent in each case. Spans and pointers taken from
+/// a lease are beyond any check; while debugging, <see cref="NativePoolOptions.Guarded"/> catches writes through
+/// stale ones, and <see cref="NativePoolOptions.TrackLeases"/> finds leases never returned.</para>
+/// <para>Memory goes back to the OS on <see cref="Trim"/>, after <see cref="NativePoolOptions.IdleTrimDelay"/> of
+/// idleness, and on full GCs under memory pressure (<see cref="NativePoolOptions.TrimOnMemoryPressure"/>).</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -121,6 +125,8 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
 
     private void ReturnUnusual(NativeBuffer<T> buffer)
     {
+        if (buffer._core is null || buffer._core != _core)
+            _core.NoteMisuse();
         if (buffer._core is null)
         {
             _core.Diagnostics.OnMisuse(MisuseKind.DefaultLease);
@@ -176,18 +182,28 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     public NativePoolStatistics GetStatistics() => _core.GetStatistics();
 
     /// <summary>
-    /// Gives unused address space back to the OS: flushes this thread's cache (other threads flush on their
-    /// next rent that misses their cache) and unmaps reservations that hold no buffer. Returns the bytes of
-    /// address space unmapped.
+    /// Gives unused memory back to the OS: flushes this thread's cache (other threads flush on their next rent
+    /// that misses their cache), unmaps reservations that hold no buffer, and discards the pages of the free
+    /// memory that stays reserved (madvise; the address space stays, the memory is no longer resident).
+    /// Rented buffers are untouched. Returns the bytes given back: address space unmapped plus free memory
+    /// discarded (free memory that was never touched counts too, as the pool cannot tell).
     /// </summary>
-    public long Trim()
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    /// <exception cref="StaleWriteException">Guarded mode: a quarantined buffer had been written to after its return (the trim still completed).</exception>
+    public long Trim() => _core.Trim();
+
+    /// <summary>
+    /// The leases that are out right now, with their sizes (and rent stacks with
+    /// <see cref="NativePoolOptions.CaptureRentStackTraces"/>), for finding leaks: call it when every buffer should be
+    /// back. Needs <see cref="NativePoolOptions.TrackLeases"/> or <see cref="NativePoolOptions.Guarded"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The pool does not track leases.</exception>
+    public IReadOnlyList<NativeLeaseInfo> GetLiveLeases()
     {
-        if (_core.IsDisposed)
-            ThrowHelper.ThrowPoolDisposed();
-        _core.FlushCaches();
-        long released = _core.Arena.ReleaseUnused();
-        _core.Diagnostics.OnTrimmed(released, TrimReason.Explicit);
-        return released;
+        List<NativeLeaseInfo>? leases = _core.GetLiveLeases();
+        if (leases is null)
+            ThrowHelper.ThrowNotTracking();
+        return leases;
     }
 
     /// <summary>

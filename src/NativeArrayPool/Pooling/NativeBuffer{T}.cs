@@ -17,7 +17,8 @@ namespace NativeBuffers;
 /// one copy is returned or resized, all of them are stale. Every accessor checks that the lease is still valid
 /// and throws <see cref="ObjectDisposedException"/> if not. Spans and pointers taken earlier are not checked:
 /// stop using them when the lease ends.</para>
-/// <para>Contents are not cleared on rent: a buffer may hold a previous tenant's data (as with ArrayPool).</para>
+/// <para>Contents are not cleared on rent: a buffer may hold a previous tenant's data (as with ArrayPool),
+/// unless the pool was made with <see cref="NativePoolOptions.ZeroOnRent"/>.</para>
 /// <para>Thread-safety: the memory may be read and written from any thread; one lease must not be returned or
 /// resized from two threads at once (doing so is detected: one of them throws).</para>
 /// </remarks>

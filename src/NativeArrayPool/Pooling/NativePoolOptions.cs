@@ -76,8 +76,76 @@ public sealed class NativePoolOptions
     /// <summary>Test hook: <see cref="FromEnvironment()"/> with a lookup in place of the process environment.</summary>
     internal static NativePoolOptions FromEnvironment(Func<string, string?> lookup) => EnvironmentOptions.Read(lookup);
 
+    /// <summary>
+    /// Hand out zeroed memory: every buffer <c>Rent</c> returns reads zero, and so does the part a
+    /// <c>Resize</c> adds. Buffers of 16 MiB and up are zeroed by giving their pages back to the OS (fresh pages
+    /// read zero, and are only committed when touched), smaller ones with a memset, which measured cheaper when
+    /// the tenant writes the whole buffer; the part a resize adds by moving pages is already fresh zero pages.
+    /// </summary>
+    /// <remarks>Default false (like ArrayPool, contents are not cleared). With it, returned buffers are cleared as
+    /// they go back, so the per-thread caches only hold zeroed memory and a cache hit costs nothing extra.</remarks>
+    public bool ZeroOnRent { get; set; }
+
+    /// <summary>
+    /// Guarded mode, for debugging use-after-return: returned buffers wait in a quarantine before reuse. Large
+    /// ones (64 KiB and up, on Linux) are made inaccessible (<c>mprotect(PROT_NONE)</c>), so a stale write through a
+    /// span or pointer faults at the moment it happens; smaller ones are filled with a pattern (0xDB) that is
+    /// checked when the buffer is rented again or leaves the quarantine, and a mismatch throws
+    /// <see cref="StaleWriteException"/>. Implies <see cref="TrackLeases"/>.
+    /// </summary>
+    /// <remarks>Default false. Costs a memset or an mprotect per return and per reuse, bypasses the per-thread
+    /// caches, and each protected buffer splits its reservation's kernel mapping (up to two extra VMAs, kept
+    /// outside <see cref="MappingBudget"/>; at most 64 buffers are protected at once). Not for production.</remarks>
+    public bool Guarded { get; set; }
+
+    /// <summary>
+    /// Keep a table of the leases that are out, so leaks can be found: <c>GetLiveLeases()</c> lists them with
+    /// their size (and rent stack with <see cref="CaptureRentStackTraces"/>), and disposing the pool reports
+    /// every lease still out to <see cref="LeakReported"/> and counts it in the statistics.
+    /// </summary>
+    /// <remarks>Default false. Costs a dictionary update per rent and return and bypasses the per-thread caches.</remarks>
+    public bool TrackLeases { get; set; }
+
+    /// <summary>
+    /// Record a stack trace at every rent, return and resize: leak reports and stale-write reports then say where
+    /// the buffer was rented, and a double return says where the lease was first returned (or replaced by Resize).
+    /// Needs <see cref="TrackLeases"/> or <see cref="Guarded"/>.
+    /// </summary>
+    /// <remarks>Default false. Expensive (microseconds per call): for debugging only.</remarks>
+    public bool CaptureRentStackTraces { get; set; }
+
+    /// <summary>
+    /// Called once for every leaked lease: with <see cref="TrackLeases"/>, for each lease still out when the pool
+    /// is disposed. Runs on the thread that disposes the pool; exceptions it throws are not caught.
+    /// </summary>
+    /// <remarks>Default null (leaks are only counted, in <see cref="NativePoolStatistics.LeaksReported"/>).</remarks>
+    public Action<NativeLeaseInfo>? LeakReported { get; set; }
+
+    /// <summary>
+    /// Give the pages of free memory back to the OS once it has not been used for this long (like Kestrel's
+    /// idle eviction). The address space stays reserved; the next use faults in zero pages.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> or <see cref="TimeSpan.Zero"/> turns it off.
+    /// </summary>
+    /// <remarks>Default 10 seconds. A timer checks every half of this period; it does not keep the pool alive.
+    /// Memory in other threads' caches is flushed on their next cache miss, not by the timer.</remarks>
+    public TimeSpan IdleTrimDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Trim after a full (generation 2) garbage collection when the machine's memory load is high (at least
+    /// the GC's high-memory-load threshold), like ArrayPool.Shared: free pages are given back to the OS and
+    /// every thread's cache is asked to flush.
+    /// </summary>
+    /// <remarks>Default true.</remarks>
+    public bool TrimOnMemoryPressure { get; set; } = true;
+
     /// <summary>Test hook: a virtual-memory layer to use instead of <see cref="Backend"/> (fault injection).</summary>
     internal VirtualMemory? VirtualMemoryOverride { get; set; }
+
+    /// <summary>Test hook: the clock and timers of idle trimming.</summary>
+    internal TimeProvider? TimeProviderOverride { get; set; }
+
+    /// <summary>Test hook: replaces the memory-load test of <see cref="TrimOnMemoryPressure"/>.</summary>
+    internal Func<bool>? MemoryPressureOverride { get; set; }
 
     /// <summary>A copy with the same settings.</summary>
     public NativePoolOptions Clone() => (NativePoolOptions)MemberwiseClone();
@@ -94,6 +162,10 @@ public sealed class NativePoolOptions
             ThrowHelper.ThrowInvalidOptions($"{nameof(MappingBudget)} is {MappingBudget}; it must be between 0 (automatic) and 1,000,000.");
         if ((GrowthPaths & ~GrowthPaths.All) != 0)
             ThrowHelper.ThrowInvalidOptions($"{nameof(GrowthPaths)} has unknown flags ({(int)GrowthPaths}); combine values of the GrowthPaths enum.");
+        if (IdleTrimDelay < TimeSpan.Zero && IdleTrimDelay != Timeout.InfiniteTimeSpan)
+            ThrowHelper.ThrowInvalidOptions($"{nameof(IdleTrimDelay)} is {IdleTrimDelay}; it must be positive, or zero or Timeout.InfiniteTimeSpan to turn idle trimming off.");
+        if (CaptureRentStackTraces && !TrackLeases && !Guarded)
+            ThrowHelper.ThrowInvalidOptions($"{nameof(CaptureRentStackTraces)} needs {nameof(TrackLeases)} or {nameof(Guarded)}: stack traces are kept in the lease table.");
         if (!Enum.IsDefined(Backend))
             ThrowHelper.ThrowInvalidOptions($"{nameof(Backend)} is {(int)Backend}, not a MemoryBackend value.");
 

@@ -55,11 +55,38 @@ public readonly record struct NativePoolStatistics
     /// <summary>Page moves the kernel refused (the next path then served the growth).</summary>
     public long MovesFailed { get; init; }
 
-    /// <summary>Times the pool gave memory back (<see cref="NativeArrayPool{T}.Trim"/>).</summary>
+    /// <summary>
+    /// Misuse detected and reported with an exception: double returns, returns of stale, default, forged or
+    /// foreign leases, and resizes of such leases. The pool is unchanged by each of them.
+    /// </summary>
+    public long MisuseDetected { get; init; }
+
+    /// <summary>Trims run: explicit <c>Trim()</c> calls, trims on memory pressure, and idle trims that gave pages back.</summary>
     public long Trims { get; init; }
 
-    /// <summary>Misuse the pool detected and threw for: double returns, returns of foreign or <c>default</c> leases.</summary>
-    public long MisuseDetected { get; init; }
+    /// <summary>Trims run because a full GC saw high memory load (<see cref="NativePoolOptions.TrimOnMemoryPressure"/>); included in <see cref="Trims"/>.</summary>
+    public long PressureTrims { get; init; }
+
+    /// <summary>Bytes of free memory whose pages were given back to the OS (madvise) by trims, over the pool's life.</summary>
+    public long BytesDiscarded { get; init; }
+
+    /// <summary>Leases out according to the lease table; 0 unless <see cref="NativePoolOptions.TrackLeases"/> or <see cref="NativePoolOptions.Guarded"/>.</summary>
+    public int TrackedLeases { get; init; }
+
+    /// <summary>Leases reported as leaked (still out when a tracking pool was disposed, or found by an owner's finalizer).</summary>
+    public long LeaksReported { get; init; }
+
+    /// <summary>Bytes of the leases in <see cref="LeaksReported"/>.</summary>
+    public long LeakedBytes { get; init; }
+
+    /// <summary>Writes to returned buffers found by the guarded mode's pattern check (<see cref="StaleWriteException"/>).</summary>
+    public long StaleWritesDetected { get; init; }
+
+    /// <summary>Returned buffers waiting in the guarded mode's quarantine, and how many of them are protected (inaccessible).</summary>
+    public int QuarantinedBuffers { get; init; }
+
+    /// <summary>Quarantined buffers made inaccessible with mprotect; each may add up to two kernel mappings not counted in <see cref="KernelMappings"/>.</summary>
+    public int ProtectedBuffers { get; init; }
 
     /// <summary>The virtual-memory layer in use ("linux", "portable").</summary>
     public string Backend { get; init; }

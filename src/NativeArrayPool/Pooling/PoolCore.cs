@@ -15,9 +15,13 @@ namespace NativeBuffers.Pooling;
 /// held by one thread only, so a plain store suffices); Return moves it on with a compare-and-swap from the
 /// lease's generation, so of two racing returns exactly one wins and the other is reported; Resize holds the
 /// allocation (even generation) while it works and publishes a new odd generation for the new lease.
+/// A forged lease carrying an even generation never matches (see <see cref="TryRetire"/>).
+/// Options beyond the default mode hook only the slow paths: <see cref="LeaseGuard"/> (Guarded),
+/// <see cref="LeaseTracker"/> (TrackLeases), ZeroOnRent; trimming and leak reports live in PoolCore.Trimming.cs
+/// and PoolCore.Leases.cs, the idle and memory-pressure policies in <see cref="MemoryReclaimer"/>.
 /// Thread-safety: all members are thread-safe.
 /// </remarks>
-internal sealed class PoolCore : IDisposable
+internal sealed partial class PoolCore : IDisposable
 {
     private static readonly Lock s_idLock = new();
     private static readonly Stack<int> s_freeIds = new();
@@ -40,16 +44,35 @@ internal sealed class PoolCore : IDisposable
     private long _retiredRents;
     private long _retiredReturns;
     private long _retiredInUseBytes;
+    private long _misuseDetected;
+    private long _trims;
+    private long _pressureTrims;
+    private long _leaksReported;
+    private long _leakedBytes;
     private int _disposed;
+
+    // Debugging and memory-return policy; all null/false in the default mode. They hook only the slow paths
+    // (guarded and tracking pools bypass the thread caches, so every rent and return takes them).
+    private readonly LeaseGuard? _guard;
+    private readonly LeaseTracker? _tracker;
+    private readonly bool _zeroOnRent;
+    private readonly Action<NativeLeaseInfo>? _leakReported;
+    private readonly MemoryReclaimer _reclaimer;
 
     public PoolCore(NativePoolOptions options, bool isShared = false)
     {
         Arena = new Arena(options.ToArenaSettings());
-        UseThreadCaches = options.ThreadCaches;
+        bool tracking = options.TrackLeases || options.Guarded;
+        UseThreadCaches = options.ThreadCaches && !tracking;
         IsShared = isShared;
         _id = isShared ? 0 : TakeId();
         Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
         Arena.Diagnostics = Diagnostics;
+        _guard = options.Guarded ? new LeaseGuard(Arena) : null;
+        _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
+        _zeroOnRent = options.ZeroOnRent;
+        _leakReported = options.LeakReported;
+        _reclaimer = new MemoryReclaimer(this, options);
     }
 
     /// <summary>The process-wide core behind every <c>Shared</c> pool.</summary>
@@ -104,7 +127,10 @@ internal sealed class PoolCore : IDisposable
             cache.TrimEpoch = _trimEpoch;
             cache.Flush();
         }
-        Allocation allocation = Arena.Allocate(sizeClass);
+        Allocation allocation = _guard?.TryTake(sizeClass) ?? Arena.Allocate(sizeClass);
+        if (_zeroOnRent)
+            Arena.Zero(allocation.Address, allocation.Capacity);
+        _tracker?.OnRent(allocation);
         if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
             NativeArrayPoolEventSource.Log.BufferRented(Name, allocation.Capacity, sizeClass);
         return allocation;
@@ -114,10 +140,10 @@ internal sealed class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(Allocation allocation, int generation, bool clear, string paramName)
     {
-        if (Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation) != generation)
-            ThrowStale(paramName);
-        if (clear)
-            Arena.Os.Clear(allocation.Address, (nuint)allocation.Capacity);
+        if (!TryRetire(allocation, generation))
+            ThrowStale(allocation, generation, paramName);
+        if (clear || _zeroOnRent)
+            Arena.Zero(allocation.Address, allocation.Capacity);
         ThreadCache cache = GetCache();
         cache.Returns++;
         cache.InUseBytes -= allocation.Capacity;
@@ -125,21 +151,43 @@ internal sealed class PoolCore : IDisposable
             ReturnSlow(allocation);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowStale(string paramName)
+    /// <summary>
+    /// Moves the allocation from the lease's generation to the next (even) one, if the lease is current. Leases
+    /// only ever carry odd generations; the odd comparand keeps a forged even one from ever swapping (which would
+    /// mark a free allocation rented), and the parity test rejects it when the value it found equals it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryRetire(Allocation allocation, int generation)
     {
+        int found = Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation | 1);
+        return ((found ^ generation) | (~generation & 1)) == 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowStale(Allocation allocation, int generation, string paramName)
+    {
+        Interlocked.Increment(ref _misuseDetected);
         if (IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
         Diagnostics.OnMisuse(MisuseKind.DoubleReturn);
-        ThrowHelper.ThrowStaleReturn(paramName);
+        ThrowHelper.ThrowStaleReturn(paramName, allocation.Capacity, generation, Volatile.Read(ref allocation.Generation),
+            _tracker?.WhereEnded(allocation, generation));
     }
+
+    /// <summary>Counts a misuse the pool facade detected before reaching the core (default, foreign or forged lease).</summary>
+    public void NoteMisuse() => Interlocked.Increment(ref _misuseDetected);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReturnSlow(Allocation allocation)
     {
         if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
             NativeArrayPoolEventSource.Log.BufferReturned(Name, allocation.Capacity, allocation.SizeClass);
-        if (!IsDisposed)
+        NativeLeaseInfo? lease = _tracker?.OnReturn(allocation);
+        if (IsDisposed)
+            return;
+        if (_guard is not null)
+            _guard.Quarantine(allocation, lease?.RentStackTrace);
+        else
             Arena.Free(allocation);
     }
 
@@ -150,9 +198,10 @@ internal sealed class PoolCore : IDisposable
     public Allocation Resize(Allocation allocation, int generation, int newClass, bool clearOld, string paramName, out int newGeneration)
     {
         // Take the lease: the even generation keeps a racing Return or Resize of the same lease out.
-        if (Interlocked.CompareExchange(ref allocation.Generation, generation + 1, generation) != generation)
-            ThrowStale(paramName);
+        if (!TryRetire(allocation, generation))
+            ThrowStale(allocation, generation, paramName);
         long oldCapacity = allocation.Capacity;
+        nint oldAddress = allocation.Address;
         Allocation result;
         try
         {
@@ -163,11 +212,24 @@ internal sealed class PoolCore : IDisposable
             Volatile.Write(ref allocation.Generation, generation); // the buffer is intact: give the lease back
             throw;
         }
+        if (_tracker is not null || _zeroOnRent)
+            AfterResize(allocation, oldCapacity, oldAddress, result);
         newGeneration = result.Generation + 1;
         Volatile.Write(ref result.Generation, newGeneration);
         ThreadCache cache = GetCache();
         cache.InUseBytes += result.Capacity - oldCapacity;
         return result;
+    }
+
+    private void AfterResize(Allocation old, long oldCapacity, nint oldAddress, Allocation result)
+    {
+        // With ZeroOnRent the part a resize adds reads zero too, whichever growth path served it. When the pages
+        // moved (mremap: same record, new address) the kernel made the added part of fresh zero pages already,
+        // and writing zeros would only commit memory the tenant may never touch.
+        bool pagesMoved = result == old && result.Address != oldAddress;
+        if (_zeroOnRent && result.Capacity > oldCapacity && !pagesMoved)
+            Arena.Zero(result.Address + (nint)oldCapacity, result.Capacity - oldCapacity);
+        _tracker?.OnResize(old, result);
     }
 
     // ---------------- caches ----------------
@@ -261,8 +323,19 @@ internal sealed class PoolCore : IDisposable
             }
         }
         Arena arena = Arena;
+        (int quarantined, int protectedBuffers) = _guard?.Counts ?? (0, 0);
         return new NativePoolStatistics
         {
+            MisuseDetected = Volatile.Read(ref _misuseDetected),
+            Trims = Volatile.Read(ref _trims),
+            PressureTrims = Volatile.Read(ref _pressureTrims),
+            BytesDiscarded = Volatile.Read(ref arena.BytesDiscarded),
+            TrackedLeases = _tracker?.Count ?? 0,
+            LeaksReported = Volatile.Read(ref _leaksReported),
+            LeakedBytes = Volatile.Read(ref _leakedBytes),
+            StaleWritesDetected = _guard?.StaleWrites ?? 0,
+            QuarantinedBuffers = quarantined,
+            ProtectedBuffers = protectedBuffers,
             MappedBytes = arena.ReservedBytes,
             InUseBytes = inUse,
             KernelMappings = arena.KernelMappings,
@@ -279,8 +352,6 @@ internal sealed class PoolCore : IDisposable
             BytesCopied = Volatile.Read(ref arena.BytesCopied),
             MovesDeclinedByBudget = Volatile.Read(ref arena.MovesDeclinedByBudget),
             MovesFailed = Volatile.Read(ref arena.MovesFailed),
-            Trims = Volatile.Read(ref Diagnostics.Trims),
-            MisuseDetected = Volatile.Read(ref Diagnostics.MisuseDetected),
             Backend = arena.Os.Name,
         };
     }
@@ -293,6 +364,14 @@ internal sealed class PoolCore : IDisposable
             ThrowHelper.ThrowSharedPoolDispose();
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        _reclaimer.Dispose();
+        _guard?.Clear();
+        // Every lease still in the table is a leak: report it before the memory goes.
+        if (_tracker is not null)
+        {
+            foreach (NativeLeaseInfo leak in _tracker.TakeAll())
+                ReportLeak(leak);
+        }
         // Retire every lease still out, so using one throws instead of touching unmapped memory.
         foreach (Allocation record in Arena.AllRecords())
         {

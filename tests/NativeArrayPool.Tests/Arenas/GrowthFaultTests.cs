@@ -39,6 +39,9 @@ public class GrowthFaultTests
         ThreadCaches = false, // every return reaches the arena, so frees meet the faults too
         GrowthPaths = paths,
         MappingBudget = budget,
+        // No background trims: they would draw from the fault plan's random sequence and break seed replay.
+        IdleTrimDelay = Timeout.InfiniteTimeSpan,
+        TrimOnMemoryPressure = false,
     };
 
     [Fact]

@@ -1,0 +1,51 @@
+using NativeBuffers.Arenas;
+
+namespace NativeBuffers.Pooling;
+
+// Leak reporting (the lease table of TrackLeases/Guarded, and the hook for owner objects' finalizers), and the
+// unchecked return that benchmarks compare Return against to measure the default-mode checks.
+internal sealed partial class PoolCore
+{
+    /// <summary>The leases out, from the lease table; null when the pool does not track leases.</summary>
+    public List<NativeLeaseInfo>? GetLiveLeases() => _tracker?.Snapshot();
+
+    /// <summary>
+    /// The leak hook for owners that are objects (NativeMemoryPool's owners call it from their finalizer): counts
+    /// and reports the lease as leaked and, if it is still out, returns its memory to the pool.
+    /// </summary>
+    public void ReportLeakedLease(Allocation allocation, int generation)
+    {
+        NativeLeaseInfo info = _tracker?.OnReturn(allocation) ?? new NativeLeaseInfo(allocation.Capacity, allocation.Address, null);
+        ReportLeak(info);
+        if (!IsDisposed && TryRetire(allocation, generation))
+        {
+            ThreadCache cache = GetCache();
+            cache.Returns++;
+            cache.InUseBytes -= allocation.Capacity;
+            ReturnSlow(allocation);
+        }
+    }
+
+    private void ReportLeak(NativeLeaseInfo info)
+    {
+        Interlocked.Increment(ref _leaksReported);
+        Interlocked.Add(ref _leakedBytes, info.Bytes);
+        Diagnostics.OnLeak(info.Bytes, Arenas.SizeClasses.ClassOf(Math.Max(1, info.Bytes)));
+        _leakReported?.Invoke(info);
+    }
+
+    /// <summary>
+    /// Measurement only (benchmarks see internals): <see cref="Return"/> without the misuse checks — a plain store
+    /// of the next generation instead of the compare-and-swap, and no test of the lease. Rent plus this, against
+    /// Rent plus <c>NativeArrayPool.Return</c>, is the cost of the default-mode checks. Never used by the library.
+    /// </summary>
+    internal void ReturnUnchecked(Allocation allocation, int generation)
+    {
+        allocation.Generation = generation + 1;
+        ThreadCache cache = GetCache();
+        cache.Returns++;
+        cache.InUseBytes -= allocation.Capacity;
+        if (!cache.TryPush(allocation))
+            ReturnSlow(allocation);
+    }
+}

@@ -30,7 +30,8 @@ public class KestrelEchoTests
 
         var random = new Random(4242);
         int[] sizes = Enumerable.Range(0, Requests).Select(i => i < 4 ? i * 3 : random.Next(0, MaxBody + 1)).ToArray();
-        using var client = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromMinutes(5) // a hang guard, not a speed check: CI runs both test assemblies at once on 2 cores };
+        // The timeout is a hang guard, not a speed check: CI runs both test assemblies at once on 2 cores.
+        using var client = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromMinutes(5) };
         using var gate = new SemaphoreSlim(8);
         long sent = 0;
         Task[] requests = sizes.Select((size, i) => Task.Run(async () =>

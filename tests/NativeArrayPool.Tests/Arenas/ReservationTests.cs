@@ -9,7 +9,7 @@ public class ReservationTests
 {
     private const int GranuleShift = 12;
     private const long Size = 4L << 20; // 1024 granules, orders 0..10
-    private static readonly nint Base = (nint)(1L << 40);
+    private static readonly nint Base = unchecked((nint)(1L << 40));
 
     [Fact]
     public void Random_allocate_grow_shrink_free_sequences_keep_the_buddy_invariants()

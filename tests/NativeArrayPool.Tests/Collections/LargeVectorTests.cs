@@ -271,6 +271,7 @@ public class LargeVectorTests(ITestOutputHelper output)
 
         public static void Fill(long offset, Span<byte> destination)
         {
+            Span<byte> stamp = stackalloc byte[sizeof(long)];
             while (!destination.IsEmpty)
             {
                 long index = offset >> BlockShift;
@@ -280,7 +281,6 @@ public class LargeVectorTests(ITestOutputHelper output)
                 block.AsSpan(within, n).CopyTo(destination);
                 if (within < sizeof(long))
                 {
-                    Span<byte> stamp = stackalloc byte[sizeof(long)];
                     BinaryPrimitives.WriteInt64LittleEndian(stamp, index);
                     int stampBytes = Math.Min(sizeof(long) - within, n);
                     stamp.Slice(within, stampBytes).CopyTo(destination);

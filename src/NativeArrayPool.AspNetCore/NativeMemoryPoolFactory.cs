@@ -25,8 +25,9 @@ namespace NativeBuffers.AspNetCore;
 /// Made with options, every <see cref="Create"/> returns a new <see cref="NativeMemoryPool"/> with arenas of its own,
 /// which the caller owns and disposes (Kestrel disposes a listener's pools when it stops); <see cref="Dispose"/>
 /// disposes any the factory made that are still open.</para>
-/// <para>Unlike Kestrel's default factory, pools from this one do not evict idle memory on a timer; call
-/// <see cref="NativeMemoryPool.Trim"/> to give address space back.</para>
+/// <para>Like Kestrel's default factory, pools from this one give idle memory back on their own: free pages are
+/// discarded after <see cref="NativePoolOptions.IdleTrimDelay"/> (10 s by default) and under memory pressure;
+/// <see cref="NativeMemoryPool.Trim"/> does it at once.</para>
 /// <para>Thread-safety: all members are thread-safe.</para>
 /// </remarks>
 public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposable

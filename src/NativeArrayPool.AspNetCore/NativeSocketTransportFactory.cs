@@ -8,7 +8,7 @@ namespace NativeBuffers.AspNetCore;
 /// <summary>
 /// A Kestrel socket transport whose connection pipes rent from the registered <see cref="IMemoryPoolFactory{T}"/>
 /// and work with memory that has no array behind it, such as <see cref="NativeMemoryPool"/>'s.
-/// Register it with <c>services.AddNativeSocketTransport()</c>.
+/// <c>services.AddNativeMemoryPool()</c> registers it in place of Kestrel's sockets transport.
 /// </summary>
 /// <remarks>
 /// <para><b>Why it exists.</b> Kestrel's own sockets transport (ASP.NET Core 10.0) sends a response that spans

@@ -108,8 +108,8 @@ internal sealed partial class Arena
 
         nint target = destination.AddressOf(offset);
         Placement source = Placement.Of(allocation);
-        // A small-space block moving into the huge space carries its VMA flags with it; advise the island so
-        // its new pages fault in as huge pages too.
+        // A detached mapping (made by a plain mremap) moving into the huge space lacks VM_HUGEPAGE; advise the
+        // island so its new pages fault in as huge pages too. (Small-space blocks never get here: they copy.)
         bool adviseHuge = destination.HugePages && !(source.Reservation?.HugePages ?? false);
         OsError error = _os.MoveInto(source.Address, (nuint)source.Capacity, target, (nuint)newBytes, adviseHuge);
         if (error.IsFailure)

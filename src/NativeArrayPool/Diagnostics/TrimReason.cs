@@ -5,8 +5,8 @@ internal enum TrimReason
 {
     /// <summary>The application called <c>Trim()</c>.</summary>
     Explicit = 1,
-    /// <summary>A gen-2 garbage collection under memory pressure (reserved for the automatic trimming policy).</summary>
+    /// <summary>A gen-2 garbage collection under memory pressure (<see cref="NativePoolOptions.TrimOnMemoryPressure"/>).</summary>
     MemoryPressure = 2,
-    /// <summary>Buffers sat unused past the idle timeout (reserved for the automatic trimming policy).</summary>
+    /// <summary>Free memory sat unused past <see cref="NativePoolOptions.IdleTrimDelay"/>.</summary>
     Idle = 3,
 }

@@ -73,7 +73,7 @@ public readonly record struct NativePoolStatistics
     /// <summary>Leases out according to the lease table; 0 unless <see cref="NativePoolOptions.TrackLeases"/> or <see cref="NativePoolOptions.Guarded"/>.</summary>
     public int TrackedLeases { get; init; }
 
-    /// <summary>Leases reported as leaked (still out when a tracking pool was disposed, or found by an owner's finalizer).</summary>
+    /// <summary>Leases reported as leaked: still out when a pool with <see cref="NativePoolOptions.TrackLeases"/> (or guarded mode) was disposed.</summary>
     public long LeaksReported { get; init; }
 
     /// <summary>Bytes of the leases in <see cref="LeaksReported"/>.</summary>

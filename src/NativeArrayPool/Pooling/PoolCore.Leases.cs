@@ -2,7 +2,7 @@ using NativeBuffers.Arenas;
 
 namespace NativeBuffers.Pooling;
 
-// Leak reporting (the lease table of TrackLeases/Guarded, and the hook for owner objects' finalizers), and the
+// Leak reporting (the lease table of TrackLeases/Guarded, and a hook for owner objects), and the
 // unchecked return that benchmarks compare Return against to measure the default-mode checks.
 internal sealed partial class PoolCore
 {
@@ -10,8 +10,9 @@ internal sealed partial class PoolCore
     public List<NativeLeaseInfo>? GetLiveLeases() => _tracker?.Snapshot();
 
     /// <summary>
-    /// The leak hook for owners that are objects (NativeMemoryPool's owners call it from their finalizer): counts
-    /// and reports the lease as leaked and, if it is still out, returns its memory to the pool.
+    /// A leak hook for owners that are objects: counts and reports the lease as leaked and, if it is still out,
+    /// returns its memory to the pool. Nothing in the library calls it yet: NativeMemoryPool's owners have no
+    /// finalizer (a finalizer per reused owner would cost every Rent); it is here for one that does.
     /// </summary>
     public void ReportLeakedLease(Allocation allocation, int generation)
     {

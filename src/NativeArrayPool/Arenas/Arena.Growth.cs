@@ -115,16 +115,19 @@ internal sealed partial class Arena
         if (error.IsFailure)
         {
             // The destination may be gone: kernels before 6.x unmapped it before validating the source (EFAULT,
-            // and ENOMEM from the later checks); 6.18 leaves it mapped (docs/design.md). Map it back before
-            // anything else; NOREPLACE never hits a neighbour, and mincore tells a surviving destination apart.
-            OsError restored = _os.Restore(target, (nuint)newBytes, destination.HugePages);
-            bool intact = restored.IsSuccess || DestinationSurvived(target, newBytes);
+            // and ENOMEM from the later checks); 6.18 leaves it mapped (docs/design.md). Ask at once whether it is
+            // still wholly mapped: that is the kernel having kept it, and asking before anything else leaves the
+            // least time for another thread's mapping (a thread stack, say) to land in a hole and pass for ours.
+            // Otherwise map it back, never over a neighbour (NOREPLACE): success is fresh pages, EEXIST means
+            // something else took part of it, and any other failure leaves a hole that consolidation retries.
+            bool survived = DestinationSurvived(target, newBytes);
+            OsError restored = survived ? OsError.Success : _os.Restore(target, (nuint)newBytes, destination.HugePages);
             lock (_lock)
             {
                 MovesFailed++;
-                if (restored.IsSuccess)
+                if (!survived && restored.IsSuccess)
                     destination.MarkFresh(offset, newBytes);
-                if (intact)
+                if (restored.IsSuccess)
                     destination.Free(offset, order);
                 else
                     MarkVacated(destination, offset, order, restored);

@@ -8,6 +8,9 @@ namespace NativeBuffers.Tests.Arenas;
 /// Trim gives the pages of free memory back to the OS while the address space stays reserved: resident memory
 /// of the pool's mappings falls, rented buffers keep their contents, and the pool keeps working.
 /// </summary>
+// Reads resident memory from /proc while it runs: alone, so no other test's pool maps next to this one's
+// (neighbouring mappings merge) or churns pages in the middle of the measurement.
+[Collection(nameof(SerialKernelCollection))]
 public class ArenaTrimTests(ITestOutputHelper output)
 {
     private const int Buffers = 12;

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Text;
 using System.Security.Cryptography;
@@ -15,6 +14,8 @@ public class KestrelEchoTests
 {
     private const int Requests = 40;
     private const int MaxBody = 8 << 20;
+    private const int BeyondBuffering = 40 << 20;
+    private const int Connections = 8;
 
     [Fact]
     public async Task Kestrel_echoes_random_bodies_through_the_native_pool()
@@ -30,31 +31,27 @@ public class KestrelEchoTests
 
         var random = new Random(4242);
         int[] sizes = Enumerable.Range(0, Requests).Select(i => i < 4 ? i * 3 : random.Next(0, MaxBody + 1)).ToArray();
-        // The timeout is a hang guard, not a speed check: CI runs both test assemblies at once on 2 cores.
-        using var client = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromMinutes(5) };
-        using var gate = new SemaphoreSlim(8);
+        // Larger than every buffer between client and server: the echo completes only if both pipes apply backpressure
+        // and release it again, with the response flowing while the request still arrives.
+        sizes[^1] = BeyondBuffering;
+        // Eight keep-alive connections, each carrying its share of the requests one after another.
         long sent = 0;
-        Task[] requests = sizes.Select((size, i) => Task.Run(async () =>
+        Task[] connections = Enumerable.Range(0, Connections).Select(c => Task.Run(async () =>
         {
-            await gate.WaitAsync();
-            try
+            await using DuplexHttpConnection connection = await DuplexHttpConnection.ConnectAsync(host.Address);
+            for (int i = c; i < sizes.Length; i += Connections)
             {
-                byte[] body = new byte[size];
+                byte[] body = new byte[sizes[i]];
                 new Random(i).NextBytes(body);
-                using var content = new ByteArrayContent(body);
-                content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-                using HttpResponseMessage response = await client.PostAsync("/echo", content);
-                response.EnsureSuccessStatusCode();
-                byte[] echoed = await response.Content.ReadAsByteArrayAsync();
-                Assert.Equal(Convert.ToHexString(SHA256.HashData(body)), Convert.ToHexString(SHA256.HashData(echoed)));
-                Interlocked.Add(ref sent, size);
-            }
-            finally
-            {
-                gate.Release();
+                (int status, byte[] echoedHash, long echoedLength) = await connection.PostAsync("/echo", body);
+                Assert.Equal(200, status);
+                Assert.Equal(body.Length, echoedLength);
+                Assert.Equal(Convert.ToHexString(SHA256.HashData(body)), Convert.ToHexString(echoedHash));
+                Interlocked.Add(ref sent, body.Length);
             }
         })).ToArray();
-        await Task.WhenAll(requests);
+        // A hang guard, not a speed check: CI runs both test assemblies at once on 2 cores.
+        await Task.WhenAll(connections).WaitAsync(TimeSpan.FromMinutes(5));
 
         NativePoolStatistics statistics = factory.GetStatistics();
         Assert.True(factory.PoolsCreated >= 1, "Kestrel never asked the factory for a pool");

@@ -63,6 +63,13 @@ internal static class EnvironmentOptions
         return options;
     }
 
+    /// <summary>
+    /// The backend <see cref="MemoryBackend.Automatic"/> stands for: what <see cref="Backend"/> names, or
+    /// <see cref="MemoryBackend.Automatic"/> (the platform's own layer) when it is unset.
+    /// </summary>
+    public static MemoryBackend ReadBackend(Func<string, string?> lookup) =>
+        Value(lookup, Backend) is string backend ? ParseBackend(backend) : MemoryBackend.Automatic;
+
     private static string? Value(Func<string, string?> lookup, string variable)
     {
         string? value = lookup(variable);

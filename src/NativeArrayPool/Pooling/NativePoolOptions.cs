@@ -49,7 +49,9 @@ public sealed class NativePoolOptions
     public GrowthPaths GrowthPaths { get; set; } = GrowthPaths.All;
 
     /// <summary>The virtual-memory layer.</summary>
-    /// <remarks>Default <see cref="MemoryBackend.Automatic"/>.</remarks>
+    /// <remarks>Default <see cref="MemoryBackend.Automatic"/>: the layer the environment variable
+    /// <c>NATIVEARRAYPOOL_BACKEND</c> names (<c>Linux</c> or <c>Portable</c>) for every pool in the process, or the
+    /// platform's own when it is unset. A malformed value makes creating such a pool throw <see cref="ArgumentException"/>.</remarks>
     public MemoryBackend Backend { get; set; } = MemoryBackend.Automatic;
 
     /// <summary>Keep recently returned buffers in per-thread caches, so the common Rent and Return take no lock.</summary>
@@ -169,7 +171,9 @@ public sealed class NativePoolOptions
         if (!Enum.IsDefined(Backend))
             ThrowHelper.ThrowInvalidOptions($"{nameof(Backend)} is {(int)Backend}, not a MemoryBackend value.");
 
-        VirtualMemory os = VirtualMemoryOverride ?? Backend switch
+        // Automatic defers to the environment, so one variable moves a whole process (and the test suite) to a layer.
+        MemoryBackend backend = Backend == MemoryBackend.Automatic ? EnvironmentOptions.ReadBackend(Environment.GetEnvironmentVariable) : Backend;
+        VirtualMemory os = VirtualMemoryOverride ?? backend switch
         {
             MemoryBackend.Portable => PortableVirtualMemory.Instance,
             MemoryBackend.Linux => OperatingSystem.IsLinux() && LinuxVirtualMemory.IsAvailable()

@@ -121,4 +121,29 @@ public class EnvironmentOptionsTests
             directory = Path.GetDirectoryName(directory);
         return directory ?? throw new InvalidOperationException("NativeArrayPool.sln not found above " + AppContext.BaseDirectory);
     }
+
+    [Fact]
+    public void The_backend_variable_names_the_layer_Automatic_stands_for()
+    {
+        Assert.Equal(MemoryBackend.Automatic, EnvironmentOptions.ReadBackend(Env()));
+        Assert.Equal(MemoryBackend.Portable, EnvironmentOptions.ReadBackend(Env(("NATIVEARRAYPOOL_BACKEND", "Portable"))));
+        Assert.Equal(MemoryBackend.Linux, EnvironmentOptions.ReadBackend(Env(("NATIVEARRAYPOOL_BACKEND", "linux"))));
+        var error = Assert.Throws<ArgumentException>(() => EnvironmentOptions.ReadBackend(Env(("NATIVEARRAYPOOL_BACKEND", "mmap"))));
+        Assert.Equal("NATIVEARRAYPOOL_BACKEND", error.ParamName);
+    }
+
+    [Fact]
+    public void Automatic_pools_follow_the_backend_variable_of_this_process_and_pinned_pools_do_not()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        // CI runs the suite with and without NATIVEARRAYPOOL_BACKEND=Portable: this test sees each in turn.
+        string expected = EnvironmentOptions.ReadBackend(Environment.GetEnvironmentVariable) == MemoryBackend.Portable ? "portable" : "linux";
+        using (var automatic = NativeArrayPool<byte>.Create(new NativePoolOptions()))
+            Assert.Equal(expected, automatic.GetStatistics().Backend);
+        using (var linux = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux }))
+            Assert.Equal("linux", linux.GetStatistics().Backend);
+        using (var portable = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Portable }))
+            Assert.Equal("portable", portable.GetStatistics().Backend);
+    }
 }

@@ -7,7 +7,7 @@
 using NativeBuffers;
 
 string mode = args.Length > 0 ? args[0] : "span";
-using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Guarded = true });
+using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, Guarded = true });
 
 NativeBuffer<byte> buffer = pool.Rent(1 << 20);
 buffer.AsSpan().Fill(1);

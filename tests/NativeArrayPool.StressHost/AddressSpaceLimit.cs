@@ -18,7 +18,7 @@ internal static class AddressSpaceLimit
         Console.WriteLine($"address-space limit run, pid {Environment.ProcessId}");
         long limit = AddressSpaceRLimit.LimitToCurrentPlus(1024 * MiB);
         Console.WriteLine($"RLIMIT_AS set to {limit / MiB} MiB ({AddressSpaceRLimit.VmSize() / MiB} MiB mapped now)");
-        var options = new NativePoolOptions { ThreadCaches = false, RemapThresholdBytes = 64 * KiB };
+        var options = new NativePoolOptions { Backend = MemoryBackend.Linux, ThreadCaches = false, RemapThresholdBytes = 64 * KiB };
         NativeArrayPool<byte> pool = NativeArrayPool<byte>.Create(options);
         Arena arena = pool.Core.Arena;
         var held = new List<NativeBuffer<byte>>();

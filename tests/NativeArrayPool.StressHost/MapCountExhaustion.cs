@@ -82,7 +82,7 @@ internal static class MapCountExhaustion
         _ = NativeBuffers.Diagnostics.NativeArrayPoolEventSource.Log.IsEnabled();
         foreach (GrowthPaths paths in new[] { GrowthPaths.All, GrowthPaths.InPlace | GrowthPaths.Copy, GrowthPaths.Remap | GrowthPaths.Copy })
         {
-            using var warm = NativeArrayPool<byte>.Create(new NativePoolOptions { GrowthPaths = paths, ThreadCaches = false, RemapThresholdBytes = 16 * KiB });
+            using var warm = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, GrowthPaths = paths, ThreadCaches = false, RemapThresholdBytes = 16 * KiB });
             NativeBuffer<byte> x = warm.Rent(64 * KiB), y = warm.Rent(64 * KiB);
             warm.Resize(ref x, 4 * MiB);
             warm.Resize(ref y, 16);
@@ -102,6 +102,7 @@ internal static class MapCountExhaustion
         var lines = new List<string>(64);
         var options = new NativePoolOptions
         {
+            Backend = MemoryBackend.Linux,
             MinimumReservationBytes = 8 * MiB,
             RemapThresholdBytes = 16 * KiB,
             ThreadCaches = false,

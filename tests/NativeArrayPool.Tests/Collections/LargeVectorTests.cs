@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using NativeBuffers.Arenas;
+using NativeBuffers.Tests.Support;
 using Xunit.Abstractions;
 
 namespace NativeBuffers.Tests.Collections;
@@ -12,6 +13,7 @@ namespace NativeBuffers.Tests.Collections;
 /// checks the content at sampled offsets and end to end by SHA-256, and reads the pool's counters to show that
 /// every growth of a huge buffer (2 MiB and up) moved pages (in place or mremap) and copied nothing.
 /// </summary>
+[Trait(Layer.Trait, Layer.Linux)]
 public class LargeVectorTests(ITestOutputHelper output)
 {
     /// <summary>3 GiB + 100 MiB + an odd tail, so the last segment and the last write are partial.</summary>
@@ -36,7 +38,7 @@ public class LargeVectorTests(ITestOutputHelper output)
     public void BufferWriter_holds_more_than_3_GiB_and_grows_without_copying_large_steps()
     {
         var phases = new Phases();
-        using var pool = NativeArrayPool<byte>.Create();
+        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux });
         var steps = new GrowthSteps();
         using (var writer = new NativeBufferWriter<byte>(pool))
         {
@@ -72,7 +74,7 @@ public class LargeVectorTests(ITestOutputHelper output)
     public async Task MemoryStream_holds_more_than_3_GiB_and_grows_without_copying_large_steps()
     {
         var phases = new Phases();
-        using var pool = NativeArrayPool<byte>.Create();
+        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux });
         var steps = new GrowthSteps();
         byte[] scratch = new byte[LargeWrite];
         using (var stream = new NativeMemoryStream(pool))

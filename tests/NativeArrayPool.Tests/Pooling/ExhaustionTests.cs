@@ -10,6 +10,7 @@ namespace NativeBuffers.Tests.Pooling;
 /// small RLIMIT_AS. The child checks contents, leases, counters and leaks itself; here we check that it
 /// finished, said what happened, and that the refusals explain themselves.
 /// </summary>
+[Trait(Layer.Trait, Layer.Linux)]
 public class ExhaustionTests
 {
     private readonly ITestOutputHelper _output;

@@ -128,12 +128,13 @@ public class LeaseGuardTests
         Assert.Equal(1, pool.GetStatistics().StaleWritesDetected);
     }
 
+    [Trait(Layer.Trait, Layer.Linux)]
     [Fact]
     public void Large_returned_buffers_are_inaccessible_until_rented_again()
     {
         if (!ResidentMemory.IsAvailable)
             return; // needs /proc (Linux)
-        using NativeArrayPool<byte> pool = CreateGuarded();
+        using NativeArrayPool<byte> pool = CreateGuarded(MemoryBackend.Linux);
         NativeBuffer<byte> pin = pool.Rent(1 << 20); // keeps the reservation mapped through Trim
         NativeBuffer<byte> buffer = pool.Rent(1 << 20);
         nint address = buffer._allocation!.Address;
@@ -156,12 +157,13 @@ public class LeaseGuardTests
         pool.Return(pin);
     }
 
+    [Trait(Layer.Trait, Layer.Linux)]
     [Fact]
     public void A_protected_buffer_costs_at_most_two_kernel_mappings_outside_the_model_until_reused()
     {
         if (!ResidentMemory.IsAvailable)
             return; // counts VMAs in /proc/self/maps (Linux)
-        using NativeArrayPool<byte> pool = CreateGuarded();
+        using NativeArrayPool<byte> pool = CreateGuarded(MemoryBackend.Linux);
         var buffers = Enumerable.Range(0, 3).Select(_ => pool.Rent(1 << 20)).ToList();
         var ranges = pool.Core.Arena.MappedRanges();
         int before = NativeBuffers.Os.ProcessMemory.CountMappingsWithin(ranges);
@@ -180,10 +182,11 @@ public class LeaseGuardTests
         pool.Return(buffers[2]);
     }
 
+    [Trait(Layer.Trait, Layer.Linux)]
     [Fact]
     public void At_most_MaxProtected_buffers_are_protected_the_rest_are_poisoned()
     {
-        using NativeArrayPool<byte> pool = CreateGuarded();
+        using NativeArrayPool<byte> pool = CreateGuarded(MemoryBackend.Linux);
         var buffers = Enumerable.Range(0, LeaseGuard.MaxProtected + 5).Select(_ => pool.Rent(64 * 1024)).ToList();
         foreach (NativeBuffer<byte> buffer in buffers)
             pool.Return(buffer);
@@ -195,6 +198,7 @@ public class LeaseGuardTests
         Assert.Equal(0, pool.GetStatistics().ProtectedBuffers);
     }
 
+    [Trait(Layer.Trait, Layer.Linux)]
     [Theory]
     [InlineData("span")]
     [InlineData("pointer")]
@@ -212,6 +216,7 @@ public class LeaseGuardTests
             Assert.Contains("AccessViolationException", stderr);
     }
 
+    [Trait(Layer.Trait, Layer.Linux)]
     [Fact]
     public void The_child_survives_the_same_write_into_a_rented_buffer()
     {

@@ -5,13 +5,14 @@ namespace NativeBuffers.Tests.Pooling;
 
 /// <summary>Behaviour against the real Linux kernel, read back from /proc/self/maps. Runs alone (see <see cref="SerialKernelCollection"/>).</summary>
 [Collection(nameof(SerialKernelCollection))]
+[Trait(Layer.Trait, Layer.Linux)]
 public class NativeArrayPoolKernelTests
 {
     [Fact]
     public void A_1_GiB_buffer_resized_to_2_GiB_copies_nothing_and_keeps_its_contents()
     {
         if (!OperatingSystem.IsLinux()) return;
-        using var pool = NativeArrayPool<byte>.Create();
+        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux });
         NativeBuffer<byte> buffer = pool.Rent(1L << 30);
         Pattern.Fill(buffer, 1L << 30, seed: 77);
 
@@ -33,7 +34,7 @@ public class NativeArrayPoolKernelTests
     {
         if (!OperatingSystem.IsLinux()) return;
         var probe = new MappingsProbe();
-        var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { MinimumReservationBytes = 2L << 20, RemapThresholdBytes = 64 * 1024 });
+        var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, MinimumReservationBytes = 2L << 20, RemapThresholdBytes = 64 * 1024 });
         var random = new Random(5);
         var live = new List<NativeBuffer<byte>>();
         for (int i = 0; i < 400; i++)
@@ -71,7 +72,7 @@ public class NativeArrayPoolKernelTests
     public void The_mapping_model_never_undercounts_the_kernel()
     {
         if (!OperatingSystem.IsLinux()) return;
-        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { MinimumReservationBytes = 2L << 20, RemapThresholdBytes = 64 * 1024 });
+        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, MinimumReservationBytes = 2L << 20, RemapThresholdBytes = 64 * 1024 });
         var random = new Random(11);
         var live = new List<NativeBuffer<byte>>();
         for (int i = 0; i < 300; i++)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Reflection;
+using NativeBuffers.Os;
 using NativeBuffers.Pooling;
 using NativeBuffers.Tests.Support;
 
@@ -196,6 +197,61 @@ public class LeaseGuardTests
         Assert.Equal(LeaseGuard.MaxProtected + 5, stats.QuarantinedBuffers);
         pool.Trim();
         Assert.Equal(0, pool.GetStatistics().ProtectedBuffers);
+    }
+
+    [Trait(Layer.Trait, Layer.Linux)]
+    [Fact]
+    public void A_failing_mprotect_falls_back_to_the_pattern_and_a_failing_unprotect_never_hands_out_inaccessible_memory()
+    {
+        if (!ResidentMemory.IsAvailable)
+            return; // reads page permissions from /proc/self/maps (Linux)
+        NativeArrayPool<byte> Guarded(FaultInjectingVirtualMemory os) => NativeArrayPool<byte>.Create(new NativePoolOptions
+        {
+            Guarded = true,
+            VirtualMemoryOverride = os,
+            IdleTrimDelay = Timeout.InfiniteTimeSpan,
+            TrimOnMemoryPressure = false,
+        });
+
+        // Protecting fails (ENOMEM, as at the map-count limit): the buffer is poisoned instead, and a stale write is still caught.
+        var protectFails = FaultInjectingVirtualMemory.FailAt(LinuxVirtualMemory.Instance, Primitive.Protect, 0, OsError.OutOfMemory);
+        using (NativeArrayPool<byte> pool = Guarded(protectFails))
+        {
+            NativeBuffer<byte> buffer = pool.Rent(1 << 20);
+            nint address = buffer._allocation!.Address;
+            pool.Return(buffer);
+            Assert.Equal(1, protectFails.Failures(Primitive.Protect));
+            Assert.Equal("rw-p", ResidentMemory.PermissionsAt(address));
+            Assert.Equal(0, pool.GetStatistics().ProtectedBuffers);
+            Assert.Equal(1, pool.GetStatistics().QuarantinedBuffers);
+            MemoryAccess.AsSpan<byte>(address + 100, 1)[0] = 42; // a stale write through a kept pointer
+            Assert.Throws<StaleWriteException>(() => pool.Rent(1 << 20));
+            Assert.Null(pool.Core.Arena.Validate());
+        }
+
+        // Protecting works, making it accessible again fails: the buffer stays in quarantine and the rent gets other memory.
+        var unprotectFails = FaultInjectingVirtualMemory.FailAt(LinuxVirtualMemory.Instance, Primitive.Protect, 1, OsError.OutOfMemory);
+        using (NativeArrayPool<byte> pool = Guarded(unprotectFails))
+        {
+            NativeBuffer<byte> first = pool.Rent(1 << 20);
+            nint address = first._allocation!.Address;
+            pool.Return(first);
+            Assert.Equal("---p", ResidentMemory.PermissionsAt(address));
+
+            NativeBuffer<byte> second = pool.Rent(1 << 20);
+            Assert.Equal(1, unprotectFails.Failures(Primitive.Protect));
+            Assert.NotEqual(address, second._allocation!.Address);
+            Assert.Equal("---p", ResidentMemory.PermissionsAt(address));
+            Assert.Equal(1, pool.GetStatistics().ProtectedBuffers);
+            second.AsSpan().Fill(5);
+
+            pool.Trim(); // the next unprotect works: the quarantine empties into the arena
+            Assert.Equal(0, pool.GetStatistics().ProtectedBuffers);
+            Assert.Equal("rw-p", ResidentMemory.PermissionsAt(address));
+            Assert.True(second.AsSpan().IndexOfAnyExcept((byte)5) < 0);
+            pool.Return(second);
+            Assert.Null(pool.Core.Arena.Validate());
+        }
     }
 
     [Trait(Layer.Trait, Layer.Linux)]

@@ -156,15 +156,27 @@ public sealed class NativeMemoryPool : MemoryPool<byte>
     public NativePoolStatistics GetStatistics() => _core.GetStatistics();
 
     /// <summary>
-    /// Gives unused address space back to the OS, as <see cref="NativeArrayPool{T}.Trim"/> does. Returns the bytes unmapped.
+    /// Gives unused memory back to the OS, exactly as <see cref="NativeArrayPool{T}.Trim"/> does: flushes this
+    /// thread's cache, empties the guarded-mode quarantine, unmaps reservations that hold no buffer and discards the
+    /// pages of free memory that stays reserved. Rented buffers are untouched. Returns the bytes given back. On
+    /// <see cref="Shared"/> it trims the arenas every shared pool uses.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
-    public long Trim()
+    /// <exception cref="StaleWriteException">Guarded mode: a quarantined buffer had been written to after its return (the trim still completed).</exception>
+    public long Trim() => _core.Trim();
+
+    /// <summary>
+    /// The leases that are out right now, with their sizes (and rent stacks with
+    /// <see cref="NativePoolOptions.CaptureRentStackTraces"/>), for finding leaks: call it when every owner should
+    /// have been disposed. Needs <see cref="NativePoolOptions.TrackLeases"/> or <see cref="NativePoolOptions.Guarded"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The pool does not track leases.</exception>
+    public IReadOnlyList<NativeLeaseInfo> GetLiveLeases()
     {
-        if (_core.IsDisposed)
-            ThrowHelper.ThrowPoolDisposed();
-        _core.FlushCaches();
-        return _core.Arena.ReleaseUnused();
+        List<NativeLeaseInfo>? leases = _core.GetLiveLeases();
+        if (leases is null)
+            ThrowHelper.ThrowNotTracking();
+        return leases;
     }
 
     /// <summary>

@@ -116,6 +116,16 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
                 BytesCopied = sum.BytesCopied + s.BytesCopied,
                 MovesDeclinedByBudget = sum.MovesDeclinedByBudget + s.MovesDeclinedByBudget,
                 MovesFailed = sum.MovesFailed + s.MovesFailed,
+                MisuseDetected = sum.MisuseDetected + s.MisuseDetected,
+                Trims = sum.Trims + s.Trims,
+                PressureTrims = sum.PressureTrims + s.PressureTrims,
+                BytesDiscarded = sum.BytesDiscarded + s.BytesDiscarded,
+                TrackedLeases = sum.TrackedLeases + s.TrackedLeases,
+                LeaksReported = sum.LeaksReported + s.LeaksReported,
+                LeakedBytes = sum.LeakedBytes + s.LeakedBytes,
+                StaleWritesDetected = sum.StaleWritesDetected + s.StaleWritesDetected,
+                QuarantinedBuffers = sum.QuarantinedBuffers + s.QuarantinedBuffers,
+                ProtectedBuffers = sum.ProtectedBuffers + s.ProtectedBuffers,
                 Backend = s.Backend,
             };
         }

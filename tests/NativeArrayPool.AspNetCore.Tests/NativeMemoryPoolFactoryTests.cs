@@ -34,6 +34,32 @@ public class NativeMemoryPoolFactoryTests
     }
 
     [Fact]
+    public void Factory_statistics_are_the_sum_of_every_counter_of_its_pools()
+    {
+        using var factory = new NativeMemoryPoolFactory(new NativePoolOptions { Guarded = true, IdleTrimDelay = Timeout.InfiniteTimeSpan, TrimOnMemoryPressure = false });
+        var pools = new[] { (NativeMemoryPool)factory.Create(), (NativeMemoryPool)factory.Create() };
+        foreach (NativeMemoryPool pool in pools)
+        {
+            System.Buffers.IMemoryOwner<byte> kept = pool.Rent(100_000);
+            pool.Rent(200_000).Dispose();   // quarantined (guarded mode)
+            pool.Trim();                    // a trim, and the quarantine back in the arena
+            pool.Rent(300).Dispose();
+            GC.KeepAlive(kept);             // a tracked lease still out
+        }
+
+        NativePoolStatistics sum = factory.GetStatistics();
+        NativePoolStatistics[] parts = pools.Select(p => p.GetStatistics()).ToArray();
+        foreach (var property in typeof(NativePoolStatistics).GetProperties().Where(p => p.PropertyType == typeof(long) || p.PropertyType == typeof(int)))
+        {
+            long expected = parts.Sum(part => Convert.ToInt64(property.GetValue(part)));
+            Assert.True(expected == Convert.ToInt64(property.GetValue(sum)), $"{property.Name}: factory says {property.GetValue(sum)}, its pools {expected}");
+        }
+        Assert.Equal(2, sum.Trims);
+        Assert.Equal(2, sum.TrackedLeases);
+        Assert.Equal(2, sum.QuarantinedBuffers);
+    }
+
+    [Fact]
     public void Bad_options_fail_when_the_factory_is_made()
     {
         Assert.Throws<ArgumentException>(() => new NativeMemoryPoolFactory(new NativePoolOptions { ReservationsPerSize = 0 }));

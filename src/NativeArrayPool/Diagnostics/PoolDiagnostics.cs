@@ -53,8 +53,8 @@ internal sealed class PoolDiagnostics
     }
 
     /// <summary>
-    /// Traces a lease that was never returned (the pool counts it): called once per leaked lease by the lease
-    /// tracking (leases out when a tracking pool is disposed) and by owners' finalizers.
+    /// Traces a lease that was never returned (the pool counts it): called once per lease still out when a pool
+    /// that tracks leases is disposed.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     public void OnLeak(long bytes, int sizeClass)

@@ -9,8 +9,8 @@ namespace NativeBuffers.Pooling;
 /// <see cref="NativePoolOptions.Guarded"/>. A lease is a struct, so nothing can notice when the last copy of one is
 /// lost; instead the table knows every lease that was rented and not returned, and whoever knows that every
 /// lease should be back (the pool's Dispose, a test, a shutdown hook through <c>GetLiveLeases()</c>) can report
-/// the rest as leaks. An owner that is an object could report from a finalizer through
-/// <see cref="PoolCore.ReportLeakedLease"/> (none does yet).
+/// the rest as leaks. No finalizer can do it: NativeMemoryPool's owner objects stay reachable from their
+/// allocation records, which reuse them across leases (that is what makes Rent allocation-free).
 /// Thread-safety: thread-safe. Updated only on the pool's slow paths (tracking bypasses the thread caches).
 /// </summary>
 internal sealed class LeaseTracker

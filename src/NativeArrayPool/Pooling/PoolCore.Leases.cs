@@ -2,30 +2,12 @@ using NativeBuffers.Arenas;
 
 namespace NativeBuffers.Pooling;
 
-// Leak reporting (the lease table of TrackLeases/Guarded, and a hook for owner objects), and the
+// Leak reporting (the lease table of TrackLeases/Guarded), and the
 // unchecked return that benchmarks compare Return against to measure the default-mode checks.
 internal sealed partial class PoolCore
 {
     /// <summary>The leases out, from the lease table; null when the pool does not track leases.</summary>
     public List<NativeLeaseInfo>? GetLiveLeases() => _tracker?.Snapshot();
-
-    /// <summary>
-    /// A leak hook for owners that are objects: counts and reports the lease as leaked and, if it is still out,
-    /// returns its memory to the pool. Nothing in the library calls it yet: NativeMemoryPool's owners have no
-    /// finalizer (a finalizer per reused owner would cost every Rent); it is here for one that does.
-    /// </summary>
-    public void ReportLeakedLease(Allocation allocation, int generation)
-    {
-        NativeLeaseInfo info = _tracker?.OnReturn(allocation) ?? new NativeLeaseInfo(allocation.Capacity, allocation.Address, null);
-        ReportLeak(info);
-        if (!IsDisposed && TryRetire(allocation, generation))
-        {
-            ThreadCache cache = GetCache();
-            cache.Returns++;
-            cache.InUseBytes -= allocation.Capacity;
-            ReturnSlow(allocation);
-        }
-    }
 
     private void ReportLeak(NativeLeaseInfo info)
     {

@@ -138,28 +138,6 @@ public class LeaseTrackerTests
         Assert.Contains("TrackLeases", e.Message);
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void The_owner_hook_reports_the_leak_and_takes_the_memory_back(bool tracking)
-    {
-        var reported = new List<NativeLeaseInfo>();
-        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { TrackLeases = tracking, LeakReported = reported.Add });
-        NativeBuffer<byte> buffer = pool.Rent(3000);
-
-        // What a NativeMemoryPool owner's finalizer would do with the lease it wraps.
-        pool.Core.ReportLeakedLease(buffer._allocation!, buffer._generation);
-
-        NativeLeaseInfo leak = Assert.Single(reported);
-        Assert.Equal(buffer.Length, leak.Bytes);
-        Assert.False(buffer.IsValid);
-        NativePoolStatistics stats = pool.GetStatistics();
-        Assert.Equal(1, stats.LeaksReported);
-        Assert.Equal(stats.Rents, stats.Returns);
-        Assert.Equal(0, stats.InUseBytes);
-        Assert.Throws<InvalidOperationException>(() => pool.Return(buffer));
-    }
-
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private static NativeBuffer<byte> RentForALeak(NativeArrayPool<byte> pool) => pool.Rent(2048);
 }

@@ -14,6 +14,7 @@ namespace NativeBuffers.Tests.Arenas;
 /// returned, the pool disposed, and nothing the arena ever mapped is still mapped.
 /// </summary>
 [Collection(ProcessMappingsCollection.Name)]
+[Trait(Layer.Trait, Layer.Linux)] // wraps the Linux layer: the failures it injects are mremap's and mmap's
 public class GrowthFaultTests
 {
     private static readonly GrowthPaths[] PathChoices =

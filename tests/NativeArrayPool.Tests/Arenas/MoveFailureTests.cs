@@ -11,6 +11,7 @@ namespace NativeBuffers.Tests.Arenas;
 /// that someone else mapped first.
 /// </summary>
 [Collection(ProcessMappingsCollection.Name)]
+[Trait(Layer.Trait, Layer.Linux)] // mremap failures on the Linux layer
 public class MoveFailureTests
 {
     private const long KiB = 1024;

@@ -7,7 +7,7 @@ namespace NativeBuffers.Tests.Pooling;
 
 /// <summary>
 /// Threads rent, fill with a per-buffer pattern, resize, verify and return buffers at random from a
-/// deterministic seed, handing buffers to each other through a queue, for a bounded time (24 s in all by
+/// deterministic seed, handing buffers to each other through a queue, for a bounded time (60 s in all by
 /// default, split over two growth-path settings; NATIVEARRAYPOOL_SOAK_SECONDS for longer, NATIVEARRAYPOOL_SOAK_SEED to replay). Every live range is
 /// registered, so two live buffers overlapping is caught the moment it happens; every buffer is verified
 /// before it is resized, handed over or returned. At the end the counters must balance and the arena validate.
@@ -70,7 +70,7 @@ public class ConcurrencySoakTests
     [InlineData(GrowthPaths.InPlace | GrowthPaths.Remap | GrowthPaths.Copy)]
     public void Threads_renting_resizing_and_handing_over_buffers_never_corrupt_or_overlap(GrowthPaths paths)
     {
-        int total = int.TryParse(Environment.GetEnvironmentVariable("NATIVEARRAYPOOL_SOAK_SECONDS"), out int s) && s > 0 ? s : 24;
+        int total = int.TryParse(Environment.GetEnvironmentVariable("NATIVEARRAYPOOL_SOAK_SECONDS"), out int s) && s > 0 ? s : 60;
         int seconds = Math.Max(1, total / 2);
         int seed = int.TryParse(Environment.GetEnvironmentVariable("NATIVEARRAYPOOL_SOAK_SEED"), out int given) ? given : 20261122;
         const int Threads = 4;

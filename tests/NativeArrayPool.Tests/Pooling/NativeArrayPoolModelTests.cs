@@ -9,8 +9,8 @@ namespace NativeBuffers.Tests.Pooling;
 /// one configuration per subclass (each growth path forced, the natural chain, the portable layer). After
 /// every step: every live buffer holds its pattern, live buffers never overlap, the arena's structures are
 /// valid, and the statistics add up. At the end everything is returned, InUseBytes is 0, and after Dispose
-/// the pool has unmapped every byte it mapped (a ledger of its system calls; ProcessMappingsTests checks the
-/// same against /proc/self/maps with nothing else running).
+/// the pool has unmapped every byte it mapped (a ledger of its system calls; GrowthFaultTests and
+/// NativeArrayPoolKernelTests check the same against /proc/self/maps, with nothing else running).
 /// </summary>
 public abstract class NativeArrayPoolModelTests
 {
@@ -58,7 +58,7 @@ public abstract class NativeArrayPoolModelTests
     private bool Run(Op[] ops)
     {
         NativePoolOptions options = Options;
-        var ledger = new LedgerVirtualMemory(options.Backend == MemoryBackend.Portable ? NativeBuffers.Os.PortableVirtualMemory.Instance : NativeBuffers.Os.VirtualMemory.ForCurrentPlatform());
+        var ledger = new LedgerVirtualMemory(Layer.For(options.Backend)); // Automatic: the portable layer too, in CI's second run
         options.VirtualMemoryOverride = ledger;
         var pool = NativeArrayPool<byte>.Create(options);
         var live = new List<Live>();
@@ -180,9 +180,10 @@ public abstract class NativeArrayPoolModelTests
     };
 }
 
+[Trait(Layer.Trait, Layer.Linux)] // the Linux chain, whose moves it expects; PortableModelTests runs the portable one
 public sealed class NaturalChainModelTests : NativeArrayPoolModelTests
 {
-    protected override NativePoolOptions Options => Base(GrowthPaths.All);
+    protected override NativePoolOptions Options => Base(GrowthPaths.All, MemoryBackend.Linux);
     protected override Func<NativePoolStatistics, long>? ExpectedPath => s => s.GrowsRemappedFixed;
 }
 
@@ -192,15 +193,17 @@ public sealed class InPlaceOnlyModelTests : NativeArrayPoolModelTests
     protected override Func<NativePoolStatistics, long>? ExpectedPath => s => s.GrowsInPlace;
 }
 
+[Trait(Layer.Trait, Layer.Linux)] // page moves exist only on the Linux layer; the classes without a trait follow NATIVEARRAYPOOL_BACKEND
 public sealed class RemapFixedOnlyModelTests : NativeArrayPoolModelTests
 {
-    protected override NativePoolOptions Options => Base(GrowthPaths.RemapFixed);
+    protected override NativePoolOptions Options => Base(GrowthPaths.RemapFixed, MemoryBackend.Linux);
     protected override Func<NativePoolStatistics, long>? ExpectedPath => s => s.GrowsRemappedFixed;
 }
 
+[Trait(Layer.Trait, Layer.Linux)]
 public sealed class RemapOnlyModelTests : NativeArrayPoolModelTests
 {
-    protected override NativePoolOptions Options => Base(GrowthPaths.Remap);
+    protected override NativePoolOptions Options => Base(GrowthPaths.Remap, MemoryBackend.Linux);
     protected override Func<NativePoolStatistics, long>? ExpectedPath => s => s.GrowsRemapped;
 }
 

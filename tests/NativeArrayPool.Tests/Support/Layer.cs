@@ -1,3 +1,6 @@
+using NativeBuffers.Os;
+using NativeBuffers.Pooling;
+
 namespace NativeBuffers.Tests.Support;
 
 /// <summary>
@@ -10,6 +13,22 @@ internal static class Layer
 {
     public const string Trait = "Layer";
     public const string Linux = "Linux";
+
+    /// <summary>
+    /// The layer a pool created with <paramref name="backend"/> would get, for tests that wrap it (ledgers, fault
+    /// injection): <see cref="MemoryBackend.Automatic"/> follows <c>NATIVEARRAYPOOL_BACKEND</c> as the pool does.
+    /// </summary>
+    public static VirtualMemory For(MemoryBackend backend)
+    {
+        if (backend == MemoryBackend.Automatic)
+            backend = EnvironmentOptions.ReadBackend(Environment.GetEnvironmentVariable);
+        return backend switch
+        {
+            MemoryBackend.Portable => PortableVirtualMemory.Instance,
+            MemoryBackend.Linux => LinuxVirtualMemory.Instance,
+            _ => VirtualMemory.ForCurrentPlatform(),
+        };
+    }
 
     /// <summary>Whether the pool's layer moves pages (Linux) or grows by copying (portable).</summary>
     public static bool MovesPages<T>(NativeArrayPool<T> pool) where T : unmanaged => pool.Core.Arena.Os.CanMovePages;

@@ -95,6 +95,7 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
 
     /// <summary>Returns the buffer to the pool that rented it, like <see cref="NativeArrayPool{T}.Return"/>. Does nothing for <c>default</c>.</summary>
     /// <exception cref="InvalidOperationException">The lease was already returned or resized.</exception>
+    /// <exception cref="ObjectDisposedException">The pool that rented it was disposed.</exception>
     public void Dispose()
     {
         if (_core is null)

@@ -14,7 +14,8 @@ namespace NativeBuffers.Pooling;
 /// <para>Formats: sizes are integers with an optional binary suffix <c>K</c>, <c>M</c>, <c>G</c> or <c>T</c>
 /// (optionally followed by <c>B</c> or <c>iB</c>): <c>256K</c> = 262144. Booleans are <c>1</c>/<c>0</c>/<c>true</c>/<c>false</c>.
 /// <see cref="GrowthPaths"/> is a list of flag names separated by <c>,</c>, <c>|</c> or <c>+</c>, or a number.
-/// Enums and booleans ignore case.</para>
+/// Durations are an integer with a unit <c>ms</c>, <c>s</c>, <c>m</c> or <c>h</c> (a bare integer is seconds), or
+/// <c>off</c>. Enums, booleans and units ignore case.</para>
 /// <para>A malformed or out-of-range value throws <see cref="ArgumentException"/> whose message and
 /// <see cref="ArgumentException.ParamName"/> name the variable: a typo in deployment settings should stop the
 /// process loudly rather than run it with defaults nobody chose.</para>
@@ -31,12 +32,19 @@ internal static class EnvironmentOptions
     public const string GrowthPaths = Prefix + "GROWTHPATHS";
     public const string Backend = Prefix + "BACKEND";
     public const string ThreadCaches = Prefix + "THREADCACHES";
+    public const string ZeroOnRent = Prefix + "ZEROONRENT";
+    public const string Guarded = Prefix + "GUARDED";
+    public const string TrackLeases = Prefix + "TRACKLEASES";
+    public const string CaptureRentStackTraces = Prefix + "CAPTURERENTSTACKTRACES";
+    public const string IdleTrimDelay = Prefix + "IDLETRIMDELAY";
+    public const string TrimOnMemoryPressure = Prefix + "TRIMONMEMORYPRESSURE";
 
     /// <summary>Every variable read, for documentation and tests.</summary>
     public static readonly string[] All =
     [
         ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, MappingBudget,
         TransparentHugePages, GrowthPaths, Backend, ThreadCaches,
+        ZeroOnRent, Guarded, TrackLeases, CaptureRentStackTraces, IdleTrimDelay, TrimOnMemoryPressure,
     ];
 
     /// <summary>Defaults overridden by every variable that <paramref name="lookup"/> returns a non-empty value for.</summary>
@@ -60,6 +68,23 @@ internal static class EnvironmentOptions
             options.Backend = ParseBackend(backend);
         if (Value(lookup, ThreadCaches) is string caches)
             options.ThreadCaches = ParseBoolean(ThreadCaches, caches);
+        // The debugging and trimming options: the only way to turn them on for the shared pools.
+        if (Value(lookup, ZeroOnRent) is string zero)
+            options.ZeroOnRent = ParseBoolean(ZeroOnRent, zero);
+        if (Value(lookup, Guarded) is string guarded)
+            options.Guarded = ParseBoolean(Guarded, guarded);
+        if (Value(lookup, TrackLeases) is string track)
+            options.TrackLeases = ParseBoolean(TrackLeases, track);
+        if (Value(lookup, CaptureRentStackTraces) is string stacks)
+        {
+            options.CaptureRentStackTraces = ParseBoolean(CaptureRentStackTraces, stacks);
+            if (options.CaptureRentStackTraces && !options.TrackLeases && !options.Guarded)
+                Fail(CaptureRentStackTraces, stacks, $"0 unless {TrackLeases} or {Guarded} is 1 (stacks are kept in the lease table)");
+        }
+        if (Value(lookup, IdleTrimDelay) is string delay)
+            options.IdleTrimDelay = ParseDelay(IdleTrimDelay, delay);
+        if (Value(lookup, TrimOnMemoryPressure) is string pressure)
+            options.TrimOnMemoryPressure = ParseBoolean(TrimOnMemoryPressure, pressure);
         return options;
     }
 
@@ -119,6 +144,31 @@ internal static class EnvironmentOptions
             return false;
         bytes = number << shift;
         return true;
+    }
+
+    /// <summary>Parses "30s", "500ms", "5m", "1h", "10" (seconds), or "0"/"off" (<see cref="Timeout.InfiniteTimeSpan"/>: no idle trimming).</summary>
+    private static TimeSpan ParseDelay(string variable, string text)
+    {
+        const string Expected = "a duration from 1 ms to 24 h such as 500ms, 30s, 5m or 1h (a bare integer is seconds), or 0 or off";
+        ReadOnlySpan<char> span = text.AsSpan().Trim();
+        if (span.Equals("off", StringComparison.OrdinalIgnoreCase) || span.Equals("0", StringComparison.Ordinal))
+            return Timeout.InfiniteTimeSpan;
+        int digits = 0;
+        while (digits < span.Length && char.IsAsciiDigit(span[digits]))
+            digits++;
+        long number = 0;
+        if (digits == 0 || digits > 9 || !long.TryParse(span[..digits], NumberStyles.None, CultureInfo.InvariantCulture, out number))
+            Fail(variable, text, Expected);
+        ReadOnlySpan<char> unit = span[digits..].TrimStart();
+        long milliseconds =
+            unit.IsEmpty || unit.Equals("s", StringComparison.OrdinalIgnoreCase) ? number * 1000
+            : unit.Equals("ms", StringComparison.OrdinalIgnoreCase) ? number
+            : unit.Equals("m", StringComparison.OrdinalIgnoreCase) ? number * 60_000
+            : unit.Equals("h", StringComparison.OrdinalIgnoreCase) ? number * 3_600_000
+            : -1;
+        if (milliseconds < 1 || milliseconds > 24L * 3_600_000)
+            Fail(variable, text, Expected);
+        return TimeSpan.FromMilliseconds(milliseconds);
     }
 
     private static bool ParseBoolean(string variable, string text)

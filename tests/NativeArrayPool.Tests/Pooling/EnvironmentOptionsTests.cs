@@ -24,6 +24,12 @@ public class EnvironmentOptionsTests
             Assert.Equal(defaults.GrowthPaths, read.GrowthPaths);
             Assert.Equal(defaults.Backend, read.Backend);
             Assert.Equal(defaults.ThreadCaches, read.ThreadCaches);
+            Assert.Equal(defaults.ZeroOnRent, read.ZeroOnRent);
+            Assert.Equal(defaults.Guarded, read.Guarded);
+            Assert.Equal(defaults.TrackLeases, read.TrackLeases);
+            Assert.Equal(defaults.CaptureRentStackTraces, read.CaptureRentStackTraces);
+            Assert.Equal(defaults.IdleTrimDelay, read.IdleTrimDelay);
+            Assert.Equal(defaults.TrimOnMemoryPressure, read.TrimOnMemoryPressure);
         }
     }
 
@@ -38,7 +44,13 @@ public class EnvironmentOptionsTests
             ("NATIVEARRAYPOOL_TRANSPARENTHUGEPAGES", "false"),
             ("NATIVEARRAYPOOL_GROWTHPATHS", "InPlace, copy"),
             ("NATIVEARRAYPOOL_BACKEND", "portable"),
-            ("NATIVEARRAYPOOL_THREADCACHES", "0")));
+            ("NATIVEARRAYPOOL_THREADCACHES", "0"),
+            ("NATIVEARRAYPOOL_ZEROONRENT", "1"),
+            ("NATIVEARRAYPOOL_GUARDED", "true"),
+            ("NATIVEARRAYPOOL_TRACKLEASES", "TRUE"),
+            ("NATIVEARRAYPOOL_CAPTURERENTSTACKTRACES", "1"),
+            ("NATIVEARRAYPOOL_IDLETRIMDELAY", "90s"),
+            ("NATIVEARRAYPOOL_TRIMONMEMORYPRESSURE", "false")));
         Assert.Equal(8, read.ReservationsPerSize);
         Assert.Equal(16L << 20, read.MinimumReservationBytes);
         Assert.Equal(1L << 20, read.RemapThresholdBytes);
@@ -47,12 +59,44 @@ public class EnvironmentOptionsTests
         Assert.Equal(GrowthPaths.InPlace | GrowthPaths.Copy, read.GrowthPaths);
         Assert.Equal(MemoryBackend.Portable, read.Backend);
         Assert.False(read.ThreadCaches);
+        Assert.True(read.ZeroOnRent);
+        Assert.True(read.Guarded);
+        Assert.True(read.TrackLeases);
+        Assert.True(read.CaptureRentStackTraces);
+        Assert.Equal(TimeSpan.FromSeconds(90), read.IdleTrimDelay);
+        Assert.False(read.TrimOnMemoryPressure);
 
         // And the pool accepts what was read.
         using var pool = NativeArrayPool<byte>.Create(read);
         Assert.Equal(2000, pool.GetStatistics().MappingBudget);
         Assert.Equal("portable", pool.GetStatistics().Backend);
+        NativeBuffer<byte> buffer = pool.Rent(100);
+        Assert.NotNull(Assert.Single(pool.GetLiveLeases()).RentStackTrace); // tracked, with stacks
+        buffer.AsSpan().Fill(9);
+        pool.Return(buffer);
+        Assert.Equal(1, pool.GetStatistics().QuarantinedBuffers);         // guarded: poisoned in quarantine
+        pool.Trim();
+        NativeBuffer<byte> again = pool.Rent(100);                         // the same memory, poison and all
+        Assert.True(again.AsSpan().IndexOfAnyExcept((byte)0) < 0, "not zeroed on rent");
+        pool.Return(again);
     }
+
+    [Theory]
+    [InlineData("500ms", 500)]
+    [InlineData("30s", 30_000)]
+    [InlineData("30", 30_000)]
+    [InlineData(" 5M ", 300_000)]
+    [InlineData("1h", 3_600_000)]
+    [InlineData("24h", 86_400_000)]
+    public void Idle_trim_delays_accept_units(string text, long milliseconds) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(milliseconds), NativePoolOptions.FromEnvironment(Env(("NATIVEARRAYPOOL_IDLETRIMDELAY", text))).IdleTrimDelay);
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("off")]
+    [InlineData("OFF")]
+    public void Idle_trimming_can_be_turned_off(string text) =>
+        Assert.Equal(Timeout.InfiniteTimeSpan, NativePoolOptions.FromEnvironment(Env(("NATIVEARRAYPOOL_IDLETRIMDELAY", text))).IdleTrimDelay);
 
     [Theory]
     [InlineData("NATIVEARRAYPOOL_RESERVATIONSPERSIZE", "0")]
@@ -71,6 +115,16 @@ public class EnvironmentOptionsTests
     [InlineData("NATIVEARRAYPOOL_GROWTHPATHS", "16")]
     [InlineData("NATIVEARRAYPOOL_BACKEND", "windows")]
     [InlineData("NATIVEARRAYPOOL_THREADCACHES", "2")]
+    [InlineData("NATIVEARRAYPOOL_ZEROONRENT", "yes")]
+    [InlineData("NATIVEARRAYPOOL_GUARDED", "on")]
+    [InlineData("NATIVEARRAYPOOL_TRACKLEASES", "-1")]
+    [InlineData("NATIVEARRAYPOOL_CAPTURERENTSTACKTRACES", "1")] // without tracking or guarded mode
+    [InlineData("NATIVEARRAYPOOL_IDLETRIMDELAY", "10 days")]
+    [InlineData("NATIVEARRAYPOOL_IDLETRIMDELAY", "25h")]
+    [InlineData("NATIVEARRAYPOOL_IDLETRIMDELAY", "0s")]
+    [InlineData("NATIVEARRAYPOOL_IDLETRIMDELAY", "-5s")]
+    [InlineData("NATIVEARRAYPOOL_IDLETRIMDELAY", "1.5s")]
+    [InlineData("NATIVEARRAYPOOL_TRIMONMEMORYPRESSURE", "maybe")]
     public void A_bad_value_throws_naming_the_variable_and_the_value(string variable, string value)
     {
         var error = Assert.Throws<ArgumentException>(() => NativePoolOptions.FromEnvironment(Env((variable, value))));

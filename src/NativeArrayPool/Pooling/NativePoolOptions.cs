@@ -35,7 +35,8 @@ public sealed class NativePoolOptions
     /// <summary>
     /// The most kernel mappings (VMAs) the pool means to own. Page moves that would exceed it are declined
     /// (the buffer is copied instead), after the pool has tried to consolidate. 0 means 1 % of
-    /// <c>vm.max_map_count</c> (655 with the kernel default), at least 64.
+    /// <c>vm.max_map_count</c> (655 with the kernel default), at least 64. Reservations, which rents and copies
+    /// need, are made even above it (refusing one would fail the rent); then no move is made until the count falls.
     /// </summary>
     /// <remarks>Default 0 (automatic). Range 0–1,000,000.</remarks>
     public int MappingBudget { get; set; }

@@ -70,6 +70,42 @@ public class ReservationScheduleTests
     }
 
     [Fact]
+    public void Mixed_demands_through_the_real_space_keep_the_reservation_count_bound()
+    {
+        // Demands of 1 to 2^12 granules (powers of two, as size classes are) in any order, some larger than the
+        // schedule's current size so that it jumps. The count bound holds for any sizes: levels only rise, each
+        // holds at most K reservations, and a level is reached only by K full reservations below it or by a demand
+        // larger than the level below, so N units of demand never go past level ⌈log2 N⌉. (The space bound is
+        // for equal chunks: with mixed sizes a reservation can keep free blocks too small for what comes next.)
+        Arbitrary<(int K, int[] Orders)> cases =
+            (from k in Gen.Choose(1, 8)
+             from orders in Gen.Choose(0, 12).ArrayOf()
+             select (k, orders)).ToArbitrary();
+        Prop.ForAll(cases, c =>
+        {
+            var os = new AddressOnlyVirtualMemory();
+            const int granuleShift = 12;
+            const long minimum = 2L << 20;
+            var space = new Space(os, granuleShift, hugePages: false, minimumReservation: minimum, perSize: c.K);
+            long demanded = 0;
+            foreach (int order in c.Orders)
+            {
+                long bytes = 1L << (granuleShift + order);
+                demanded += bytes;
+                if (!space.TryAllocate(order, out _, out _))
+                {
+                    Assert.True(space.Reserve(bytes, out Reservation reservation).IsSuccess);
+                    Assert.True(reservation.TryAllocate(order, out _));
+                }
+            }
+            long units = Math.Max(1, (demanded + minimum - 1) / minimum);
+            int count = space.Reservations.Count;
+            return (count <= (long)c.K * Log2Ceiling(units) + c.K)
+                .Label($"K={c.K} demands={c.Orders.Length} demanded={demanded} reservations={count} reserved={space.ReservedBytes}");
+        }).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
     public void A_demand_larger_than_the_schedule_jumps_to_its_power_of_two()
     {
         var schedule = new ReservationSchedule(8L << 20, 4);

@@ -2,7 +2,8 @@
 # Packs every library under src/ into a local folder, then does what a user would: creates a fresh console
 # project in a temp directory, adds NativeArrayPool from that folder with `dotnet add package`, builds and
 # runs a small program that rents, grows and returns, and checks its output (including the packages'
-# contents). With --trimmed it also publishes the app self-contained with PublishTrimmed=true, fails on any
+# contents and that a rebuild gives the same assembly). Then a fresh web app adds NativeArrayPool.AspNetCore
+# the same way, registers it with AddNativeMemoryPool() and echoes a body through Kestrel. With --trimmed it also publishes the app self-contained with PublishTrimmed=true, fails on any
 # trim warning, and runs the trimmed binary.
 #   usage: .ci/pack-check.sh [--trimmed]
 set -euo pipefail
@@ -30,6 +31,10 @@ for project in src/*/*.csproj; do
 done
 ls "$feed"/NativeArrayPool."$version".nupkg >/dev/null || fail "NativeArrayPool.$version.nupkg was not produced"
 ls "$feed"/NativeArrayPool."$version".snupkg >/dev/null || fail "the symbols package was not produced"
+
+# Deterministic build: compile the library again from scratch; the consumer compares it with the packed assembly.
+dotnet build src/NativeArrayPool/NativeArrayPool.csproj -c Release --no-incremental --nologo -v quiet \
+  -p:VersionSuffix="$suffix" -p:ContinuousIntegrationBuild=true -o "$work/rebuild" >/dev/null
 
 echo "== consume from $feed"
 app="$work/app"
@@ -62,6 +67,7 @@ check_output() {
   echo "$output"
   expect "$output" "use: kept=True length=67108864 rents=1 returns=1 grows=1 backend=$backend"
   expect "$output" "environment: budget=777"
+  expect "$output" "deterministic: NativeArrayPool.dll rebuilt byte for byte"
   for package in "$feed"/*.nupkg; do
     id=$(basename "$package" ".$version.nupkg")
     expect "$output" "package $id: complete"
@@ -71,8 +77,20 @@ check_output() {
 case "$(uname -s)" in Linux) backend=linux ;; *) backend=portable ;; esac
 
 dotnet build "$app" -c Release --nologo -v quiet -warnaserror >/dev/null || dotnet build "$app" -c Release --nologo -warnaserror
-output=$(NATIVEARRAYPOOL_MAPPINGBUDGET=777 dotnet run --project "$app" -c Release --no-build -- "$feed")
+output=$(NATIVEARRAYPOOL_MAPPINGBUDGET=777 dotnet run --project "$app" -c Release --no-build -- "$feed" "$work/rebuild/NativeArrayPool.dll")
 check_output "$output"
+
+echo "== consume NativeArrayPool.AspNetCore in a fresh web app"
+web="$work/web"
+dotnet new console -o "$web" -n PackCheckWeb --no-restore >/dev/null
+sed -i 's/Sdk="Microsoft.NET.Sdk"/Sdk="Microsoft.NET.Sdk.Web"/' "$web/PackCheckWeb.csproj"
+cp "$app/nuget.config" "$web/nuget.config"
+(cd "$web" && dotnet add package NativeArrayPool.AspNetCore --version "$version" --source "$feed" >/dev/null)
+cp .ci/pack-check/WebProgram.cs "$web/Program.cs"
+dotnet build "$web" -c Release --nologo -v quiet -warnaserror >/dev/null || dotnet build "$web" -c Release --nologo -warnaserror
+output=$(dotnet run --project "$web" -c Release --no-build)
+echo "$output"
+expect "$output" "web: status=200 echoed=True nativePoolServed=True"
 
 if [ "$trimmed" = 1 ]; then
   echo "== publish trimmed (self-contained, PublishTrimmed=true, trim warnings are errors)"
@@ -83,7 +101,7 @@ if [ "$trimmed" = 1 ]; then
     cat "$log" >&2; fail "trimmed publish failed"
   fi
   if grep -q "warning IL" "$log"; then grep "warning IL" "$log" >&2; fail "trim warnings"; fi
-  output=$(NATIVEARRAYPOOL_MAPPINGBUDGET=777 "$work/trimmed/PackCheck" "$feed")
+  output=$(NATIVEARRAYPOOL_MAPPINGBUDGET=777 "$work/trimmed/PackCheck" "$feed" "$work/rebuild/NativeArrayPool.dll")
   check_output "$output"
 fi
 

@@ -19,7 +19,19 @@ Console.WriteLine($"use: kept={kept} length={length} rents={stats.Rents} returns
 // 2. The shared pool took its options from the environment (the script sets NATIVEARRAYPOOL_MAPPINGBUDGET).
 Console.WriteLine($"environment: budget={stats.MappingBudget}");
 
-// 3. Every package in the folder carries its README, the license, the assembly and its XML docs.
+// 3. The packed assembly is the one a clean rebuild gives (deterministic build; the script passes the rebuild).
+if (args.Length > 1 && args[0] is string feed)
+{
+    string packed = Directory.GetFiles(feed, "NativeArrayPool.*.nupkg").Single(p => !Path.GetFileName(p).StartsWith("NativeArrayPool.AspNetCore.", StringComparison.Ordinal));
+    using ZipArchive zip = ZipFile.OpenRead(packed);
+    using var inPackage = new MemoryStream();
+    using (Stream entry = zip.GetEntry("lib/net10.0/NativeArrayPool.dll")!.Open())
+        entry.CopyTo(inPackage);
+    bool same = inPackage.ToArray().AsSpan().SequenceEqual(File.ReadAllBytes(args[1]));
+    Console.WriteLine(same ? "deterministic: NativeArrayPool.dll rebuilt byte for byte" : "deterministic: NativeArrayPool.dll differs from a clean rebuild");
+}
+
+// 4. Every package in the folder carries its README, the license, the assembly and its XML docs.
 if (args.Length > 0)
 {
     foreach (string package in Directory.GetFiles(args[0], "*.nupkg").Order())

@@ -108,6 +108,7 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
                 Reservations = sum.Reservations + s.Reservations,
                 DetachedMappings = sum.DetachedMappings + s.DetachedMappings,
                 Rents = sum.Rents + s.Rents,
+                BytesRented = sum.BytesRented + s.BytesRented,
                 Returns = sum.Returns + s.Returns,
                 GrowsInPlace = sum.GrowsInPlace + s.GrowsInPlace,
                 GrowsRemappedFixed = sum.GrowsRemappedFixed + s.GrowsRemappedFixed,

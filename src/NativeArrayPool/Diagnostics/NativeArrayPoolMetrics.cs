@@ -55,6 +55,8 @@ internal static class NativeArrayPoolMetrics
         meter.CreateObservableGauge("nativearraypool.kernel_mappings.budget", () => Observe(static s => s.MappingBudget), "{mapping}",
             "The most kernel mappings the pool means to own.");
         meter.CreateObservableCounter("nativearraypool.rents", () => Observe(static s => s.Rents), "{rent}", "Successful rents.");
+        meter.CreateObservableCounter("nativearraypool.bytes_rented", () => Observe(static s => s.BytesRented), "By",
+            "Bytes handed out by rents (their capacities), cumulative.");
         meter.CreateObservableCounter("nativearraypool.returns", () => Observe(static s => s.Returns), "{return}", "Successful returns.");
         meter.CreateObservableCounter("nativearraypool.grows", ObserveGrows, "{grow}",
             "Buffer growths, tagged with the growth.path that served them (in_place, remap_fixed, remap, copy).");

@@ -31,6 +31,9 @@ public readonly record struct NativePoolStatistics
     /// <summary>Successful rents (empty rents of length 0 not included).</summary>
     public long Rents { get; init; }
 
+    /// <summary>Bytes handed out by successful rents, counted at their capacities, since the pool was created (growth not included).</summary>
+    public long BytesRented { get; init; }
+
     /// <summary>Successful returns.</summary>
     public long Returns { get; init; }
 

@@ -44,6 +44,7 @@ internal sealed partial class PoolCore : IDisposable
     private long _retiredRents;
     private long _retiredReturns;
     private long _retiredInUseBytes;
+    private long _retiredRentedBytes;
     private long _misuseDetected;
     private long _trims;
     private long _pressureTrims;
@@ -114,6 +115,7 @@ internal sealed partial class PoolCore : IDisposable
         allocation.Generation = generation;
         cache.Rents++;
         cache.InUseBytes += allocation.Capacity;
+        cache.RentedBytes += allocation.Capacity;
         return allocation;
     }
 
@@ -290,6 +292,7 @@ internal sealed partial class PoolCore : IDisposable
             _retiredRents += cache.Rents;
             _retiredReturns += cache.Returns;
             _retiredInUseBytes += cache.InUseBytes;
+            _retiredRentedBytes += cache.RentedBytes;
             cache.Retired = true;
         }
     }
@@ -307,12 +310,13 @@ internal sealed partial class PoolCore : IDisposable
 
     public NativePoolStatistics GetStatistics()
     {
-        long rents, returns, inUse;
+        long rents, returns, inUse, rented;
         lock (_cachesLock)
         {
             rents = _retiredRents;
             returns = _retiredReturns;
             inUse = _retiredInUseBytes;
+            rented = _retiredRentedBytes;
             foreach (WeakReference<ThreadCache> reference in _caches)
             {
                 if (!reference.TryGetTarget(out ThreadCache? cache) || cache.Retired)
@@ -320,6 +324,7 @@ internal sealed partial class PoolCore : IDisposable
                 rents += Volatile.Read(ref cache.Rents);
                 returns += Volatile.Read(ref cache.Returns);
                 inUse += Volatile.Read(ref cache.InUseBytes);
+                rented += Volatile.Read(ref cache.RentedBytes);
             }
         }
         Arena arena = Arena;
@@ -344,6 +349,7 @@ internal sealed partial class PoolCore : IDisposable
             Reservations = arena.ReservationCount,
             DetachedMappings = arena.DetachedCount,
             Rents = rents,
+            BytesRented = rented,
             Returns = returns,
             GrowsInPlace = Volatile.Read(ref arena.GrowsInPlace),
             GrowsRemappedFixed = Volatile.Read(ref arena.GrowsRemappedFixed),

@@ -50,6 +50,7 @@ internal sealed class ThreadCache
     public long Rents;
     public long Returns;
     public long InUseBytes;
+    public long RentedBytes;
 
     /// <summary>How many allocations of a class a thread keeps (hot one included): many small ones, a single huge one.</summary>
     public static int CapacityOf(int sizeClass) =>

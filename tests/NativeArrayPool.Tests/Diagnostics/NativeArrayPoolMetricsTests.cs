@@ -55,6 +55,8 @@ public class NativeArrayPoolMetricsTests
         Assert.Equal(s.KernelMappings, values["nativearraypool.kernel_mappings"]);
         Assert.Equal(s.MappingBudget, values["nativearraypool.kernel_mappings.budget"]);
         Assert.Equal(3, values["nativearraypool.rents"]);
+        Assert.Equal((4L << 20) + 4096 + 112, values["nativearraypool.bytes_rented"]); // capacities as rented, before growth
+        Assert.Equal(s.BytesRented, values["nativearraypool.bytes_rented"]);
         Assert.Equal(1, values["nativearraypool.returns"]);
         Assert.Equal(1, values["nativearraypool.grows[in_place]"]);
         Assert.Equal(1, values["nativearraypool.grows[copy]"]);

@@ -43,7 +43,11 @@ public class ThreadCacheStatisticsTests
         Assert.Equal(expectedRents, stats.Rents);
         Assert.Equal(expectedReturns, stats.Returns);
         Assert.Equal(8 * 8192, stats.InUseBytes);
+        long perThread = Enumerable.Range(1000, 100).Sum(n => Capacity(n)) + Capacity(5000);
+        Assert.Equal(8 * perThread, stats.BytesRented);
     }
+
+    private static long Capacity(long bytes) => NativeBuffers.Arenas.SizeClasses.SizeOf(NativeBuffers.Arenas.SizeClasses.ClassOf(bytes));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void CollectDeadThreads()

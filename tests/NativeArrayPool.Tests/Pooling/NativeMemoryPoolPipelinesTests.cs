@@ -4,6 +4,8 @@ using AnonymousPipeClientStream = System.IO.Pipes.AnonymousPipeClientStream;
 using AnonymousPipeServerStream = System.IO.Pipes.AnonymousPipeServerStream;
 using PipeDirection = System.IO.Pipes.PipeDirection;
 using System.Security.Cryptography;
+using System.Runtime.InteropServices;
+using NativeBuffers.Pooling;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -185,6 +187,9 @@ public class NativeMemoryPoolPipelinesTests
             ReadResult result = reader.ReadAsync().AsTask().GetAwaiter().GetResult();
             foreach (ReadOnlyMemory<byte> segment in result.Buffer)
             {
+                // Every segment the pipe hands out lives in a lease of the native pool, not in an array.
+                if (!segment.IsEmpty && !MemoryMarshal.TryGetMemoryManager(segment, out NativeMemoryOwner? _))
+                    throw new InvalidOperationException($"a {segment.Length}-byte segment is not native pool memory");
                 hash.AppendData(segment.Span);
                 count += segment.Length;
             }

@@ -18,23 +18,32 @@ public class ThreadScalingBenchmarks
     private const int OpsPerThread = 20_000;
 
     private Worker _worker = null!;
+    private ArrayPool<byte> _created = null!;
     private Action _native = null!;
-    private Action _managed = null!;
+    private Action _arrayPoolShared = null!;
+    private Action _arrayPoolCreated = null!;
+    private Action _nativeMemoryPool = null!;
+    private Action _memoryPoolShared = null!;
 
-    [Params(4 << 10, 64 << 10, 1 << 20)]
+    [Params(16, 4 << 10, 64 << 10, 1 << 20, 16 << 20)]
     public int Size;
 
     [GlobalSetup]
     public void Setup()
     {
+        _created = ArrayPool<byte>.Create();
         _native = NativeLoop;
-        _managed = ManagedLoop;
+        _arrayPoolShared = () => ArrayPoolLoop(ArrayPool<byte>.Shared);
+        _arrayPoolCreated = () => ArrayPoolLoop(_created);
+        _nativeMemoryPool = () => MemoryPoolLoop(NativeMemoryPool.Shared);
+        _memoryPoolShared = () => MemoryPoolLoop(MemoryPool<byte>.Shared);
         _worker = new Worker();
         // Warm both threads' caches.
-        _native();
-        _managed();
-        _worker.Run(_native);
-        _worker.Run(_managed);
+        foreach (Action loop in new[] { _native, _arrayPoolShared, _arrayPoolCreated, _nativeMemoryPool, _memoryPoolShared })
+        {
+            loop();
+            _worker.Run(loop);
+        }
     }
 
     [GlobalCleanup]
@@ -47,11 +56,16 @@ public class ThreadScalingBenchmarks
             pool.Return(pool.Rent(Size));
     }
 
-    private void ManagedLoop()
+    private void ArrayPoolLoop(ArrayPool<byte> pool)
     {
-        ArrayPool<byte> pool = ArrayPool<byte>.Shared;
         for (int i = 0; i < OpsPerThread; i++)
             pool.Return(pool.Rent(Size));
+    }
+
+    private void MemoryPoolLoop(MemoryPool<byte> pool)
+    {
+        for (int i = 0; i < OpsPerThread; i++)
+            pool.Rent(Size).Dispose();
     }
 
     [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerThread), BenchmarkCategory("Native")]
@@ -61,10 +75,28 @@ public class ThreadScalingBenchmarks
     public void Native2Threads() => _worker.RunAlongside(_native);
 
     [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerThread), BenchmarkCategory("ArrayPoolShared")]
-    public void ArrayPool1Thread() => _managed();
+    public void ArrayPool1Thread() => _arrayPoolShared();
 
     [Benchmark(OperationsPerInvoke = 2 * OpsPerThread), BenchmarkCategory("ArrayPoolShared")]
-    public void ArrayPool2Threads() => _worker.RunAlongside(_managed);
+    public void ArrayPool2Threads() => _worker.RunAlongside(_arrayPoolShared);
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerThread), BenchmarkCategory("ArrayPoolCreate")]
+    public void ArrayPoolCreate1Thread() => _arrayPoolCreated();
+
+    [Benchmark(OperationsPerInvoke = 2 * OpsPerThread), BenchmarkCategory("ArrayPoolCreate")]
+    public void ArrayPoolCreate2Threads() => _worker.RunAlongside(_arrayPoolCreated);
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerThread), BenchmarkCategory("NativeMemoryPool")]
+    public void NativeMemoryPool1Thread() => _nativeMemoryPool();
+
+    [Benchmark(OperationsPerInvoke = 2 * OpsPerThread), BenchmarkCategory("NativeMemoryPool")]
+    public void NativeMemoryPool2Threads() => _worker.RunAlongside(_nativeMemoryPool);
+
+    [Benchmark(Baseline = true, OperationsPerInvoke = OpsPerThread), BenchmarkCategory("MemoryPoolShared")]
+    public void MemoryPool1Thread() => _memoryPoolShared();
+
+    [Benchmark(OperationsPerInvoke = 2 * OpsPerThread), BenchmarkCategory("MemoryPoolShared")]
+    public void MemoryPool2Threads() => _worker.RunAlongside(_memoryPoolShared);
 
     /// <summary>A second thread that runs one action per request while the caller runs it too.</summary>
     private sealed class Worker : IDisposable

@@ -198,13 +198,7 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     /// back. Needs <see cref="NativePoolOptions.TrackLeases"/> or <see cref="NativePoolOptions.Guarded"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">The pool does not track leases.</exception>
-    public IReadOnlyList<NativeLeaseInfo> GetLiveLeases()
-    {
-        List<NativeLeaseInfo>? leases = _core.GetLiveLeases();
-        if (leases is null)
-            ThrowHelper.ThrowNotTracking();
-        return leases;
-    }
+    public IReadOnlyList<NativeLeaseInfo> GetLiveLeases() => _core.GetLiveLeases();
 
     /// <summary>
     /// Releases the pool's memory (pools from <see cref="Create()"/> only). Leases still out become stale: using

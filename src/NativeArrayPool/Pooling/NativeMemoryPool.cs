@@ -165,19 +165,8 @@ public sealed class NativeMemoryPool : MemoryPool<byte>
     /// <exception cref="StaleWriteException">Guarded mode: a quarantined buffer had been written to after its return (the trim still completed).</exception>
     public long Trim() => _core.Trim();
 
-    /// <summary>
-    /// The leases that are out right now, with their sizes (and rent stacks with
-    /// <see cref="NativePoolOptions.CaptureRentStackTraces"/>), for finding leaks: call it when every owner should
-    /// have been disposed. Needs <see cref="NativePoolOptions.TrackLeases"/> or <see cref="NativePoolOptions.Guarded"/>.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">The pool does not track leases.</exception>
-    public IReadOnlyList<NativeLeaseInfo> GetLiveLeases()
-    {
-        List<NativeLeaseInfo>? leases = _core.GetLiveLeases();
-        if (leases is null)
-            ThrowHelper.ThrowNotTracking();
-        return leases;
-    }
+    /// <inheritdoc cref="NativeArrayPool{T}.GetLiveLeases"/>
+    public IReadOnlyList<NativeLeaseInfo> GetLiveLeases() => _core.GetLiveLeases();
 
     /// <summary>
     /// Releases the pool's memory; owners still out become stale (their <c>Memory</c> throws

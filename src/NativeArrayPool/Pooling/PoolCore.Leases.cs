@@ -6,8 +6,13 @@ namespace NativeBuffers.Pooling;
 // unchecked return that benchmarks compare Return against to measure the default-mode checks.
 internal sealed partial class PoolCore
 {
-    /// <summary>The leases out, from the lease table; null when the pool does not track leases.</summary>
-    public List<NativeLeaseInfo>? GetLiveLeases() => _tracker?.Snapshot();
+    /// <summary>The leases out, from the lease table. Throws when the pool does not track leases.</summary>
+    public List<NativeLeaseInfo> GetLiveLeases()
+    {
+        if (_tracker is null)
+            ThrowHelper.ThrowNotTracking();
+        return _tracker.Snapshot();
+    }
 
     private void ReportLeak(NativeLeaseInfo info)
     {

@@ -326,7 +326,7 @@ internal sealed partial class Arena : IDisposable
             if (!d.IsAnchored)
                 count++;
         }
-        return count;
+        return count + _small.PendingRelease.Count + _huge.PendingRelease.Count;
     }
 
     private void NotePeak()
@@ -386,6 +386,7 @@ internal sealed partial class Arena : IDisposable
 
     private void ReleaseEmptyReservations(Space space)
     {
+        space.RetryPendingReleases();
         for (int i = space.Reservations.Count - 1; i >= 0; i--)
         {
             Reservation reservation = space.Reservations[i];
@@ -453,6 +454,8 @@ internal sealed partial class Arena : IDisposable
                 ranges.Add((r.Base, r.End));
             foreach (Allocation d in _detached)
                 ranges.Add((d.Address, d.Address + (nint)d.Capacity));
+            foreach ((nint start, long length) in _small.PendingRelease.Concat(_huge.PendingRelease))
+                ranges.Add((start, start + (nint)length));
             return ranges;
         }
     }
@@ -492,6 +495,7 @@ internal sealed partial class Arena : IDisposable
             {
                 for (int i = space.Reservations.Count - 1; i >= 0; i--)
                     space.Release(space.Reservations[i]);
+                space.RetryPendingReleases();
             }
         }
     }

@@ -13,6 +13,9 @@ internal sealed class Space
     private readonly VirtualMemory _os;
     private ReservationSchedule _schedule;
     private readonly List<Reservation> _reservations = new();
+    // What is left of reservations whose release failed part way (a reservation is unmapped one run at a time):
+    // nothing may be allocated from them any more, and later releases, and disposal, unmap the rest.
+    private readonly List<(nint Start, long Length)> _pendingRelease = new();
 
     public Space(VirtualMemory os, int granuleShift, bool hugePages, long minimumReservation, int perSize)
     {
@@ -25,6 +28,8 @@ internal sealed class Space
     public int GranuleShift { get; }
     public bool HugePages { get; }
     public IReadOnlyList<Reservation> Reservations => _reservations;
+    /// <summary>Ranges of retired reservations still to unmap (each one kernel mapping).</summary>
+    public IReadOnlyList<(nint Start, long Length)> PendingRelease => _pendingRelease;
     public long ReservedBytes { get; private set; }
     public int Reserves { get; private set; }
 
@@ -72,18 +77,49 @@ internal sealed class Space
         return OsError.Success;
     }
 
-    /// <summary>Unmaps an empty reservation. Returns the OS error if the kernel refused (the reservation then stays).</summary>
+    /// <summary>
+    /// Unmaps an empty reservation, run by run. Returns the first OS error. If the first unmap fails, the reservation
+    /// stays whole and usable; if a later one fails, part of it is gone, so the reservation is retired at once (never
+    /// allocated from again) and its remaining runs wait in <see cref="PendingRelease"/> for the next attempt.
+    /// </summary>
     public OsError Release(Reservation reservation)
     {
-        foreach ((nint start, long length) in reservation.OwnedRanges())
+        RetryPendingReleases();
+        List<(nint Start, long Length)> runs = reservation.OwnedRanges().ToList();
+        for (int i = 0; i < runs.Count; i++)
         {
-            OsError error = _os.Release(start, (nuint)length);
-            if (error.IsFailure)
-                return error;
+            OsError error = _os.Release(runs[i].Start, (nuint)runs[i].Length);
+            if (error.IsSuccess)
+                continue;
+            if (i > 0)
+            {
+                _reservations.Remove(reservation);
+                ReservedBytes -= reservation.Size;
+                for (int j = i; j < runs.Count; j++)
+                {
+                    _pendingRelease.Add(runs[j]);
+                    ReservedBytes += runs[j].Length;
+                }
+            }
+            return error;
         }
         _reservations.Remove(reservation);
         ReservedBytes -= reservation.Size;
         return OsError.Success;
+    }
+
+    /// <summary>Unmaps what earlier partial releases left. Ranges the kernel still refuses stay for the next time.</summary>
+    public void RetryPendingReleases()
+    {
+        for (int i = _pendingRelease.Count - 1; i >= 0; i--)
+        {
+            (nint start, long length) = _pendingRelease[i];
+            if (_os.Release(start, (nuint)length).IsSuccess)
+            {
+                _pendingRelease.RemoveAt(i);
+                ReservedBytes -= length;
+            }
+        }
     }
 
     public Reservation? Find(nint address)

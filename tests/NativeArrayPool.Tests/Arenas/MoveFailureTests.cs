@@ -34,6 +34,48 @@ public class MoveFailureTests
         }
     }
 
+    [Fact]
+    public void A_reservation_whose_release_fails_part_way_is_never_allocated_from_again()
+    {
+        if (!LinuxVirtualMemory.IsAvailable())
+            return;
+        // A move out of offset 0 leaves a fresh range that the kernel keeps as a mapping of its own, so the empty
+        // reservation is unmapped in two calls. When the second fails, the first range is gone already: the arena
+        // must not hand out memory from it.
+        long failReleasesFrom = long.MaxValue;
+        var os = new FaultInjectingVirtualMemory(LinuxVirtualMemory.Instance, (primitive, call) =>
+            primitive == Primitive.Release && call >= Volatile.Read(ref failReleasesFrom)
+                ? OsError.OutOfMemory
+                : OsError.Success);
+        var plan = new FaultPlan(0);
+        GrowthFaultTests.RunToCleanEnd(Options(os, GrowthPaths.RemapFixed | GrowthPaths.Copy), plan, driver =>
+        {
+            TwoNeighbours(driver);
+            driver.Resize(0, 128 * KiB);                       // into the arena: an island
+            Assert.Equal(1, driver.Pool.GetStatistics().GrowsRemappedFixed);
+            driver.ReturnAll();
+            Assert.Contains(driver.Arena.ReservationsSnapshot(), r => r.IsEmpty && r.OwnedRanges().Count() >= 2);
+
+            Volatile.Write(ref failReleasesFrom, os.Calls(Primitive.Release) + 1);
+            driver.Trim();                                     // the first range is unmapped, the next unmap fails
+            Assert.True(os.Failures(Primitive.Release) >= 1, "no release failed: the test did not reach the partial release");
+
+            foreach (Reservation reservation in driver.Arena.ReservationsSnapshot())
+            {
+                foreach ((nint start, long length) in reservation.OwnedRanges())
+                {
+                    bool hole = reservation.Segments.Any(s => s.Kind is SegmentKind.Hole or SegmentKind.ForeignHole
+                        && reservation.Base + (nint)s.Offset <= start && start < reservation.Base + (nint)(s.Offset + s.Length));
+                    Assert.True(hole || KernelView.IsFullyMapped(start, start + (nint)length),
+                        $"the arena still counts {start:x}+{length} of reservation {reservation.Base:x} as usable, but it is unmapped");
+                }
+            }
+            for (int i = 0; i < 8; i++)
+                driver.Rent(64 * KiB);                         // the driver writes every byte: unmapped memory would crash here
+            Volatile.Write(ref failReleasesFrom, long.MaxValue);
+        }, out _);
+    }
+
     [Theory]
     [InlineData(Libc.EFAULT, true)]
     [InlineData(Libc.ENOMEM, true)]

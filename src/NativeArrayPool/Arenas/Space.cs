@@ -80,11 +80,11 @@ internal sealed class Space
     /// <summary>
     /// Unmaps an empty reservation, run by run. Returns the first OS error. If the first unmap fails, the reservation
     /// stays whole and usable; if a later one fails, part of it is gone, so the reservation is retired at once (never
-    /// allocated from again) and its remaining runs wait in <see cref="PendingRelease"/> for the next attempt.
+    /// allocated from again) and its remaining runs wait in <see cref="PendingRelease"/>, which the arena retries on
+    /// every trim and at disposal (<see cref="RetryPendingReleases"/>).
     /// </summary>
     public OsError Release(Reservation reservation)
     {
-        RetryPendingReleases();
         List<(nint Start, long Length)> runs = reservation.OwnedRanges().ToList();
         for (int i = 0; i < runs.Count; i++)
         {

@@ -118,6 +118,7 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
                 MovesDeclinedByBudget = sum.MovesDeclinedByBudget + s.MovesDeclinedByBudget,
                 MovesFailed = sum.MovesFailed + s.MovesFailed,
                 MisuseDetected = sum.MisuseDetected + s.MisuseDetected,
+                RedundantDisposes = sum.RedundantDisposes + s.RedundantDisposes,
                 Trims = sum.Trims + s.Trims,
                 PressureTrims = sum.PressureTrims + s.PressureTrims,
                 BytesDiscarded = sum.BytesDiscarded + s.BytesDiscarded,

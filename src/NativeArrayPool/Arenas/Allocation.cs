@@ -53,6 +53,12 @@ internal sealed class Allocation
     public bool IsIsland;
 
     /// <summary>
+    /// Leased when the arena was disposed: the memory stays mapped until the lease ends (<c>Arena.ReleaseOrphan</c>).
+    /// Read and written under the arena lock.
+    /// </summary>
+    public bool IsOrphan;
+
+    /// <summary>
     /// Scratch slot for the pooling layer: <c>NativeMemoryPool</c> keeps the owner objects it binds to this record's
     /// leases here, so renting the record again allocates nothing. The arena never reads it; it stays with the record
     /// when the record is recycled, because the owners re-read address and capacity at every rent.

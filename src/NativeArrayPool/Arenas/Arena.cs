@@ -126,9 +126,14 @@ internal sealed partial class Arena : IDisposable
         }
     }
 
-    /// <summary>Takes back memory that is no longer rented. The caller has already retired the lease.</summary>
+    /// <summary>
+    /// Takes back memory that is no longer rented. The caller has already retired the lease. After disposal it does
+    /// nothing: the memory went with the arena, and its range may already be another mapping's.
+    /// </summary>
     public void Free(Allocation allocation)
     {
+        if (IsDisposed)
+            return;
         switch (allocation.Kind)
         {
             case AllocationKind.Slot:
@@ -467,36 +472,99 @@ internal sealed partial class Arena : IDisposable
             return _small.Reservations.Concat(_huge.Reservations).ToList();
     }
 
-    /// <summary>Every allocation record the arena made, for retiring leases at disposal.</summary>
+    /// <summary>Every allocation record the arena made (tests inspect generations and kinds).</summary>
     public IEnumerable<Allocation> AllRecords()
     {
         lock (_lock)
-        {
-            var slabRecords = _slabs.SelectMany(slab => slab.Records);
-            return _blockRecords.Concat(slabRecords).ToList();
-        }
+            return RecordsLocked().ToList();
     }
 
-    /// <summary>Unmaps everything. Leases still out become stale (the pool retires them first).</summary>
-    public void Dispose()
+    private IEnumerable<Allocation> RecordsLocked() => _blockRecords.Concat(_slabs.SelectMany(slab => slab.Records));
+
+    // Orphans: allocations still leased when the arena was disposed. Their memory stays mapped until each lease
+    // ends (ReleaseOrphan), so code already inside an operation on them (a collection's write, a caller's span)
+    // never faults; everything else is unmapped at disposal. Counted per reservation that holds them.
+    private readonly Dictionary<Reservation, int> _orphansIn = new();
+
+    /// <summary>
+    /// Unmaps everything but the memory of leases still out. <paramref name="endLease"/> is called under the arena
+    /// lock for every record: it ends the record's lease if it has one and returns true, and the record becomes an
+    /// orphan whose memory stays mapped until <see cref="ReleaseOrphan"/>. Calling it again does nothing.
+    /// </summary>
+    public void Dispose(Func<Allocation, bool> endLease)
     {
         lock (_lock)
         {
             if (_disposed)
                 return;
             Volatile.Write(ref _disposed, true);
+            foreach (Allocation record in RecordsLocked())
+            {
+                if (!endLease(record))
+                    continue;
+                record.IsOrphan = true;
+                if (ReservationOf(record) is Reservation holder)
+                    _orphansIn[holder] = _orphansIn.GetValueOrDefault(holder) + 1;
+            }
             foreach (Allocation d in _detached)
             {
-                long anchor = d.IsAnchored ? d.AnchorBytes : 0;
-                _os.Release(d.Address + (nint)anchor, (nuint)(d.Capacity - anchor));
+                if (!d.IsOrphan)
+                    ReleaseDetachedPart(d);
             }
-            _detached.Clear();
+            _detached.RemoveWhere(d => !d.IsOrphan);
             foreach (Space space in new[] { _small, _huge })
             {
                 for (int i = space.Reservations.Count - 1; i >= 0; i--)
-                    space.Release(space.Reservations[i]);
+                {
+                    if (!_orphansIn.ContainsKey(space.Reservations[i]))
+                        space.Release(space.Reservations[i]);
+                }
                 space.RetryPendingReleases();
             }
         }
+    }
+
+    /// <summary>Unmaps everything; leases still out lose their memory. For arenas whose records carry no leases (tests).</summary>
+    public void Dispose() => Dispose(static _ => false);
+
+    /// <summary>
+    /// Ends an orphan: the lease with <paramref name="leaseGeneration"/> was out when the arena was disposed and has
+    /// now ended, so its memory (and its reservation, once no other orphan holds it) is unmapped. False when the
+    /// record is no orphan of that lease (it ended before, or this is a stale lease).
+    /// </summary>
+    public bool ReleaseOrphan(Allocation record, int leaseGeneration)
+    {
+        lock (_lock)
+        {
+            if (!record.IsOrphan || Volatile.Read(ref record.Generation) != leaseGeneration + 1)
+                return false;
+            record.IsOrphan = false;
+            if (record.Kind == AllocationKind.Detached)
+            {
+                ReleaseDetachedPart(record);
+                _detached.Remove(record);
+            }
+            if (ReservationOf(record) is Reservation holder && --_orphansIn[holder] == 0)
+            {
+                _orphansIn.Remove(holder);
+                Space space = holder.GranuleShift == HugeGranuleShift ? _huge : _small;
+                space.Release(holder);
+                space.RetryPendingReleases();
+            }
+            return true;
+        }
+    }
+
+    private static Reservation? ReservationOf(Allocation record) => record.Kind switch
+    {
+        AllocationKind.Slot => record.Slab!.Reservation,
+        _ => record.Reservation, // a block's, or the anchor's of a detached allocation (null when not anchored)
+    };
+
+    /// <summary>Unmaps a detached allocation's own mapping: all of it, or the part past its anchor block.</summary>
+    private void ReleaseDetachedPart(Allocation d)
+    {
+        long anchor = d.IsAnchored ? d.AnchorBytes : 0;
+        _os.Release(d.Address + (nint)anchor, (nuint)(d.Capacity - anchor));
     }
 }

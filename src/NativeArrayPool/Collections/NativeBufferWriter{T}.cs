@@ -215,9 +215,8 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable where 
         _buffer = default;
         _manager = null;
         _index = 0;
-        // A lease can only be stale here if its pool was disposed first, which already took the memory back.
-        if (buffer.IsValid)
-            _pool.Return(buffer);
+        // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
+        buffer.Dispose();
     }
 
     /// <summary>For <c>char</c>, the text written so far (as <c>ArrayPoolBufferWriter&lt;char&gt;</c> does); otherwise a description.</summary>

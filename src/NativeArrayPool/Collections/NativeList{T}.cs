@@ -277,9 +277,8 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         NativeBuffer<T> buffer = _buffer;
         _buffer = default;
         _count = 0;
-        // A lease can only be stale here if its pool was disposed first, which already took the memory back.
-        if (buffer.IsValid)
-            _pool.Return(buffer);
+        // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
+        buffer.Dispose();
     }
 
     /// <summary>Describes the list for debugging; does not throw after disposal.</summary>

@@ -425,9 +425,8 @@ public sealed class NativeMemoryStream : Stream
         _disposed = true;
         NativeBuffer<byte> buffer = _buffer;
         _buffer = default;
-        // A lease can only be stale here if its pool was disposed first, which already took the memory back.
-        if (buffer.IsValid)
-            _pool.Return(buffer);
+        // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
+        buffer.Dispose();
         base.Dispose(disposing);
     }
 

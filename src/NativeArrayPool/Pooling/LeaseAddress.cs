@@ -10,8 +10,8 @@ internal static class LeaseAddress
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
     public static nint Of<T>(in NativeBuffer<T> lease) where T : unmanaged
     {
-        if (!lease.IsValid)
+        if (lease._core is null)
             ThrowHelper.ThrowStaleLease(nameof(NativeBuffer<T>));
-        return lease._allocation?.Address ?? 0;
+        return lease.CheckedAddress();
     }
 }

@@ -201,9 +201,20 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     public IReadOnlyList<NativeLeaseInfo> GetLiveLeases() => _core.GetLiveLeases();
 
     /// <summary>
-    /// Releases the pool's memory (pools from <see cref="Create()"/> only). Leases still out become stale: using
-    /// them throws <see cref="ObjectDisposedException"/>. Calling it again does nothing.
+    /// Releases the pool's memory (pools from <see cref="Create()"/> only). Leases still out end: every accessor,
+    /// <see cref="Rent"/>, <see cref="Resize"/> and <see cref="Return"/> throw <see cref="ObjectDisposedException"/>.
+    /// Calling it again does nothing.
     /// </summary>
+    /// <remarks>
+    /// <para>Thread-safety: it may run while other threads use the pool. Operations already inside the pool (a
+    /// clearing return, a resize, a trim) finish first, on memory that is still mapped; later ones throw
+    /// <see cref="ObjectDisposedException"/>. No operation faults.</para>
+    /// <para>Memory of leases still out is not unmapped yet: code that checked a lease a moment before (a collection
+    /// writing into its buffer, a span taken earlier) writes into memory that is still the lease's. Each such lease's
+    /// memory goes when the lease is returned or disposed (the Return still throws, to report the disposal). A lease
+    /// that is never returned keeps its part of the address space mapped; <see cref="NativePoolOptions.TrackLeases"/>
+    /// reports such leaks at disposal.</para>
+    /// </remarks>
     /// <exception cref="InvalidOperationException">This is the <see cref="Shared"/> pool, which cannot be disposed.</exception>
     public void Dispose() => _core.Dispose();
 }

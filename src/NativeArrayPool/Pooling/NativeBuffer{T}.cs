@@ -93,15 +93,19 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
     public unsafe T* Pointer => MemoryAccess.AsPointer<T>(CheckedAddress());
 
-    /// <summary>Returns the buffer to the pool that rented it, like <see cref="NativeArrayPool{T}.Return"/>. Does nothing for <c>default</c>.</summary>
-    /// <exception cref="InvalidOperationException">The lease was already returned or resized.</exception>
-    /// <exception cref="ObjectDisposedException">The pool that rented it was disposed.</exception>
+    /// <summary>
+    /// Ends the lease: returns the buffer to the pool that rented it, like <see cref="NativeArrayPool{T}.Return"/>.
+    /// Calling it on a lease that already ended (returned, resized, disposed, or ended by its pool's disposal) does
+    /// nothing, as <see cref="IDisposable"/> promises, so <c>using var b = pool.Rent(n); … pool.Return(b);</c> is
+    /// safe: the generation has moved on, so no later lease of the same memory can be affected. Such calls are counted
+    /// in <see cref="NativePoolStatistics.RedundantDisposes"/>; an explicit second <c>Return</c> still throws.
+    /// Does nothing for <c>default</c>.
+    /// </summary>
+    /// <remarks>A lease that was out when its pool was disposed keeps its memory mapped until this call (or Return).</remarks>
     public void Dispose()
     {
-        if (_core is null)
-            return;
         if (_allocation is not null)
-            _core.Return(_allocation, _generation, clear: false, "buffer");
+            _core!.DisposeLease(_allocation, _generation);
     }
 
     /// <summary>Describes the lease for debugging; does not throw for a stale lease.</summary>
@@ -109,14 +113,20 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
         _core is null ? $"NativeBuffer<{typeof(T).Name}>[default]"
         : $"NativeBuffer<{typeof(T).Name}>[{_length}]{(IsValid ? "" : " (returned)")}";
 
+    /// <summary>The address of element 0 (0 for an empty lease), if the lease is still valid.</summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private nint CheckedAddress()
+    internal nint CheckedAddress()
     {
         Allocation? allocation = _allocation;
         if (allocation is null)
             return 0;
-        if (allocation.Generation != _generation)
+        // Address first, then the generation: a return retires the generation before the arena recycles the record
+        // (address 0) or a resize moves it, so an address read before an unchanged generation is still this lease's.
+        // The acquire of the first read keeps the second from being read ahead of it.
+        nint address = Volatile.Read(ref allocation.Address);
+        if (Volatile.Read(ref allocation.Generation) != _generation)
             ThrowHelper.ThrowStaleLease(nameof(NativeBuffer<T>));
-        return allocation.Address;
+        return address;
     }
 }

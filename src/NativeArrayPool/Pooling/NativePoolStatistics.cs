@@ -64,6 +64,13 @@ public readonly record struct NativePoolStatistics
     /// </summary>
     public long MisuseDetected { get; init; }
 
+    /// <summary>
+    /// <c>Dispose</c> calls on leases that had already ended (a second Dispose, or Dispose after Return or Resize),
+    /// which do nothing, as <see cref="IDisposable"/> allows: the lease's generation has moved on, so no later lease
+    /// can be harmed. An explicit <c>Return</c> of such a lease still throws and counts in <see cref="MisuseDetected"/>.
+    /// </summary>
+    public long RedundantDisposes { get; init; }
+
     /// <summary>Trims run: explicit <c>Trim()</c> calls, trims on memory pressure, and idle trims that gave pages back.</summary>
     public long Trims { get; init; }
 

@@ -12,19 +12,28 @@ internal sealed partial class PoolCore
     /// </summary>
     public long Trim()
     {
-        if (IsDisposed)
+        if (!TryEnterOperation())
             ThrowHelper.ThrowPoolDisposed();
         StaleWriteException? stale = null;
+        long bytes;
         try
         {
-            _guard?.Flush();
+            try
+            {
+                _guard?.Flush();
+            }
+            catch (StaleWriteException e)
+            {
+                stale = e; // finish the trim first: the quarantine is empty either way
+            }
+            FlushCaches();
+            bytes = Arena.ReleaseUnused() + Arena.DiscardFree();
         }
-        catch (StaleWriteException e)
+        finally
         {
-            stale = e; // finish the trim first: the quarantine is empty either way
+            ExitOperation();
         }
-        FlushCaches();
-        long bytes = Arena.ReleaseUnused() + Arena.DiscardFree();
+        // Events reach listeners' code, which may dispose the pool: raise them outside the operation.
         Interlocked.Increment(ref _trims);
         Diagnostics.OnTrimmed(bytes, TrimReason.Explicit);
         if (stale is not null)
@@ -35,10 +44,18 @@ internal sealed partial class PoolCore
     /// <summary>Trim after a gen-2 GC under memory pressure (finalizer thread): every thread's cache is asked to flush.</summary>
     public void TrimOnPressure()
     {
-        if (IsDisposed)
+        if (!TryEnterOperation())
             return;
-        Interlocked.Increment(ref _trimEpoch);
-        long bytes = Arena.ReleaseUnused() + Arena.DiscardFree();
+        long bytes;
+        try
+        {
+            Interlocked.Increment(ref _trimEpoch);
+            bytes = Arena.ReleaseUnused() + Arena.DiscardFree();
+        }
+        finally
+        {
+            ExitOperation();
+        }
         Interlocked.Increment(ref _trims);
         Interlocked.Increment(ref _pressureTrims);
         Diagnostics.OnTrimmed(bytes, TrimReason.MemoryPressure);
@@ -47,9 +64,17 @@ internal sealed partial class PoolCore
     /// <summary>One idle-trim tick at <paramref name="now"/>; see <see cref="MemoryReclaimer"/>.</summary>
     public long TrimIdle(long now, long idleTicks)
     {
-        if (IsDisposed)
+        if (!TryEnterOperation())
             return 0;
-        long bytes = Arena.DiscardIdle(now, idleTicks);
+        long bytes;
+        try
+        {
+            bytes = Arena.DiscardIdle(now, idleTicks);
+        }
+        finally
+        {
+            ExitOperation();
+        }
         if (bytes > 0)
         {
             // The arena has been quiet: ask the threads to hand their cached buffers back too, for the next tick.

@@ -16,6 +16,13 @@ namespace NativeBuffers.Pooling;
 /// lease's generation, so of two racing returns exactly one wins and the other is reported; Resize holds the
 /// allocation (even generation) while it works and publishes a new odd generation for the new lease.
 /// A forged lease carrying an even generation never matches (see <see cref="TryRetire"/>).
+/// Disposal: operations that touch pool memory or call into the arena (every slow path: a rent from the arena, a
+/// clearing return, a return to the arena, a resize, a trim) run between <see cref="TryEnterOperation"/> and
+/// <see cref="ExitOperation"/>, and Dispose waits for those in flight before it unmaps anything. The fast paths
+/// (a rent or return through the thread cache) touch no memory and take no locked instruction; a rent checks the
+/// disposed flag after it has published its lease, and Dispose flushes every processor's stores before it looks,
+/// so either the rent sees the flag or Dispose sees the lease. Leases still out at disposal become orphans: ended
+/// for every accessor, but their memory stays mapped until each one is returned or disposed.
 /// Options beyond the default mode hook only the slow paths: <see cref="LeaseGuard"/> (Guarded),
 /// <see cref="LeaseTracker"/> (TrackLeases), ZeroOnRent; trimming and leak reports live in PoolCore.Trimming.cs
 /// and PoolCore.Leases.cs, the idle and memory-pressure policies in <see cref="MemoryReclaimer"/>.
@@ -51,6 +58,8 @@ internal sealed partial class PoolCore : IDisposable
     private long _leaksReported;
     private long _leakedBytes;
     private int _disposed;
+    private int _operations; // slow operations in flight; Dispose waits for them
+    private long _redundantDisposes;
 
     // Debugging and memory-return policy; all null/false in the default mode. They hook only the slow paths
     // (guarded and tracking pools bypass the thread caches, so every rent and return takes them).
@@ -106,13 +115,15 @@ internal sealed partial class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Allocation Rent(int sizeClass, out int generation)
     {
-        // A disposed pool's caches on other threads still hold records of unmapped memory: never hand them out.
-        if (_disposed != 0)
-            ThrowHelper.ThrowPoolDisposed();
         ThreadCache cache = GetCache();
         Allocation? allocation = cache.TryPop(sizeClass) ?? RentSlow(cache, sizeClass);
         generation = allocation.Generation + 1;
-        allocation.Generation = generation;
+        Volatile.Write(ref allocation.Generation, generation);
+        // After publishing the lease: a disposed pool's caches still hold records of memory that is unmapped or
+        // about to be. Either this read sees the flag, or Dispose (which flushes every processor's stores before it
+        // looks at generations) sees this lease and keeps its memory; never neither.
+        if (Volatile.Read(ref _disposed) != 0)
+            RentAfterDisposal(allocation, generation);
         cache.Rents++;
         cache.InUseBytes += allocation.Capacity;
         cache.RentedBytes += allocation.Capacity;
@@ -120,18 +131,35 @@ internal sealed partial class PoolCore : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RentAfterDisposal(Allocation allocation, int generation)
+    {
+        // End the lease just taken, whichever side of Dispose's sweep it fell on, then report the disposal.
+        if (!TryRetire(allocation, generation))
+            Arena.ReleaseOrphan(allocation, generation);
+        ThrowHelper.ThrowPoolDisposed();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private Allocation RentSlow(ThreadCache cache, int sizeClass)
     {
-        if (IsDisposed)
+        if (!TryEnterOperation())
             ThrowHelper.ThrowPoolDisposed();
-        if (cache.TrimEpoch != Volatile.Read(ref _trimEpoch))
+        Allocation allocation;
+        try
         {
-            cache.TrimEpoch = _trimEpoch;
-            cache.Flush();
+            if (cache.TrimEpoch != Volatile.Read(ref _trimEpoch))
+            {
+                cache.TrimEpoch = _trimEpoch;
+                cache.Flush();
+            }
+            allocation = _guard?.TryTake(sizeClass) ?? Arena.Allocate(sizeClass);
+            if (_zeroOnRent)
+                Arena.Zero(allocation.Address, allocation.Capacity);
         }
-        Allocation allocation = _guard?.TryTake(sizeClass) ?? Arena.Allocate(sizeClass);
-        if (_zeroOnRent)
-            Arena.Zero(allocation.Address, allocation.Capacity);
+        finally
+        {
+            ExitOperation();
+        }
         _tracker?.OnRent(allocation);
         if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
             NativeArrayPoolEventSource.Log.BufferRented(Name, allocation.Capacity, sizeClass);
@@ -142,10 +170,64 @@ internal sealed partial class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(Allocation allocation, int generation, bool clear, string paramName)
     {
+        if (clear || _zeroOnRent)
+        {
+            ReturnClearing(allocation, generation, paramName);
+            return;
+        }
         if (!TryRetire(allocation, generation))
             ThrowStale(allocation, generation, paramName);
-        if (clear || _zeroOnRent)
+        TakeBack(allocation);
+    }
+
+    /// <summary>
+    /// Ends the lease (allocation, generation) for <see cref="NativeBuffer{T}.Dispose"/>: as Return for a current
+    /// lease; for a lease that already ended it does nothing but count (a second Dispose, or Dispose after Return, as
+    /// <see cref="IDisposable"/> allows: the generation has moved on, so no later lease can be harmed); for a lease
+    /// its pool's disposal ended, it lets the memory go.
+    /// </summary>
+    public void DisposeLease(Allocation allocation, int generation)
+    {
+        if (TryRetire(allocation, generation))
+        {
+            if (_zeroOnRent)
+                ClearRetired(allocation);
+            TakeBack(allocation);
+            return;
+        }
+        if (!(IsDisposed && Arena.ReleaseOrphan(allocation, generation)))
+            Interlocked.Increment(ref _redundantDisposes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReturnClearing(Allocation allocation, int generation, string paramName)
+    {
+        if (!TryRetire(allocation, generation))
+            ThrowStale(allocation, generation, paramName);
+        ClearRetired(allocation);
+        TakeBack(allocation);
+    }
+
+    /// <summary>Zeroes a retired allocation; after the pool's disposal there is nothing left to zero.</summary>
+    private void ClearRetired(Allocation allocation)
+    {
+        // The lease is retired but the record is in no cache or free list yet: only Dispose could take the memory
+        // now, and it waits for this operation.
+        if (!TryEnterOperation())
+            ThrowHelper.ThrowPoolDisposed();
+        try
+        {
             Arena.Zero(allocation.Address, allocation.Capacity);
+        }
+        finally
+        {
+            ExitOperation();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void TakeBack(Allocation allocation)
+    {
         ThreadCache cache = GetCache();
         cache.Returns++;
         cache.InUseBytes -= allocation.Capacity;
@@ -168,9 +250,14 @@ internal sealed partial class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowStale(Allocation allocation, int generation, string paramName)
     {
-        Interlocked.Increment(ref _misuseDetected);
         if (IsDisposed)
+        {
+            // A lease out at disposal ends here (its memory goes now); any other is stale as well.
+            if (!Arena.ReleaseOrphan(allocation, generation))
+                Interlocked.Increment(ref _misuseDetected);
             ThrowHelper.ThrowPoolDisposed();
+        }
+        Interlocked.Increment(ref _misuseDetected);
         Diagnostics.OnMisuse(MisuseKind.DoubleReturn);
         ThrowHelper.ThrowStaleReturn(paramName, allocation.Capacity, generation, Volatile.Read(ref allocation.Generation),
             _tracker?.WhereEnded(allocation, generation));
@@ -185,12 +272,19 @@ internal sealed partial class PoolCore : IDisposable
         if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
             NativeArrayPoolEventSource.Log.BufferReturned(Name, allocation.Capacity, allocation.SizeClass);
         NativeLeaseInfo? lease = _tracker?.OnReturn(allocation);
-        if (IsDisposed)
-            return;
-        if (_guard is not null)
-            _guard.Quarantine(allocation, lease?.RentStackTrace);
-        else
-            Arena.Free(allocation);
+        if (!TryEnterOperation())
+            return; // the memory went with the pool
+        try
+        {
+            if (_guard is not null)
+                _guard.Quarantine(allocation, lease?.RentStackTrace);
+            else
+                Arena.Free(allocation);
+        }
+        finally
+        {
+            ExitOperation();
+        }
     }
 
     /// <summary>
@@ -199,25 +293,36 @@ internal sealed partial class PoolCore : IDisposable
     /// </summary>
     public Allocation Resize(Allocation allocation, int generation, int newClass, bool clearOld, string paramName, out int newGeneration)
     {
-        // Take the lease: the even generation keeps a racing Return or Resize of the same lease out.
-        if (!TryRetire(allocation, generation))
-            ThrowStale(allocation, generation, paramName);
-        long oldCapacity = allocation.Capacity;
-        nint oldAddress = allocation.Address;
+        // Enter before taking the lease: while the lease is held (even generation) Dispose must not sweep past it.
+        if (!TryEnterOperation())
+            ThrowHelper.ThrowPoolDisposed(); // the lease stays as it is: only its Return or Dispose lets it go
         Allocation result;
+        long oldCapacity;
         try
         {
-            result = Arena.Resize(allocation, newClass, clearOld);
+            // Take the lease: the even generation keeps a racing Return or Resize of the same lease out.
+            if (!TryRetire(allocation, generation))
+                ThrowStale(allocation, generation, paramName);
+            oldCapacity = allocation.Capacity;
+            nint oldAddress = allocation.Address;
+            try
+            {
+                result = Arena.Resize(allocation, newClass, clearOld);
+            }
+            catch
+            {
+                Volatile.Write(ref allocation.Generation, generation); // the buffer is intact: give the lease back
+                throw;
+            }
+            if (_tracker is not null || _zeroOnRent)
+                AfterResize(allocation, oldCapacity, oldAddress, result);
+            newGeneration = result.Generation + 1;
+            Volatile.Write(ref result.Generation, newGeneration);
         }
-        catch
+        finally
         {
-            Volatile.Write(ref allocation.Generation, generation); // the buffer is intact: give the lease back
-            throw;
+            ExitOperation();
         }
-        if (_tracker is not null || _zeroOnRent)
-            AfterResize(allocation, oldCapacity, oldAddress, result);
-        newGeneration = result.Generation + 1;
-        Volatile.Write(ref result.Generation, newGeneration);
         ThreadCache cache = GetCache();
         cache.InUseBytes += result.Capacity - oldCapacity;
         return result;
@@ -286,7 +391,17 @@ internal sealed partial class PoolCore : IDisposable
     /// <summary>Called by a cache's finalizer when its thread has ended: keep its counters, free its memory.</summary>
     public void Retire(ThreadCache cache)
     {
-        cache.Flush();
+        if (TryEnterOperation())
+        {
+            try
+            {
+                cache.Flush();
+            }
+            finally
+            {
+                ExitOperation();
+            }
+        }
         lock (_cachesLock)
         {
             _retiredRents += cache.Rents;
@@ -332,6 +447,7 @@ internal sealed partial class PoolCore : IDisposable
         return new NativePoolStatistics
         {
             MisuseDetected = Volatile.Read(ref _misuseDetected),
+            RedundantDisposes = Volatile.Read(ref _redundantDisposes),
             Trims = Volatile.Read(ref _trims),
             PressureTrims = Volatile.Read(ref _pressureTrims),
             BytesDiscarded = Volatile.Read(ref arena.BytesDiscarded),
@@ -371,6 +487,12 @@ internal sealed partial class PoolCore : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         _reclaimer.Dispose();
+        // Every rent past this point sees the flag, or its lease is visible to the sweep below (see Rent).
+        Interlocked.MemoryBarrierProcessWide();
+        // Operations in flight finish on memory that is still mapped; new ones see the flag and refuse.
+        var wait = new SpinWait();
+        while (Volatile.Read(ref _operations) != 0)
+            wait.SpinOnce();
         _guard?.Clear();
         // Every lease still in the table is a leak: report it before the memory goes.
         if (_tracker is not null)
@@ -378,17 +500,32 @@ internal sealed partial class PoolCore : IDisposable
             foreach (NativeLeaseInfo leak in _tracker.TakeAll())
                 ReportLeak(leak);
         }
-        // Retire every lease still out, so using one throws instead of touching unmapped memory.
-        foreach (Allocation record in Arena.AllRecords())
-        {
-            int generation = record.Generation;
-            if ((generation & 1) != 0)
-                Interlocked.CompareExchange(ref record.Generation, generation + 1, generation);
-        }
-        Arena.Dispose();
+        // End every lease still out, so using one throws; its memory stays mapped until that lease is returned or
+        // disposed, for code that checked it a moment before. All other memory is unmapped now.
+        Arena.Dispose(EndLeaseAtDisposal);
         lock (s_idLock)
             s_freeIds.Push(_id);
     }
+
+    private static bool EndLeaseAtDisposal(Allocation record)
+    {
+        int generation = Volatile.Read(ref record.Generation);
+        return (generation & 1) != 0 && Interlocked.CompareExchange(ref record.Generation, generation + 1, generation) == generation;
+    }
+
+    /// <summary>Counts a slow operation in; false (and nothing counted) once the pool is disposed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryEnterOperation()
+    {
+        Interlocked.Increment(ref _operations);
+        if (Volatile.Read(ref _disposed) == 0)
+            return true;
+        Interlocked.Decrement(ref _operations);
+        return false;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ExitOperation() => Interlocked.Decrement(ref _operations);
 
     private static int TakeId()
     {

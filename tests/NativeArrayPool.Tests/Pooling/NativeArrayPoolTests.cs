@@ -94,7 +94,8 @@ public class NativeArrayPoolTests
         pool.Return(buffer);
         var e = Assert.Throws<InvalidOperationException>(() => pool.Return(copy));
         Assert.Contains("already returned", e.Message);
-        Assert.Throws<InvalidOperationException>(() => buffer.Dispose());
+        buffer.Dispose(); // ending an ended lease with Dispose does nothing (IDisposable's promise), and is counted
+        Assert.Equal(1, pool.GetStatistics().RedundantDisposes);
 
         // The slot went back once: the next two rents get two different buffers.
         NativeBuffer<byte> a = pool.Rent(1000), b = pool.Rent(1000);

@@ -24,33 +24,6 @@ internal sealed partial class Arena
     /// </summary>
     public long DiscardIdle(long now, long idleTicks) => Discard(idleOnly: true, now, idleTicks);
 
-    /// <summary>
-    /// From this size on, zeroing discards the pages (fresh pages read zero) instead of writing zeros.
-    /// </summary>
-    /// <remarks>
-    /// Measured (BenchmarkDotNet, 2-vCPU VM, kernel 6.18): when the tenant then writes the whole buffer, memset +
-    /// write beat madvise(DONTNEED) + write (which faults every page back in) at every size tried — 3.7× at 4 MiB
-    /// with huge pages, 100–500× with 4 KiB pages. Discarding pays off only when the tenant does not touch all of
-    /// the buffer, or the pages were not resident anyway (a memset would fault them in just to zero them). So it
-    /// is kept for the largest classes, which are not cached per thread and where leaving memory uncommitted
-    /// matters most.
-    /// </remarks>
-    public const long ZeroByDiscardBytes = 16L << 20;
-
-    /// <summary>
-    /// Makes [address, address+length) read zero, for memory the caller holds exclusively: large page-aligned
-    /// ranges by discarding their pages where fresh pages read zero (no writes now, zero pages on next touch),
-    /// everything else with a memset.
-    /// </summary>
-    public void Zero(nint address, long length)
-    {
-        nint pageMask = (nint)_os.PageSize - 1;
-        if (length >= ZeroByDiscardBytes && _os.DiscardedPagesReadZero && ((address | (nint)length) & pageMask) == 0
-            && _os.Discard(address, (nuint)length).IsSuccess)
-            return;
-        _os.Clear(address, (nuint)length);
-    }
-
     private long Discard(bool idleOnly, long now, long idleTicks)
     {
         // The portable layer's discard is a no-op: its memory goes back only when a whole reservation is freed.

@@ -457,8 +457,9 @@ public sealed class NativeMemoryStream : Stream
         _pool.Resize(ref _buffer, Math.Max(needed, Math.Max(doubled, MinimumGrowth)));
     }
 
-    private void ClearRange(long start, long length) =>
-        MemoryAccess.Clear(LeaseAddress.Of(_buffer) + (nint)start, (nuint)length);
+    // A range the stream's writer skipped: cleared without committing its whole pages, so a write far past the end
+    // costs memory for what was written, not for the gap (an attacker-chosen offset must not reach the OOM killer).
+    private void ClearRange(long start, long length) => _pool.ClearSparse(_buffer, start, length);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()

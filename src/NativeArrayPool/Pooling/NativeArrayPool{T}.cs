@@ -178,6 +178,20 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
         buffer = new NativeBuffer<T>(_core, resized, resized.Capacity / Unsafe.SizeOf<T>(), generation);
     }
 
+    /// <summary>
+    /// Makes elements [<paramref name="start"/>, <paramref name="start"/>+<paramref name="length"/>) of a lease read
+    /// zero without committing memory for them, for ranges its holder has not written: the gap a write past the end
+    /// of a stream skips, the part a SetLength adds. Whole OS pages are discarded where that leaves zeros; only the
+    /// partial pages at the edges (and small ranges) are written. The caller has checked the bounds.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The lease has ended.</exception>
+    internal void ClearSparse(in NativeBuffer<T> buffer, long start, long length)
+    {
+        nint address = LeaseAddress.Of(buffer);
+        long size = Unsafe.SizeOf<T>();
+        _core.Arena.ZeroSparse(address + (nint)(start * size), length * size);
+    }
+
     /// <summary>A snapshot of the pool's counters. For <see cref="Shared"/> they cover every shared pool.</summary>
     public NativePoolStatistics GetStatistics() => _core.GetStatistics();
 

@@ -16,7 +16,8 @@ namespace NativeBuffers.Pooling;
 /// lease's generation, so of two racing returns exactly one wins and the other is reported; Resize holds the
 /// allocation (even generation) while it works and publishes a new odd generation for the new lease.
 /// A forged lease carrying an even generation never matches (see <see cref="TryRetire"/>).
-/// Options beyond the default mode hook only the slow paths: <see cref="LeaseGuard"/> (Guarded),
+/// Options beyond the default mode hook only the slow paths: <see cref="LeaseGuard"/> (Guarded; rents never take
+/// from its quarantine, and what a resize vacates goes there too),
 /// <see cref="LeaseTracker"/> (TrackLeases), ZeroOnRent; trimming and leak reports live in PoolCore.Trimming.cs
 /// and PoolCore.Leases.cs, the idle and memory-pressure policies in <see cref="MemoryReclaimer"/>.
 /// Thread-safety: all members are thread-safe.
@@ -69,7 +70,7 @@ internal sealed partial class PoolCore : IDisposable
         _id = isShared ? 0 : TakeId();
         Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
         Arena.Diagnostics = Diagnostics;
-        _guard = options.Guarded ? new LeaseGuard(Arena) : null;
+        _guard = options.Guarded ? new LeaseGuard(Arena, options.QuarantineBytes) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
         _zeroOnRent = options.ZeroOnRent;
         _leakReported = options.LeakReported;
@@ -129,7 +130,8 @@ internal sealed partial class PoolCore : IDisposable
             cache.TrimEpoch = _trimEpoch;
             cache.Flush();
         }
-        Allocation allocation = _guard?.TryTake(sizeClass) ?? Arena.Allocate(sizeClass);
+        // Never from the guard's quarantine: what waits there is what stale references may still reach.
+        Allocation allocation = Arena.Allocate(sizeClass);
         if (_zeroOnRent)
             Arena.Zero(allocation.Address, allocation.Capacity);
         _tracker?.OnRent(allocation);
@@ -204,16 +206,20 @@ internal sealed partial class PoolCore : IDisposable
             ThrowStale(allocation, generation, paramName);
         long oldCapacity = allocation.Capacity;
         nint oldAddress = allocation.Address;
+        // Guarded: what the buffer leaves behind goes to the quarantine rather than back to the arena.
+        List<Allocation>? vacated = _guard is null ? null : new List<Allocation>();
         Allocation result;
         try
         {
-            result = Arena.Resize(allocation, newClass, clearOld);
+            result = Arena.Resize(allocation, newClass, clearOld, vacated);
         }
         catch
         {
             Volatile.Write(ref allocation.Generation, generation); // the buffer is intact: give the lease back
             throw;
         }
+        if (vacated is { Count: > 0 })
+            QuarantineVacated(allocation, vacated);
         if (_tracker is not null || _zeroOnRent)
             AfterResize(allocation, oldCapacity, oldAddress, result);
         newGeneration = result.Generation + 1;
@@ -221,6 +227,17 @@ internal sealed partial class PoolCore : IDisposable
         ThreadCache cache = GetCache();
         cache.InUseBytes += result.Capacity - oldCapacity;
         return result;
+    }
+
+    /// <summary>
+    /// Guarded mode: quarantines what a resize left behind. The resize has succeeded, so a stale write found in an
+    /// entry this evicts is reported by the next return or trim instead of failing this call.
+    /// </summary>
+    private void QuarantineVacated(Allocation old, List<Allocation> vacated)
+    {
+        string? rentStack = _tracker?.RentStackOf(old);
+        foreach (Allocation piece in vacated)
+            _guard!.Quarantine(piece, rentStack, throwStale: false);
     }
 
     private void AfterResize(Allocation old, long oldCapacity, nint oldAddress, Allocation result)
@@ -328,7 +345,7 @@ internal sealed partial class PoolCore : IDisposable
             }
         }
         Arena arena = Arena;
-        (int quarantined, int protectedBuffers) = _guard?.Counts ?? (0, 0);
+        (int quarantined, int protectedBuffers, long quarantinedBytes) = _guard?.Counts ?? (0, 0, 0);
         return new NativePoolStatistics
         {
             MisuseDetected = Volatile.Read(ref _misuseDetected),
@@ -340,6 +357,7 @@ internal sealed partial class PoolCore : IDisposable
             LeakedBytes = Volatile.Read(ref _leakedBytes),
             StaleWritesDetected = _guard?.StaleWrites ?? 0,
             QuarantinedBuffers = quarantined,
+            QuarantinedBytes = quarantinedBytes,
             ProtectedBuffers = protectedBuffers,
             MappedBytes = arena.ReservedBytes,
             InUseBytes = inUse,

@@ -245,6 +245,78 @@ public class LeaseGuardTests
     }
 
     [Fact]
+    public void A_stale_write_found_while_a_resize_quarantines_is_reported_by_the_next_return_not_the_resize()
+    {
+        using NativeArrayPool<byte> pool = CreateGuarded(quarantineBytes: 256, paths: GrowthPaths.Copy);
+        NativeBuffer<byte> victim = pool.Rent(256);
+        Span<byte> stale = victim.AsSpan();
+        pool.Return(victim);
+        stale[3] = 9;
+        NativeBuffer<byte> buffer = pool.Rent(100);
+        buffer.AsSpan().Fill(4);
+
+        pool.Resize(ref buffer, 3000); // the old slot enters and pushes the victim out: the resize still succeeds
+
+        Assert.True(buffer.AsSpan(0, 100).IndexOfAnyExcept((byte)4) < 0);
+        Assert.Equal(1, pool.GetStatistics().StaleWritesDetected);
+        NativeBuffer<byte> other = pool.Rent(64);
+        var e = Assert.Throws<StaleWriteException>(() => pool.Return(other));
+        Assert.Equal(3, e.Offset);
+        pool.Return(buffer); // reported once
+        Assert.Null(pool.Core.Arena.Validate());
+    }
+
+    [Theory]
+    [InlineData(MemoryBackend.Automatic)]
+    [InlineData(MemoryBackend.Portable)]
+    public void Concurrent_rents_returns_and_resizes_keep_every_tenants_contents_and_the_arena_valid(MemoryBackend backend)
+    {
+        using NativeArrayPool<byte> pool = CreateGuarded(backend, quarantineBytes: 4 << 20, mappingBudget: 200);
+        Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, worker =>
+        {
+            var random = new Random(100 + worker);
+            var live = new List<(NativeBuffer<byte> Buffer, byte Fill)>();
+            for (int step = 0; step < 1500; step++)
+            {
+                int action = random.Next(4);
+                if (live.Count > 0 && action == 0)
+                {
+                    int i = random.Next(live.Count);
+                    (NativeBuffer<byte> buffer, byte fill) = live[i];
+                    Assert.True(buffer.AsSpan().IndexOfAnyExcept(fill) < 0, "a tenant's bytes changed");
+                    pool.Return(buffer);
+                    live.RemoveAt(i);
+                }
+                else if (live.Count > 0 && action == 1)
+                {
+                    int i = random.Next(live.Count);
+                    (NativeBuffer<byte> buffer, byte fill) = live[i];
+                    long kept = buffer.Length;
+                    pool.Resize(ref buffer, random.Next(1, 600_000));
+                    Assert.True(buffer.AsSpan(0, (int)Math.Min(kept, buffer.Length)).IndexOfAnyExcept(fill) < 0, "resize lost contents");
+                    buffer.AsSpan().Fill(fill);
+                    live[i] = (buffer, fill);
+                }
+                else
+                {
+                    NativeBuffer<byte> buffer = pool.Rent(random.Next(1, 300_000));
+                    byte fill = (byte)random.Next(256);
+                    buffer.AsSpan().Fill(fill);
+                    live.Add((buffer, fill));
+                }
+            }
+            foreach ((NativeBuffer<byte> buffer, _) in live)
+                pool.Return(buffer);
+        });
+        pool.Trim();
+
+        NativePoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(0, stats.StaleWritesDetected);
+        Assert.Equal((0, 0, 0L), (stats.QuarantinedBuffers, stats.ProtectedBuffers, stats.QuarantinedBytes));
+        Assert.Null(pool.Core.Arena.Validate());
+    }
+
+    [Fact]
     public void A_shrinking_block_keeps_its_pages_in_guarded_mode()
     {
         using NativeArrayPool<byte> pool = CreateGuarded();

@@ -8,7 +8,9 @@ namespace NativeBuffers.Benchmarks;
 /// <summary>
 /// The <c>loop</c> verb: a bare Rent+Return loop for profilers that want a plain process rather than
 /// BenchmarkDotNet's harness (<c>perf stat</c>, <c>valgrind --tool=callgrind</c>, <c>DOTNET_JitDisasm</c>):
-/// <c>loop native|arraypool SIZE ITERATIONS</c>. Prints the best and median ns per pair over several rounds.
+/// <c>loop native|guarded|arraypool SIZE ITERATIONS</c>. Prints the best and median ns per pair over several rounds.
+/// <c>guarded</c> is a pool with <see cref="NativePoolOptions.Guarded"/> (default quarantine budget), whose pairs
+/// also write the buffer's first byte: the cost of guarded mode per Rent+Return, page fault included.
 /// </summary>
 public static class ProfileDriver
 {
@@ -79,9 +81,10 @@ public static class ProfileDriver
         int size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4096;
         long iterations = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 100_000_000;
         // Let tiered compilation finish so the loop runs the optimized code.
+        int warmup = pool == "guarded" ? 200 : 10_000; // microseconds per pair there: keep the warm-up to seconds
         for (int round = 0; round < 300; round++)
         {
-            Loop(pool, size, 10_000);
+            Loop(pool, size, warmup);
             Thread.Sleep(1);
         }
         // Several rounds, best and median reported: on a shared machine the best round is the least disturbed.
@@ -103,6 +106,8 @@ public static class ProfileDriver
     {
         if (pool == "native")
             NativeLoop(size, iterations);
+        else if (pool == "guarded")
+            GuardedLoop(size, iterations);
         else
             ManagedLoop(size, iterations);
     }
@@ -113,6 +118,25 @@ public static class ProfileDriver
         NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
         for (long i = 0; i < iterations; i++)
             pool.Return(pool.Rent(size));
+    }
+
+    private static readonly Lazy<NativeArrayPool<byte>> s_guarded = new(() => NativeArrayPool<byte>.Create(new NativePoolOptions
+    {
+        Guarded = true,
+        IdleTrimDelay = Timeout.InfiniteTimeSpan,
+        TrimOnMemoryPressure = false,
+    }));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void GuardedLoop(int size, long iterations)
+    {
+        NativeArrayPool<byte> pool = s_guarded.Value;
+        for (long i = 0; i < iterations; i++)
+        {
+            NativeBuffer<byte> buffer = pool.Rent(size);
+            buffer.AsSpan()[0] = 1;
+            pool.Return(buffer);
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

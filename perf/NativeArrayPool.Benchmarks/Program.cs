@@ -8,7 +8,7 @@ namespace NativeBuffers.Benchmarks;
 /// <list type="bullet">
 /// <item><c>--quick</c>: short jobs (a few seconds per scenario) for a rough table; see perf/run-quick.sh.</item>
 /// <item><c>--dry</c>: one invocation per benchmark, no warm-up: proves the suite still runs (CI).</item>
-/// <item><c>loop native|arraypool SIZE N</c>: a bare Rent+Return loop for perf stat / callgrind / JitDisasm.</item>
+/// <item><c>loop native|guarded|arraypool SIZE N</c>: a bare Rent+Return loop for perf stat / callgrind / JitDisasm.</item>
 /// <item><c>append [runs]</c>: the native append run by run with the growth paths it took.</item>
 /// <item><c>resize [runs]</c>: one 1 GiB → 2 GiB Resize per run, timed, with the growth path it took.</item>
 /// <item><c>churn [ops]</c>: the large-buffer churn report (Gen-2 counts and peak RSS, one child process per pool).</item>

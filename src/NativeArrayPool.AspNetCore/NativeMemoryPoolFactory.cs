@@ -127,6 +127,7 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
                 LeakedBytes = sum.LeakedBytes + s.LeakedBytes,
                 StaleWritesDetected = sum.StaleWritesDetected + s.StaleWritesDetected,
                 QuarantinedBuffers = sum.QuarantinedBuffers + s.QuarantinedBuffers,
+                QuarantinedBytes = sum.QuarantinedBytes + s.QuarantinedBytes,
                 ProtectedBuffers = sum.ProtectedBuffers + s.ProtectedBuffers,
                 Backend = s.Backend,
             };

@@ -27,18 +27,23 @@ internal sealed partial class Arena
     /// Throws <see cref="InsufficientMemoryException"/> when every enabled path fails; the allocation is then untouched.
     /// With <paramref name="clearVacated"/>, memory the buffer leaves behind with its contents (after a copy, or
     /// the cut-off part of a shrink) is zeroed before another buffer can get it; moved pages leave nothing behind.
+    /// With <paramref name="vacated"/> (guarded mode), what the buffer leaves behind is not freed but added there for
+    /// the caller to quarantine and free later: the old record after a copy, and a new block record for a range that
+    /// a move vacated and the arena mapped again; and a block shrinks by keeping all its pages, so no part of it is
+    /// freed under a stale pointer. A range a move vacated that could not be mapped again stays unmapped (a stale
+    /// write faults there anyway) and is not listed.
     /// </summary>
-    public Allocation Resize(Allocation allocation, int newClass, bool clearVacated)
+    public Allocation Resize(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated = null)
     {
         if (IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
         if (newClass == allocation.SizeClass)
             return allocation;
         long newBytes = SizeClasses.SizeOf(newClass);
-        return newBytes < allocation.Capacity ? Shrink(allocation, newClass, clearVacated) : Grow(allocation, newClass, clearVacated);
+        return newBytes < allocation.Capacity ? Shrink(allocation, newClass, clearVacated, vacated) : Grow(allocation, newClass, clearVacated, vacated);
     }
 
-    private Allocation Grow(Allocation allocation, int newClass, bool clearVacated)
+    private Allocation Grow(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated)
     {
         GrowthPaths paths = Settings.GrowthPaths;
         long oldBytes = allocation.Capacity;
@@ -51,12 +56,12 @@ internal sealed partial class Arena
         // (at most 1 MiB, about the price of one syscall), and the huge block starts aligned for good.
         bool crossesIntoHuge = allocation.Kind == AllocationKind.Block && SpaceFor(newClass) == _huge && allocation.Reservation!.GranuleShift != HugeGranuleShift;
         bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && !crossesIntoHuge && allocation.Capacity >= Settings.RemapThresholdBytes;
-        if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass))
+        if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass, vacated))
             return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.RemapFixed);
-        if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass))
+        if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass, vacated))
             return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.Remap);
         if ((paths & GrowthPaths.Copy) != 0)
-            return Diagnostics.Grown(CopyInto(allocation, newClass, clearVacated), oldBytes, GrowthPaths.Copy);
+            return Diagnostics.Grown(CopyInto(allocation, newClass, clearVacated, vacated), oldBytes, GrowthPaths.Copy);
 
         ThrowHelper.ThrowOutOfMemory(
             $"No enabled growth path could grow a {allocation.Capacity}-byte buffer to {SizeClasses.SizeOf(newClass)} bytes " +
@@ -88,7 +93,7 @@ internal sealed partial class Arena
 
     // ---- 2. remap fixed, into the arena's own address space ----
 
-    private bool TryRemapFixed(Allocation allocation, int newClass)
+    private bool TryRemapFixed(Allocation allocation, int newClass, List<Allocation>? vacated)
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         Space space = SpaceFor(newClass);
@@ -134,7 +139,7 @@ internal sealed partial class Arena
             }
             return false;
         }
-        GiveBackVacated(source);
+        GiveBackVacated(source, vacated);
         lock (_lock)
         {
             destination.MarkIsland(offset, newBytes);
@@ -202,7 +207,7 @@ internal sealed partial class Arena
 
     // ---- 3. plain remap, wherever the kernel likes ----
 
-    private bool TryRemap(Allocation allocation, int newClass)
+    private bool TryRemap(Allocation allocation, int newClass, List<Allocation>? vacated)
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         lock (_lock)
@@ -227,7 +232,7 @@ internal sealed partial class Arena
         // then stays in its reservation as the anchor of the now longer mapping. Otherwise the pages left.
         bool left = moved != source.Address;
         if (left)
-            GiveBackVacated(source);
+            GiveBackVacated(source, vacated);
         lock (_lock)
         {
             if (left)
@@ -248,9 +253,10 @@ internal sealed partial class Arena
 
     /// <summary>
     /// After a successful move the source range is unmapped. If it was part of a reservation, map it again
-    /// (never over someone else's mapping) and return its block; an island's segment goes with it.
+    /// (never over someone else's mapping) and return its block, or hand it to <paramref name="vacated"/> as a
+    /// record of its own (still taken); an island's segment goes with it.
     /// </summary>
-    private void GiveBackVacated(Placement source)
+    private void GiveBackVacated(Placement source, List<Allocation>? vacated)
     {
         if (source.Reservation is not Reservation reservation)
             return; // a detached mapping: the kernel already took it away, nothing of ours is left there
@@ -261,13 +267,32 @@ internal sealed partial class Arena
             if (restored.IsSuccess)
             {
                 reservation.MarkFresh(source.Offset, bytes);
-                reservation.Free(source.Offset, source.Order);
+                if (vacated is null)
+                    reservation.Free(source.Offset, source.Order);
+                else
+                    vacated.Add(VacatedBlock(reservation, source.Offset, source.Order));
             }
             else
             {
                 MarkVacated(reservation, source.Offset, source.Order, restored);
             }
         }
+    }
+
+    /// <summary>A record for a vacated block that stays taken (a fresh block again), for the caller to free. Under the lock.</summary>
+    private Allocation VacatedBlock(Reservation reservation, long offset, int order)
+    {
+        long bytes = reservation.BlockBytes(order);
+        Allocation block = NewRecord();
+        block.Kind = AllocationKind.Block;
+        block.SizeClass = SizeClasses.ClassOf(bytes);
+        block.Capacity = bytes;
+        block.Reservation = reservation;
+        block.Offset = offset;
+        block.Order = order;
+        block.IsIsland = false;
+        block.Address = reservation.AddressOf(offset);
+        return block;
     }
 
     /// <summary>Records a vacated block that could not be mapped again: ours to retry, or lost to another mapping.</summary>
@@ -285,14 +310,14 @@ internal sealed partial class Arena
 
     // ---- 4. copy ----
 
-    private Allocation CopyInto(Allocation allocation, int newClass, bool clearVacated)
+    private Allocation CopyInto(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated)
     {
         Allocation target = Allocate(newClass);
         long bytes = Math.Min(allocation.Capacity, target.Capacity);
         _os.Copy(allocation.Address, target.Address, (nuint)bytes);
         if (clearVacated)
             _os.Clear(allocation.Address, (nuint)allocation.Capacity);
-        Free(allocation);
+        FreeOrHand(allocation, vacated);
         lock (_lock)
         {
             GrowsCopied++;
@@ -303,7 +328,7 @@ internal sealed partial class Arena
 
     // ---- shrinking ----
 
-    private Allocation Shrink(Allocation allocation, int newClass, bool clearVacated)
+    private Allocation Shrink(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated)
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
@@ -311,6 +336,8 @@ internal sealed partial class Arena
         // block (its "order" would be negative), so shrinking below a page copies into a slot.
         if (fresh && !SizeClasses.IsSmall(newClass) && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
         {
+            if (vacated is not null)
+                return allocation; // guarded: the cut-off part would be freed while stale pointers still reach it
             if (clearVacated)
                 _os.Clear(allocation.Address + (nint)newBytes, (nuint)(allocation.Capacity - newBytes));
             lock (_lock)
@@ -331,9 +358,17 @@ internal sealed partial class Arena
         _os.Copy(allocation.Address, target.Address, (nuint)newBytes);
         if (clearVacated)
             _os.Clear(allocation.Address, (nuint)allocation.Capacity);
-        Free(allocation);
+        FreeOrHand(allocation, vacated);
         lock (_lock)
             BytesCopied += newBytes;
         return target;
+    }
+
+    private void FreeOrHand(Allocation allocation, List<Allocation>? vacated)
+    {
+        if (vacated is null)
+            Free(allocation);
+        else
+            vacated.Add(allocation);
     }
 }

@@ -17,7 +17,8 @@ namespace NativeBuffers.Arenas;
 /// <b>Hole</b>: a vacated range not yet mapped again. <b>Lease</b>: the pool's handle on an allocation.</para>
 /// <para>Invariants: free blocks are fresh (never islands); every live allocation's range is disjoint from every
 /// other's; the kernel-mapping model (<see cref="KernelMappings"/>) counts one per fresh run and one per island
-/// in every reservation, plus one per detached mapping.</para>
+/// in every reservation, plus one per detached mapping, plus the two that guarded mode charges for each range it
+/// protects (<see cref="TryTakeGuardMappings"/>).</para>
 /// <para>Thread-safety: every public member is thread-safe. Metadata changes under one lock; system calls that
 /// move or copy memory run outside it, on ranges that the caller owns exclusively for that time.</para>
 /// </remarks>
@@ -38,6 +39,7 @@ internal sealed partial class Arena : IDisposable
     private readonly HashSet<Allocation> _detached = new();
     private readonly List<(Reservation Reservation, long Offset, int Order)> _holes = new();
     private readonly List<Allocation> _unrefreshedIslands = new();
+    private int _guardMappings;
     private bool _disposed;
 
     public Arena(ArenaSettings settings)
@@ -73,7 +75,7 @@ internal sealed partial class Arena : IDisposable
     public long MovesFailed;
     public long PeakKernelMappings;
 
-    /// <summary>Kernel mappings the arena owns by its model: fresh runs and islands of every reservation, plus detached mappings.</summary>
+    /// <summary>Kernel mappings the arena owns by its model: fresh runs and islands of every reservation, detached mappings, and guarded mode's protected ranges.</summary>
     public int KernelMappings
     {
         get
@@ -331,7 +333,32 @@ internal sealed partial class Arena : IDisposable
             if (!d.IsAnchored)
                 count++;
         }
-        return count + _small.PendingRelease.Count + _huge.PendingRelease.Count;
+        return count + _small.PendingRelease.Count + _huge.PendingRelease.Count + _guardMappings;
+    }
+
+    /// <summary>
+    /// Takes room for <paramref name="count"/> kernel mappings that guarded mode is about to add by protecting part
+    /// of a reservation (mprotect splits its VMA: up to two more). False, taking nothing, when the guard already
+    /// holds <paramref name="limit"/> or the pool's budget would be exceeded even after consolidating: the guard
+    /// then poisons instead. Counted in <see cref="KernelMappings"/>, so moves see the room the guard uses.
+    /// </summary>
+    public bool TryTakeGuardMappings(int count, int limit)
+    {
+        lock (_lock)
+        {
+            if (_disposed || _guardMappings + count > limit || !FitsBudget(count))
+                return false;
+            _guardMappings += count;
+            NotePeak();
+            return true;
+        }
+    }
+
+    /// <summary>Gives back room taken by <see cref="TryTakeGuardMappings"/> once the range is accessible again.</summary>
+    public void ReturnGuardMappings(int count)
+    {
+        lock (_lock)
+            _guardMappings -= count;
     }
 
     private void NotePeak()

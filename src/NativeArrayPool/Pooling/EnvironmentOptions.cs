@@ -34,6 +34,7 @@ internal static class EnvironmentOptions
     public const string ThreadCaches = Prefix + "THREADCACHES";
     public const string ZeroOnRent = Prefix + "ZEROONRENT";
     public const string Guarded = Prefix + "GUARDED";
+    public const string QuarantineBytes = Prefix + "QUARANTINEBYTES";
     public const string TrackLeases = Prefix + "TRACKLEASES";
     public const string CaptureRentStackTraces = Prefix + "CAPTURERENTSTACKTRACES";
     public const string IdleTrimDelay = Prefix + "IDLETRIMDELAY";
@@ -44,7 +45,7 @@ internal static class EnvironmentOptions
     [
         ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, MappingBudget,
         TransparentHugePages, GrowthPaths, Backend, ThreadCaches,
-        ZeroOnRent, Guarded, TrackLeases, CaptureRentStackTraces, IdleTrimDelay, TrimOnMemoryPressure,
+        ZeroOnRent, Guarded, QuarantineBytes, TrackLeases, CaptureRentStackTraces, IdleTrimDelay, TrimOnMemoryPressure,
     ];
 
     /// <summary>Defaults overridden by every variable that <paramref name="lookup"/> returns a non-empty value for.</summary>
@@ -73,6 +74,8 @@ internal static class EnvironmentOptions
             options.ZeroOnRent = ParseBoolean(ZeroOnRent, zero);
         if (Value(lookup, Guarded) is string guarded)
             options.Guarded = ParseBoolean(Guarded, guarded);
+        if (Value(lookup, QuarantineBytes) is string quarantine)
+            options.QuarantineBytes = ParseSize(QuarantineBytes, quarantine, 0, 1L << 40);
         if (Value(lookup, TrackLeases) is string track)
             options.TrackLeases = ParseBoolean(TrackLeases, track);
         if (Value(lookup, CaptureRentStackTraces) is string stacks)
@@ -117,6 +120,14 @@ internal static class EnvironmentOptions
         string expected = $"a power of two from {min} to {max} bytes, optionally with a K, M, G or T suffix (e.g. 256K)";
         if (!TryParseSize(text.AsSpan(), out long bytes) || !BitOperations.IsPow2(bytes) || bytes < min || bytes > max)
             Fail(variable, text, expected);
+        return bytes;
+    }
+
+    /// <summary>Parses "0", "64M", "1536K" (binary multiples) and checks it is in [min, max].</summary>
+    private static long ParseSize(string variable, string text, long min, long max)
+    {
+        if (!TryParseSize(text.AsSpan(), out long bytes) || bytes < min || bytes > max)
+            Fail(variable, text, $"a size from {min} to {max} bytes, optionally with a K, M, G or T suffix (e.g. 64M)");
         return bytes;
     }
 

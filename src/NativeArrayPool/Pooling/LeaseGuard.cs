@@ -4,18 +4,24 @@ using NativeBuffers.Os;
 namespace NativeBuffers.Pooling;
 
 /// <summary>
-/// The guarded mode's quarantine (<see cref="NativePoolOptions.Guarded"/>): returned allocations wait here, oldest
-/// first out, before the arena may hand their memory to anyone else.
+/// The guarded mode's quarantine (<see cref="NativePoolOptions.Guarded"/>): returned allocations, and the ranges a
+/// resize vacated, wait here before the arena may hand their memory to anyone else. First in, first out; a rent
+/// never takes from it, so no renter can be given memory that a stale span, pointer or <see cref="Memory{T}"/> of an
+/// earlier tenant still reaches while that memory is within the budget.
 /// </summary>
 /// <remarks>
-/// <para>Large blocks (<see cref="ProtectBytes"/> and up) are made inaccessible (mprotect PROT_NONE) and their pages
-/// discarded, so they cost no memory while they wait and a stale write faults where it happens. Protecting part
-/// of a reservation splits its VMA (up to +2); those VMAs are not in the arena's kernel-mapping model or budget,
-/// so at most <see cref="MaxProtected"/> blocks are protected at once (≤ 128 extra VMAs). Everything else, and
-/// large blocks where protection fails or is not supported (the portable layer), is filled with
-/// <see cref="Poison"/> and checked when it leaves the quarantine: on reuse by a rent of its class, on eviction
-/// (the quarantine holds at most <see cref="MaxEntries"/> allocations and <see cref="MaxPoisonedBytes"/> poisoned
-/// bytes), or on Trim.</para>
+/// <para>Budget: at most <see cref="NativePoolOptions.QuarantineBytes"/> of capacity and <see cref="MaxEntries"/>
+/// allocations. When an entry would exceed either, the oldest leave (checked, made accessible, freed to the arena);
+/// the newest entry always stays, however large, so even a buffer bigger than the budget is guarded until the next
+/// return.</para>
+/// <para>Protection: blocks (a page and up: whole OS pages of their own) are made inaccessible (mprotect PROT_NONE)
+/// and their pages discarded, so they cost no memory while they wait and a stale write faults where it happens.
+/// Protecting part of a reservation splits its VMA (up to +2), so each protection takes
+/// <see cref="MappingsPerProtection"/> from the arena's mapping budget (<see cref="Arena.TryTakeGuardMappings"/>),
+/// at most half of it, leaving the other half for the moves that growth needs. Slots of slabs (below a page) share
+/// their pages and cannot be protected alone; they, and blocks the budget or the OS (the portable layer) would not
+/// let us protect, are filled with <see cref="Poison"/>, which is checked when they leave: a mismatch is a
+/// <see cref="StaleWriteException"/>.</para>
 /// <para>Why a quarantine rather than poisoning what the arena frees: the arena coalesces and re-splits blocks,
 /// discards free pages on trim, and moves pages into free blocks on growth; memory it owns has no stable
 /// identity to check against. An allocation in the quarantine is still taken as far as the arena knows.</para>
@@ -26,63 +32,68 @@ internal sealed class LeaseGuard
 {
     /// <summary>The fill of quarantined memory: "dead buffer". An odd, non-zero value, unlikely as real data.</summary>
     public const byte Poison = 0xDB;
-    public const long ProtectBytes = 64 * 1024;
-    public const int MaxProtected = 64;
-    public const int MaxEntries = 1024;
-    public const long MaxPoisonedBytes = 64L << 20;
+
+    /// <summary>The most allocations the quarantine holds, whatever their size (bounds its bookkeeping for tiny slots).</summary>
+    public const int MaxEntries = 65_536;
+
+    /// <summary>Kernel mappings charged per protected range: mprotect in the middle of a VMA splits it in three.</summary>
+    public const int MappingsPerProtection = 2;
 
     private readonly record struct Entry(Allocation Allocation, bool Protected, string? RentStackTrace);
 
     private readonly Arena _arena;
     private readonly VirtualMemory _os;
+    private readonly long _budgetBytes;
+    private readonly int _mappingShare;
     private readonly Lock _lock = new();
-    private readonly List<Entry> _entries = new();
-    private long _poisonedBytes;
+    private readonly Queue<Entry> _entries = new();
+    private long _bytes;
     private int _protected;
     private long _staleWrites;
+    private StaleWriteException? _deferred;
+    private volatile bool _cannotProtect;
 
-    public LeaseGuard(Arena arena)
+    public LeaseGuard(Arena arena, long budgetBytes)
     {
         _arena = arena;
         _os = arena.Os;
+        _budgetBytes = budgetBytes;
+        _mappingShare = arena.Settings.MappingBudget / 2;
     }
 
     public long StaleWrites => Volatile.Read(ref _staleWrites);
 
-    public (int Count, int Protected) Counts
+    public (int Count, int Protected, long Bytes) Counts
     {
         get
         {
             lock (_lock)
-                return (_entries.Count, _protected);
+                return (_entries.Count, _protected, _bytes);
         }
     }
 
     /// <summary>
-    /// Takes a returned allocation (its lease already retired) into the quarantine. Throws
-    /// <see cref="StaleWriteException"/> if an allocation evicted to make room fails its check; the returned one
-    /// is in the quarantine either way.
+    /// Takes a returned allocation (its lease already retired), or a range a resize vacated, into the quarantine,
+    /// and evicts the oldest entries beyond the budget. With <paramref name="throwStale"/>, throws the
+    /// <see cref="StaleWriteException"/> of an evicted entry that fails its check (or one deferred earlier); the
+    /// allocation is in the quarantine either way. Without, a failure is kept for the next call that may throw
+    /// (a resize must not fail after its buffer moved).
     /// </summary>
-    public void Quarantine(Allocation allocation, string? rentStackTrace)
+    public void Quarantine(Allocation allocation, string? rentStackTrace, bool throwStale = true)
     {
-        bool protect = false;
-        if (allocation.Kind != AllocationKind.Slot && allocation.Capacity >= ProtectBytes)
+        bool protect = allocation.Kind != AllocationKind.Slot && !_cannotProtect
+                       && _arena.TryTakeGuardMappings(MappingsPerProtection, _mappingShare);
+        if (protect)
         {
-            lock (_lock)
+            OsError error = _os.Protect(allocation.Address, (nuint)allocation.Capacity, accessible: false);
+            if (error.IsFailure)
             {
-                if (_protected < MaxProtected)
-                {
-                    _protected++;
-                    protect = true;
-                }
+                // ENOMEM at the map-count limit, or no mprotect (portable layer): the pattern needs no mapping.
+                _arena.ReturnGuardMappings(MappingsPerProtection);
+                if (error == OsError.NotSupported)
+                    _cannotProtect = true;
+                protect = false;
             }
-        }
-        if (protect && _os.Protect(allocation.Address, (nuint)allocation.Capacity, accessible: false).IsFailure)
-        {
-            // Typically ENOMEM at the map-count limit: fall back to the pattern, which needs no mapping.
-            lock (_lock)
-                _protected--;
-            protect = false;
         }
         if (protect)
             _os.Discard(allocation.Address, (nuint)allocation.Capacity); // best effort: it only saves memory
@@ -92,58 +103,24 @@ internal sealed class LeaseGuard
         List<Entry>? evicted = null;
         lock (_lock)
         {
-            _entries.Add(new Entry(allocation, protect, rentStackTrace));
-            if (!protect)
-                _poisonedBytes += allocation.Capacity;
-            while (_entries.Count > MaxEntries || _poisonedBytes > MaxPoisonedBytes)
-            {
-                (evicted ??= new()).Add(_entries[0]);
-                Forget(0);
-            }
+            Add(new Entry(allocation, protect, rentStackTrace));
+            while (_entries.Count > 1 && (_bytes > _budgetBytes || _entries.Count > MaxEntries))
+                (evicted ??= new()).Add(Take());
         }
-        if (evicted is not null)
-            Release(evicted);
+        StaleWriteException? stale = evicted is null ? null : Release(evicted);
+        Report(stale, throwStale);
     }
 
-    /// <summary>
-    /// The oldest quarantined allocation of <paramref name="sizeClass"/>, checked and accessible again, or null.
-    /// Throws <see cref="StaleWriteException"/> when its pattern was overwritten; the memory then goes back to the
-    /// arena (its contents are garbage, not unsafe) and no lease is made.
-    /// </summary>
-    public Allocation? TryTake(int sizeClass)
-    {
-        Entry entry;
-        lock (_lock)
-        {
-            int index = _entries.FindIndex(e => e.Allocation.SizeClass == sizeClass);
-            if (index < 0)
-                return null;
-            entry = _entries[index];
-            Forget(index);
-        }
-        if (entry.Protected && !Unprotect(entry))
-            return null;
-        StaleWriteException? stale = Check(entry);
-        if (stale is not null)
-        {
-            _arena.Free(entry.Allocation);
-            throw stale;
-        }
-        return entry.Allocation;
-    }
-
-    /// <summary>Empties the quarantine into the arena (Trim). Throws the first <see cref="StaleWriteException"/> found, after all are released.</summary>
+    /// <summary>Empties the quarantine into the arena (Trim). Throws the first <see cref="StaleWriteException"/> found (or deferred), after all are released.</summary>
     public void Flush()
     {
-        List<Entry> all;
+        var all = new List<Entry>();
         lock (_lock)
         {
-            all = new List<Entry>(_entries);
-            _entries.Clear();
-            _poisonedBytes = 0;
-            _protected -= all.Count(e => e.Protected);
+            while (_entries.Count > 0)
+                all.Add(Take());
         }
-        Release(all);
+        Report(Release(all), throwNow: true);
     }
 
     /// <summary>Forgets everything (the pool is being disposed; the arena unmaps the memory, protected or not).</summary>
@@ -152,22 +129,44 @@ internal sealed class LeaseGuard
         lock (_lock)
         {
             _entries.Clear();
-            _poisonedBytes = 0;
+            _bytes = 0;
             _protected = 0;
+            _deferred = null;
         }
     }
 
-    private void Forget(int index)
+    private void Add(Entry entry)
     {
-        Entry entry = _entries[index];
-        _entries.RemoveAt(index);
+        _entries.Enqueue(entry);
+        _bytes += entry.Allocation.Capacity;
         if (entry.Protected)
-            _protected--;
-        else
-            _poisonedBytes -= entry.Allocation.Capacity;
+            _protected++;
     }
 
-    private void Release(List<Entry> entries)
+    private Entry Take()
+    {
+        Entry entry = _entries.Dequeue();
+        _bytes -= entry.Allocation.Capacity;
+        if (entry.Protected)
+            _protected--;
+        return entry;
+    }
+
+    private void Report(StaleWriteException? stale, bool throwNow)
+    {
+        if (!throwNow)
+        {
+            if (stale is not null)
+                Interlocked.CompareExchange(ref _deferred, stale, null);
+            return;
+        }
+        stale ??= Interlocked.Exchange(ref _deferred, null);
+        if (stale is not null)
+            throw stale;
+    }
+
+    /// <summary>Checks, unprotects and frees the entries; returns the first stale write found.</summary>
+    private StaleWriteException? Release(List<Entry> entries)
     {
         StaleWriteException? first = null;
         foreach (Entry entry in entries)
@@ -177,20 +176,19 @@ internal sealed class LeaseGuard
             first ??= Check(entry);
             _arena.Free(entry.Allocation);
         }
-        if (first is not null)
-            throw first;
+        return first;
     }
 
     /// <summary>Makes a protected allocation accessible; on failure it goes back into the quarantine (never to the arena while inaccessible).</summary>
     private bool Unprotect(Entry entry)
     {
         if (_os.Protect(entry.Allocation.Address, (nuint)entry.Allocation.Capacity, accessible: true).IsSuccess)
-            return true;
-        lock (_lock)
         {
-            _entries.Add(entry);
-            _protected++;
+            _arena.ReturnGuardMappings(MappingsPerProtection);
+            return true;
         }
+        lock (_lock)
+            Add(entry);
         return false;
     }
 

@@ -44,6 +44,10 @@ internal sealed class LeaseTracker
         _live[result] = new NativeLeaseInfo(result.Capacity, result.Address, _captureStacks ? CaptureStack() : info.RentStackTrace);
     }
 
+    /// <summary>The stack recorded when the lease now on <paramref name="allocation"/> was rented, if any.</summary>
+    public string? RentStackOf(Allocation allocation) =>
+        _live.TryGetValue(allocation, out NativeLeaseInfo info) ? info.RentStackTrace : null;
+
     /// <summary>Where the lease with <paramref name="leaseGeneration"/> ended, if that was recorded and nothing ended since.</summary>
     public string? WhereEnded(Allocation allocation, int leaseGeneration) =>
         _retired.TryGetValue(allocation, out var ended) && ended.RetiredGeneration == leaseGeneration + 1 ? ended.Stack : null;

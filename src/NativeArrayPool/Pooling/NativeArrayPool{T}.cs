@@ -112,6 +112,8 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     /// <param name="clearArray">Zero the buffer before another tenant can get it.</param>
     /// <exception cref="InvalidOperationException">The lease is <c>default</c>, belongs to another pool, or was already returned or resized.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    /// <exception cref="StaleWriteException">Guarded mode: an older buffer this return pushed out of the quarantine had
+    /// been written to after its own return. This buffer was returned all the same.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(NativeBuffer<T> buffer, bool clearArray = false)
     {

@@ -90,16 +90,34 @@ public sealed class NativePoolOptions
     public bool ZeroOnRent { get; set; }
 
     /// <summary>
-    /// Guarded mode, for debugging use-after-return: returned buffers wait in a quarantine before reuse. Large
-    /// ones (64 KiB and up, on Linux) are made inaccessible (<c>mprotect(PROT_NONE)</c>), so a stale write through a
-    /// span or pointer faults at the moment it happens; smaller ones are filled with a pattern (0xDB) that is
-    /// checked when the buffer is rented again or leaves the quarantine, and a mismatch throws
-    /// <see cref="StaleWriteException"/>. Implies <see cref="TrackLeases"/>.
+    /// Guarded mode, for debugging use-after-return: returned buffers, and the memory a <c>Resize</c> moves away
+    /// from, wait in a first-in first-out quarantine of <see cref="QuarantineBytes"/> that rents never take from.
+    /// Buffers of a page (4 KiB) and up are made inaccessible on Linux (<c>mprotect(PROT_NONE)</c>), so a stale write
+    /// through a span, a pointer or a <see cref="Memory{T}"/>'s pin faults at the moment it happens; smaller ones
+    /// (which share their pages) are filled with a pattern (0xDB) that is checked when they leave the quarantine
+    /// (evicted by newer ones, or on Trim), and a mismatch throws <see cref="StaleWriteException"/> from that
+    /// Return or Trim. Implies <see cref="TrackLeases"/>.
     /// </summary>
-    /// <remarks>Default false. Costs a memset or an mprotect per return and per reuse, bypasses the per-thread
-    /// caches, and each protected buffer splits its reservation's kernel mapping (up to two extra VMAs, kept
-    /// outside <see cref="MappingBudget"/>; at most 64 buffers are protected at once). Not for production.</remarks>
+    /// <remarks>Default false. Costs an mprotect and a page discard (or a memset) per return, another mprotect (or a
+    /// scan) when the buffer leaves the quarantine, and page faults when its memory is used again; bypasses the
+    /// per-thread caches. Each protected buffer is charged two kernel mappings (the most that splitting its
+    /// reservation's mapping adds) against <see cref="MappingBudget"/>, up to half of it; beyond that, buffers are
+    /// poisoned instead. A block that shrinks keeps all its pages. Not for production.</remarks>
     public bool Guarded { get; set; }
+
+    /// <summary>Default for <see cref="QuarantineBytes"/>: 64 MiB.</summary>
+    public const long DefaultQuarantineBytes = 64L << 20;
+
+    /// <summary>
+    /// The guarded mode's quarantine budget: the total capacity of returned buffers (and vacated ranges) that wait
+    /// before their memory may be rented again. A stale write is caught, at the write or when the buffer leaves,
+    /// while its buffer is among the most recently returned this many bytes; the oldest leave first. The newest
+    /// buffer always stays until the next return, however large. Ignored unless <see cref="Guarded"/>.
+    /// </summary>
+    /// <remarks>Default <see cref="DefaultQuarantineBytes"/> (64 MiB). Range 0 to 2^40. Protected buffers cost
+    /// address space, not memory (their pages are discarded); poisoned ones (below a page, or when protection is
+    /// refused) stay resident. The quarantine also holds at most 65,536 buffers.</remarks>
+    public long QuarantineBytes { get; set; } = DefaultQuarantineBytes;
 
     /// <summary>
     /// Keep a table of the leases that are out, so leaks can be found: <c>GetLiveLeases()</c> lists them with
@@ -167,6 +185,8 @@ public sealed class NativePoolOptions
             ThrowHelper.ThrowInvalidOptions($"{nameof(GrowthPaths)} has unknown flags ({(int)GrowthPaths}); combine values of the GrowthPaths enum.");
         if (IdleTrimDelay < TimeSpan.Zero && IdleTrimDelay != Timeout.InfiniteTimeSpan)
             ThrowHelper.ThrowInvalidOptions($"{nameof(IdleTrimDelay)} is {IdleTrimDelay}; it must be positive, or zero or Timeout.InfiniteTimeSpan to turn idle trimming off.");
+        if (QuarantineBytes is < 0 or > 1L << 40)
+            ThrowHelper.ThrowInvalidOptions($"{nameof(QuarantineBytes)} is {QuarantineBytes}; it must be between 0 and 2^40 bytes.");
         if (CaptureRentStackTraces && !TrackLeases && !Guarded)
             ThrowHelper.ThrowInvalidOptions($"{nameof(CaptureRentStackTraces)} needs {nameof(TrackLeases)} or {nameof(Guarded)}: stack traces are kept in the lease table.");
         if (!Enum.IsDefined(Backend))

@@ -92,10 +92,16 @@ public readonly record struct NativePoolStatistics
     /// <summary>Writes to returned buffers found by the guarded mode's pattern check (<see cref="StaleWriteException"/>).</summary>
     public long StaleWritesDetected { get; init; }
 
-    /// <summary>Returned buffers waiting in the guarded mode's quarantine, and how many of them are protected (inaccessible).</summary>
+    /// <summary>Returned buffers, and ranges a resize vacated, waiting in the guarded mode's quarantine.</summary>
     public int QuarantinedBuffers { get; init; }
 
-    /// <summary>Quarantined buffers made inaccessible with mprotect; each may add up to two kernel mappings not counted in <see cref="KernelMappings"/>.</summary>
+    /// <summary>Capacity of the <see cref="QuarantinedBuffers"/>, in bytes: at most <see cref="NativePoolOptions.QuarantineBytes"/>, or the one newest buffer when it alone is larger.</summary>
+    public long QuarantinedBytes { get; init; }
+
+    /// <summary>
+    /// Quarantined buffers made inaccessible with mprotect. Each is charged two kernel mappings (the most that
+    /// splitting its reservation's VMA adds) in <see cref="KernelMappings"/>, within half of <see cref="MappingBudget"/>.
+    /// </summary>
     public int ProtectedBuffers { get; init; }
 
     /// <summary>The virtual-memory layer in use ("linux", "portable").</summary>

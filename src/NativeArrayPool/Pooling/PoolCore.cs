@@ -23,7 +23,8 @@ namespace NativeBuffers.Pooling;
 /// disposed flag after it has published its lease, and Dispose flushes every processor's stores before it looks,
 /// so either the rent sees the flag or Dispose sees the lease. Leases still out at disposal become orphans: ended
 /// for every accessor, but their memory stays mapped until each one is returned or disposed.
-/// Options beyond the default mode hook only the slow paths: <see cref="LeaseGuard"/> (Guarded),
+/// Options beyond the default mode hook only the slow paths: <see cref="LeaseGuard"/> (Guarded; rents never take
+/// from its quarantine, and what a resize vacates goes there too),
 /// <see cref="LeaseTracker"/> (TrackLeases), ZeroOnRent; trimming and leak reports live in PoolCore.Trimming.cs
 /// and PoolCore.Leases.cs, the idle and memory-pressure policies in <see cref="MemoryReclaimer"/>.
 /// Thread-safety: all members are thread-safe.
@@ -78,7 +79,7 @@ internal sealed partial class PoolCore : IDisposable
         _id = isShared ? 0 : TakeId();
         Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
         Arena.Diagnostics = Diagnostics;
-        _guard = options.Guarded ? new LeaseGuard(Arena) : null;
+        _guard = options.Guarded ? new LeaseGuard(Arena, options.QuarantineBytes) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
         _zeroOnRent = options.ZeroOnRent;
         _leakReported = options.LeakReported;
@@ -152,7 +153,8 @@ internal sealed partial class PoolCore : IDisposable
                 cache.TrimEpoch = _trimEpoch;
                 cache.Flush();
             }
-            allocation = _guard?.TryTake(sizeClass) ?? Arena.Allocate(sizeClass);
+            // Never from the guard's quarantine: what waits there is what stale references may still reach.
+            allocation = Arena.Allocate(sizeClass);
             if (_zeroOnRent)
                 Arena.Zero(allocation.Address, allocation.Capacity);
         }
@@ -305,15 +307,19 @@ internal sealed partial class PoolCore : IDisposable
                 ThrowStale(allocation, generation, paramName);
             oldCapacity = allocation.Capacity;
             nint oldAddress = allocation.Address;
+            // Guarded: what the buffer leaves behind goes to the quarantine rather than back to the arena.
+            List<Allocation>? vacated = _guard is null ? null : new List<Allocation>();
             try
             {
-                result = Arena.Resize(allocation, newClass, clearOld);
+                result = Arena.Resize(allocation, newClass, clearOld, vacated);
             }
             catch
             {
                 Volatile.Write(ref allocation.Generation, generation); // the buffer is intact: give the lease back
                 throw;
             }
+            if (vacated is { Count: > 0 })
+                QuarantineVacated(allocation, vacated);
             if (_tracker is not null || _zeroOnRent)
                 AfterResize(allocation, oldCapacity, oldAddress, result);
             newGeneration = result.Generation + 1;
@@ -326,6 +332,17 @@ internal sealed partial class PoolCore : IDisposable
         ThreadCache cache = GetCache();
         cache.InUseBytes += result.Capacity - oldCapacity;
         return result;
+    }
+
+    /// <summary>
+    /// Guarded mode: quarantines what a resize left behind. The resize has succeeded, so a stale write found in an
+    /// entry this evicts is reported by the next return or trim instead of failing this call.
+    /// </summary>
+    private void QuarantineVacated(Allocation old, List<Allocation> vacated)
+    {
+        string? rentStack = _tracker?.RentStackOf(old);
+        foreach (Allocation piece in vacated)
+            _guard!.Quarantine(piece, rentStack, throwStale: false);
     }
 
     private void AfterResize(Allocation old, long oldCapacity, nint oldAddress, Allocation result)
@@ -443,7 +460,7 @@ internal sealed partial class PoolCore : IDisposable
             }
         }
         Arena arena = Arena;
-        (int quarantined, int protectedBuffers) = _guard?.Counts ?? (0, 0);
+        (int quarantined, int protectedBuffers, long quarantinedBytes) = _guard?.Counts ?? (0, 0, 0);
         return new NativePoolStatistics
         {
             MisuseDetected = Volatile.Read(ref _misuseDetected),
@@ -456,6 +473,7 @@ internal sealed partial class PoolCore : IDisposable
             LeakedBytes = Volatile.Read(ref _leakedBytes),
             StaleWritesDetected = _guard?.StaleWrites ?? 0,
             QuarantinedBuffers = quarantined,
+            QuarantinedBytes = quarantinedBytes,
             ProtectedBuffers = protectedBuffers,
             MappedBytes = arena.ReservedBytes,
             InUseBytes = inUse,

@@ -5,10 +5,13 @@ namespace NativeBuffers;
 /// was written to while it waited in the quarantine: some code kept a span or pointer past the end of its lease.
 /// </summary>
 /// <remarks>
-/// The check runs when the quarantined buffer is rented again or leaves the quarantine, so the exception comes
-/// from that later call (Rent, Return, Resize or Trim), whose own work has completed or, for a Rent, is retried
-/// with other memory: the pool stays consistent. The corrupted buffer is not handed out again until it has been
-/// poisoned afresh. Derives from <see cref="InvalidOperationException"/>, the pool's misuse exception.
+/// Only buffers the guard could not make inaccessible (below a page, beyond the mapping budget's share, or on the
+/// portable layer) are checked; a write to a protected one faults at the write instead. The check runs when the
+/// buffer leaves the quarantine (pushed out by a later return, or by Trim), so the exception comes from that later
+/// Return or Trim, whose own work has completed: the pool stays consistent. One found while a Resize quarantines
+/// what it vacated is thrown by the next Return or Trim, since the resize has succeeded. The corrupted memory goes
+/// back to the arena (its contents are garbage, not unsafe). Derives from <see cref="InvalidOperationException"/>,
+/// the pool's misuse exception.
 /// </remarks>
 public sealed class StaleWriteException : InvalidOperationException
 {

@@ -26,6 +26,7 @@ public class EnvironmentOptionsTests
             Assert.Equal(defaults.ThreadCaches, read.ThreadCaches);
             Assert.Equal(defaults.ZeroOnRent, read.ZeroOnRent);
             Assert.Equal(defaults.Guarded, read.Guarded);
+            Assert.Equal(defaults.QuarantineBytes, read.QuarantineBytes);
             Assert.Equal(defaults.TrackLeases, read.TrackLeases);
             Assert.Equal(defaults.CaptureRentStackTraces, read.CaptureRentStackTraces);
             Assert.Equal(defaults.IdleTrimDelay, read.IdleTrimDelay);
@@ -47,6 +48,7 @@ public class EnvironmentOptionsTests
             ("NATIVEARRAYPOOL_THREADCACHES", "0"),
             ("NATIVEARRAYPOOL_ZEROONRENT", "1"),
             ("NATIVEARRAYPOOL_GUARDED", "true"),
+            ("NATIVEARRAYPOOL_QUARANTINEBYTES", "1536K"),
             ("NATIVEARRAYPOOL_TRACKLEASES", "TRUE"),
             ("NATIVEARRAYPOOL_CAPTURERENTSTACKTRACES", "1"),
             ("NATIVEARRAYPOOL_IDLETRIMDELAY", "90s"),
@@ -61,6 +63,7 @@ public class EnvironmentOptionsTests
         Assert.False(read.ThreadCaches);
         Assert.True(read.ZeroOnRent);
         Assert.True(read.Guarded);
+        Assert.Equal(1536L << 10, read.QuarantineBytes);
         Assert.True(read.TrackLeases);
         Assert.True(read.CaptureRentStackTraces);
         Assert.Equal(TimeSpan.FromSeconds(90), read.IdleTrimDelay);
@@ -117,6 +120,9 @@ public class EnvironmentOptionsTests
     [InlineData("NATIVEARRAYPOOL_THREADCACHES", "2")]
     [InlineData("NATIVEARRAYPOOL_ZEROONRENT", "yes")]
     [InlineData("NATIVEARRAYPOOL_GUARDED", "on")]
+    [InlineData("NATIVEARRAYPOOL_QUARANTINEBYTES", "-1")]
+    [InlineData("NATIVEARRAYPOOL_QUARANTINEBYTES", "2T")]
+    [InlineData("NATIVEARRAYPOOL_QUARANTINEBYTES", "64 megs")]
     [InlineData("NATIVEARRAYPOOL_TRACKLEASES", "-1")]
     [InlineData("NATIVEARRAYPOOL_CAPTURERENTSTACKTRACES", "1")] // without tracking or guarded mode
     [InlineData("NATIVEARRAYPOOL_IDLETRIMDELAY", "10 days")]

@@ -212,6 +212,8 @@ public class NativeArrayPoolTests
         { o => o.MinimumReservationBytes = 1 << 20, nameof(NativePoolOptions.MinimumReservationBytes) },
         { o => o.RemapThresholdBytes = 1000, nameof(NativePoolOptions.RemapThresholdBytes) },
         { o => o.MappingBudget = -1, nameof(NativePoolOptions.MappingBudget) },
+        { o => o.QuarantineBytes = -1, nameof(NativePoolOptions.QuarantineBytes) },
+        { o => o.QuarantineBytes = (1L << 40) + 1, nameof(NativePoolOptions.QuarantineBytes) },
         { o => o.GrowthPaths = (GrowthPaths)64, nameof(NativePoolOptions.GrowthPaths) },
         { o => o.Backend = (MemoryBackend)9, nameof(NativePoolOptions.Backend) },
     };

@@ -13,7 +13,8 @@ namespace NativeBuffers.StressHost;
 /// Steps: JIT new generic instantiations over value types (each needs new code, which under W^X is written
 /// through a separate read-write mapping), start and join threads (a stack and a guard page each, plus the
 /// runtime's per-thread allocations), allocate 100 MiB on the GC heap (the GC commits regions within its
-/// reservation, which splits it). Usage: <c>runtimeneeds</c> (deltas) or <c>runtimeneeds HEADROOM</c>.
+/// reservation, which splits it). Usage: <c>runtimeneeds</c> (deltas), <c>runtimeneeds HEADROOM</c>, or
+/// <c>runtimeneeds readcost</c> (what one read of /proc/self/maps costs at 1,000 to 65,000 mappings).
 /// </remarks>
 internal static class RuntimeNeeds
 {
@@ -21,6 +22,8 @@ internal static class RuntimeNeeds
 
     public static int Run(string[] args)
     {
+        if (args.Length > 1 && args[1] == "readcost")
+            return ReadCost();
         if (args.Length > 1)
             return Survive(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
         int start = ProcessMemory.CountMappings();
@@ -67,6 +70,31 @@ internal static class RuntimeNeeds
         int atEnd = ProcessMemory.CountMappings();
         hog.Release();
         Console.WriteLine($"headroom {headroom}: survived; {max - atStart} left before the steps, {max - atEnd} after");
+        return 0;
+    }
+
+    /// <summary>What one count of the process's mappings (the arena's read of /proc/self/maps) costs at N mappings.</summary>
+    private static int ReadCost()
+    {
+        long max = ProcessMemory.ReadMaxMapCount();
+        var hog = new MappingHog(max);
+        VirtualMemory os = LinuxVirtualMemory.Instance;
+        foreach (int target in new[] { 0, 1_000, 4_000, 16_000, 65_000 })
+        {
+            int now = os.CountProcessMappings();
+            for (int i = now; i < Math.Min(target, max - 100); i++)
+                hog.ConsumeOne();
+            var times = new List<double>();
+            for (int i = 0; i < 21; i++)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                _ = os.CountProcessMappings();
+                times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds);
+            }
+            times.Sort();
+            Console.WriteLine($"{os.CountProcessMappings()} mappings: median {times[10]:F0} µs, best {times[0]:F0} µs, worst {times[^1]:F0} µs per read");
+        }
+        hog.Release();
         return 0;
     }
 

@@ -105,6 +105,10 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
                 KernelMappings = sum.KernelMappings + s.KernelMappings,
                 PeakKernelMappings = sum.PeakKernelMappings + s.PeakKernelMappings,
                 MappingBudget = sum.MappingBudget + s.MappingBudget,
+                // Every pool keeps the same process's reserve: the sum would overstate it.
+                MappingReserve = Math.Max(sum.MappingReserve, s.MappingReserve),
+                DeclinedByMappingReserve = sum.DeclinedByMappingReserve + s.DeclinedByMappingReserve,
+                ProcessMappingReads = sum.ProcessMappingReads + s.ProcessMappingReads,
                 Reservations = sum.Reservations + s.Reservations,
                 DetachedMappings = sum.DetachedMappings + s.DetachedMappings,
                 Rents = sum.Rents + s.Rents,

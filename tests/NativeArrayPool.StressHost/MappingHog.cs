@@ -31,6 +31,19 @@ internal sealed class MappingHog
         return Count - before;
     }
 
+    /// <summary>Maps one more page; false when the kernel refuses.</summary>
+    public bool ConsumeOne()
+    {
+        if (Count == _pages.Length)
+            return false;
+        int protection = Count % 2 == 0 ? Libc.PROT_READ : Libc.PROT_READ | Libc.PROT_WRITE;
+        nint page = Libc.MMap(0, Page, protection, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
+        if (page == Libc.MAP_FAILED)
+            return false;
+        _pages[Count++] = page;
+        return true;
+    }
+
     /// <summary>Gives back the last <paramref name="pages"/> pages (all by default).</summary>
     public void Release(int pages = int.MaxValue)
     {

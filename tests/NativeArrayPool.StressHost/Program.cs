@@ -1,11 +1,13 @@
 using NativeBuffers.StressHost;
 
-// Usage: NativeArrayPool.StressHost mapcount | addressspace
+// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom
 // Exit code 0: every check held. 1: a check failed (the reason is on stdout). Anything else: the process died.
 try
 {
     return args.Length > 0 && args[0] == "mapcount" ? MapCountExhaustion.Run()
          : args.Length > 0 && args[0] == "addressspace" ? AddressSpaceLimit.Run()
+         : args.Length > 0 && args[0] == "runtimeneeds" ? RuntimeNeeds.Run(args)
+         : args.Length > 0 && args[0] == "headroom" ? HeadroomReserve.Run()
          : Usage();
 }
 catch (CheckFailedException e)
@@ -16,6 +18,6 @@ catch (CheckFailedException e)
 
 static int Usage()
 {
-    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace");
+    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom");
     return 2;
 }

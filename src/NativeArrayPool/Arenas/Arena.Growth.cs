@@ -102,8 +102,11 @@ internal sealed partial class Arena
         long offset;
         lock (_lock)
         {
+            long reserveDeclines = DeclinedByMappingReserve;
             if (!TryPlaceIsland(space, order, newBytes, out destination, out offset))
             {
+                if (DeclinedByMappingReserve != reserveDeclines)
+                    return false; // the mapping reserve declined it, and counted that
                 MovesDeclinedByBudget++;
                 if (NativeArrayPoolEventSource.Log.IsEnabled())
                     Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
@@ -186,20 +189,26 @@ internal sealed partial class Arena
                 return true;
             }
         }
+        // The mapping reserve is checked for one more than the move adds for good: while it runs, the vacated
+        // source splits its own mapping until it is mapped again.
         if (space.TryAllocate(order, out destination, out offset))
         {
             int added = destination.VmaCountWithIsland(offset, bytes) - destination.VmaCount;
-            if (FitsBudget(added))
+            if (FitsBudget(added) && FitsReserveAfterConsolidating(added + 1))
+            {
+                NoteAdded(added);
                 return true;
+            }
             destination.Free(offset, order);
             return false;
         }
-        if (!FitsBudget(1) || space.Reserve(bytes, out destination).IsFailure)
+        if (!FitsBudget(1) || !FitsReserveAfterConsolidating(2) || space.Reserve(bytes, out destination).IsFailure)
         {
             destination = null!;
             offset = 0;
             return false;
         }
+        NoteAdded(1);
         bool taken = destination.TryAllocate(order, out offset);
         Debug.Assert(taken);
         return true;
@@ -219,6 +228,10 @@ internal sealed partial class Arena
                     Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
+            // One mapping for the moved buffer, and one while its vacated source splits its reservation.
+            if (!FitsReserveAfterConsolidating(2))
+                return false;
+            NoteAdded(1);
         }
         Placement source = Placement.Of(allocation);
         OsError error = _os.Move(source.Address, (nuint)source.Capacity, (nuint)newBytes, out nint moved);

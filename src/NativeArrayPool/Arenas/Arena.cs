@@ -227,6 +227,8 @@ internal sealed partial class Arena : IDisposable
     {
         if (space.TryAllocate(order, out Reservation reservation, out long offset))
             return (reservation, offset);
+        if (!FitsReserveAfterConsolidating(1))
+            ThrowHelper.ThrowOutOfMemory(DescribeReserveRefusal(bytes));
         OsError error = space.Reserve(bytes, out reservation);
         if (error.IsFailure)
         {
@@ -236,6 +238,7 @@ internal sealed partial class Arena : IDisposable
             if (error.IsFailure)
                 ThrowHelper.ThrowOutOfMemory(DescribeMappingFailure(bytes, error));
         }
+        NoteAdded(1);
         NotePeak();
         bool taken = reservation.TryAllocate(order, out offset);
         Debug.Assert(taken);

@@ -9,5 +9,6 @@ internal sealed record ArenaSettings(
     long MinimumReservationBytes,
     long RemapThresholdBytes,
     int MappingBudget,
+    int MappingReserve,
     bool HugePages,
     GrowthPaths GrowthPaths);

@@ -62,6 +62,27 @@ internal sealed class FaultInjectingVirtualMemory : VirtualMemory
     /// </summary>
     public bool MoveIntoFailureUnmapsDestination { get; set; } = true;
 
+    /// <summary>
+    /// Plays the process's mapping count: when set, <see cref="CountProcessMappings"/> answers this instead of the
+    /// kernel (a test can put the process near vm.max_map_count without consuming mappings). Null asks the inner layer.
+    /// </summary>
+    public Func<int>? ProcessMappings { get; set; }
+
+    /// <summary>Plays a different vm.max_map_count; null passes the inner layer's through.</summary>
+    public long? MaxMapCountOverride { get; set; }
+
+    /// <summary>How many times the process's mappings were counted (each an O(mappings) read of /proc/self/maps on Linux).</summary>
+    public long ProcessMappingCounts => Interlocked.Read(ref _processMappingCounts);
+    private long _processMappingCounts;
+
+    public override long MaxMapCount => MaxMapCountOverride ?? _inner.MaxMapCount;
+
+    public override int CountProcessMappings()
+    {
+        Interlocked.Increment(ref _processMappingCounts);
+        return ProcessMappings is { } play ? play() : _inner.CountProcessMappings();
+    }
+
     public override string Name => _inner.Name + "+faults";
     public override nuint PageSize => _inner.PageSize;
     public override bool CanMovePages => _inner.CanMovePages;

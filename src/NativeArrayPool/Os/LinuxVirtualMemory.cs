@@ -16,6 +16,8 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
     private const int AnonymousPrivate = Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS | Libc.MAP_NORESERVE;
 
     private static readonly Lazy<bool> s_available = new(ProbeMremap);
+    // Read once: the limit rarely changes, and reading a file at the limit itself may be what fails.
+    private static readonly Lazy<long> s_maxMapCount = new(ProcessMemory.ReadMaxMapCount);
 
     private LinuxVirtualMemory() => PageSize = (nuint)Environment.SystemPageSize;
 
@@ -26,6 +28,10 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
 
     /// <summary>True when libc loads and mremap works (it does on every Linux the runtime supports; the probe guards containers with seccomp filters).</summary>
     public static bool IsAvailable() => s_available.Value;
+
+    public override long MaxMapCount => s_maxMapCount.Value;
+
+    public override int CountProcessMappings() => ProcessMemory.CountMappings();
 
     public override OsError Reserve(nuint length, nuint alignment, bool hugePages, out nint address)
     {

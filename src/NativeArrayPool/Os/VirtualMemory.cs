@@ -72,6 +72,19 @@ internal abstract class VirtualMemory
     /// <summary>Writes zeros over a range. Cannot fail for a valid range.</summary>
     public abstract void Clear(nint address, nuint length);
 
+    /// <summary>
+    /// The kernel's limit on this process's mappings (<c>vm.max_map_count</c>), or -1 where this layer's reservations
+    /// are not kernel mappings the process could run out of (the portable layer). Read once; cheap.
+    /// </summary>
+    public virtual long MaxMapCount => -1;
+
+    /// <summary>
+    /// How many kernel mappings the whole process has now, or -1 where it cannot be known. Costs O(mappings) (on
+    /// Linux it reads every line of /proc/self/maps), so the arena asks only when it is about to add mappings
+    /// and its estimate of the process's headroom is near the reserve; it allocates nothing per mapping.
+    /// </summary>
+    public virtual int CountProcessMappings() => -1;
+
     /// <summary>The layer this process should use: Linux where mremap exists, the portable one elsewhere.</summary>
     public static VirtualMemory ForCurrentPlatform() =>
         OperatingSystem.IsLinux() && LinuxVirtualMemory.IsAvailable() ? LinuxVirtualMemory.Instance : PortableVirtualMemory.Instance;

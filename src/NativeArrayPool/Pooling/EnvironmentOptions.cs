@@ -28,6 +28,7 @@ internal static class EnvironmentOptions
     public const string MinimumReservationBytes = Prefix + "MINIMUMRESERVATIONBYTES";
     public const string RemapThresholdBytes = Prefix + "REMAPTHRESHOLDBYTES";
     public const string MappingBudget = Prefix + "MAPPINGBUDGET";
+    public const string MappingReserve = Prefix + "MAPPINGRESERVE";
     public const string TransparentHugePages = Prefix + "TRANSPARENTHUGEPAGES";
     public const string GrowthPaths = Prefix + "GROWTHPATHS";
     public const string Backend = Prefix + "BACKEND";
@@ -43,7 +44,7 @@ internal static class EnvironmentOptions
     /// <summary>Every variable read, for documentation and tests.</summary>
     public static readonly string[] All =
     [
-        ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, MappingBudget,
+        ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, MappingBudget, MappingReserve,
         TransparentHugePages, GrowthPaths, Backend, ThreadCaches,
         ZeroOnRent, Guarded, QuarantineBytes, TrackLeases, CaptureRentStackTraces, IdleTrimDelay, TrimOnMemoryPressure,
     ];
@@ -61,6 +62,8 @@ internal static class EnvironmentOptions
             options.RemapThresholdBytes = ParsePowerOfTwoSize(RemapThresholdBytes, threshold, SizeClasses.PageSize, 1L << 40);
         if (Value(lookup, MappingBudget) is string budget)
             options.MappingBudget = (int)ParseInteger(MappingBudget, budget, 0, 1_000_000);
+        if (Value(lookup, MappingReserve) is string reserve)
+            options.MappingReserve = (int)ParseInteger(MappingReserve, reserve, 0, 1_000_000);
         if (Value(lookup, TransparentHugePages) is string thp)
             options.TransparentHugePages = ParseBoolean(TransparentHugePages, thp);
         if (Value(lookup, GrowthPaths) is string paths)

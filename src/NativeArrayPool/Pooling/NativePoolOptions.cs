@@ -41,6 +41,23 @@ public sealed class NativePoolOptions
     /// <remarks>Default 0 (automatic). Range 0–1,000,000.</remarks>
     public int MappingBudget { get; set; }
 
+    /// <summary>Default for <see cref="MappingReserve"/>: over three times what the runtime was measured to need (docs/growth.md).</summary>
+    public const int DefaultMappingReserve = 256;
+
+    /// <summary>
+    /// Kernel mappings the pool leaves to the rest of the process below <c>vm.max_map_count</c>. The runtime needs
+    /// mappings of its own (thread stacks, GC heap regions, JIT code, which W^X maps twice) and dies when it cannot
+    /// get them, so the pool adds no mapping that would leave fewer than this many: page moves are declined (growth
+    /// copies within the pool's own space) and a rent that needs a new reservation throws
+    /// <see cref="InsufficientMemoryException"/>, whose message gives vm.max_map_count, the process's count, the reserve
+    /// and the pool's own count. To know the process's count the pool reads <c>/proc/self/maps</c>, which costs
+    /// O(mappings): only when it is about to add mappings and its estimate is within a quarter of the reserve of
+    /// the limit, or it has added a quarter of the reserve since the last read (docs/growth.md gives the cost).
+    /// 0 turns the reserve off. Only the Linux backend has it; the portable layer's memory is not counted.
+    /// </summary>
+    /// <remarks>Default <see cref="DefaultMappingReserve"/>. Range 0–1,000,000.</remarks>
+    public int MappingReserve { get; set; } = DefaultMappingReserve;
+
     /// <summary>Advise transparent huge pages (<c>MADV_HUGEPAGE</c>) for huge classes (2 MiB and larger).</summary>
     /// <remarks>Default true. Cuts first-touch page faults about sixfold on the reference machine.</remarks>
     public bool TransparentHugePages { get; set; } = true;
@@ -181,6 +198,8 @@ public sealed class NativePoolOptions
             ThrowHelper.ThrowInvalidOptions($"{nameof(RemapThresholdBytes)} is {RemapThresholdBytes}; it must be a power of two from 4096 to 2^40.");
         if (MappingBudget is < 0 or > 1_000_000)
             ThrowHelper.ThrowInvalidOptions($"{nameof(MappingBudget)} is {MappingBudget}; it must be between 0 (automatic) and 1,000,000.");
+        if (MappingReserve is < 0 or > 1_000_000)
+            ThrowHelper.ThrowInvalidOptions($"{nameof(MappingReserve)} is {MappingReserve}; it must be between 0 (no reserve) and 1,000,000.");
         if ((GrowthPaths & ~GrowthPaths.All) != 0)
             ThrowHelper.ThrowInvalidOptions($"{nameof(GrowthPaths)} has unknown flags ({(int)GrowthPaths}); combine values of the GrowthPaths enum.");
         if (IdleTrimDelay < TimeSpan.Zero && IdleTrimDelay != Timeout.InfiniteTimeSpan)
@@ -203,6 +222,6 @@ public sealed class NativePoolOptions
             _ => VirtualMemory.ForCurrentPlatform(),
         };
         int budget = MappingBudget != 0 ? MappingBudget : (int)Math.Max(64, ProcessMemory.ReadMaxMapCount() / 100);
-        return new ArenaSettings(os, ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, budget, TransparentHugePages, GrowthPaths);
+        return new ArenaSettings(os, ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, budget, MappingReserve, TransparentHugePages, GrowthPaths);
     }
 }

@@ -22,6 +22,18 @@ public readonly record struct NativePoolStatistics
     /// <summary>The mapping budget in force (<see cref="NativePoolOptions.MappingBudget"/> resolved).</summary>
     public int MappingBudget { get; init; }
 
+    /// <summary>The mapping reserve in force (<see cref="NativePoolOptions.MappingReserve"/>): mappings left to the rest of the process.</summary>
+    public int MappingReserve { get; init; }
+
+    /// <summary>
+    /// Page moves declined, and rents refused, because they would have left the process fewer free kernel mappings
+    /// than <see cref="MappingReserve"/>.
+    /// </summary>
+    public long DeclinedByMappingReserve { get; init; }
+
+    /// <summary>How many times the pool counted the process's mappings (each an O(mappings) read of <c>/proc/self/maps</c>).</summary>
+    public long ProcessMappingReads { get; init; }
+
     /// <summary>Reservations currently mapped.</summary>
     public int Reservations { get; init; }
 

@@ -20,6 +20,7 @@ public class EnvironmentOptionsTests
             Assert.Equal(defaults.MinimumReservationBytes, read.MinimumReservationBytes);
             Assert.Equal(defaults.RemapThresholdBytes, read.RemapThresholdBytes);
             Assert.Equal(defaults.MappingBudget, read.MappingBudget);
+            Assert.Equal(defaults.MappingReserve, read.MappingReserve);
             Assert.Equal(defaults.TransparentHugePages, read.TransparentHugePages);
             Assert.Equal(defaults.GrowthPaths, read.GrowthPaths);
             Assert.Equal(defaults.Backend, read.Backend);
@@ -42,6 +43,7 @@ public class EnvironmentOptionsTests
             ("NATIVEARRAYPOOL_MINIMUMRESERVATIONBYTES", "16M"),
             ("NATIVEARRAYPOOL_REMAPTHRESHOLDBYTES", "1MiB"),
             ("NATIVEARRAYPOOL_MAPPINGBUDGET", "2000"),
+            ("NATIVEARRAYPOOL_MAPPINGRESERVE", "512"),
             ("NATIVEARRAYPOOL_TRANSPARENTHUGEPAGES", "false"),
             ("NATIVEARRAYPOOL_GROWTHPATHS", "InPlace, copy"),
             ("NATIVEARRAYPOOL_BACKEND", "portable"),
@@ -57,6 +59,7 @@ public class EnvironmentOptionsTests
         Assert.Equal(16L << 20, read.MinimumReservationBytes);
         Assert.Equal(1L << 20, read.RemapThresholdBytes);
         Assert.Equal(2000, read.MappingBudget);
+        Assert.Equal(512, read.MappingReserve);
         Assert.False(read.TransparentHugePages);
         Assert.Equal(GrowthPaths.InPlace | GrowthPaths.Copy, read.GrowthPaths);
         Assert.Equal(MemoryBackend.Portable, read.Backend);
@@ -72,6 +75,7 @@ public class EnvironmentOptionsTests
         // And the pool accepts what was read.
         using var pool = NativeArrayPool<byte>.Create(read);
         Assert.Equal(2000, pool.GetStatistics().MappingBudget);
+        Assert.Equal(512, pool.GetStatistics().MappingReserve);
         Assert.Equal("portable", pool.GetStatistics().Backend);
         NativeBuffer<byte> buffer = pool.Rent(100);
         Assert.NotNull(Assert.Single(pool.GetLiveLeases()).RentStackTrace); // tracked, with stacks
@@ -113,6 +117,8 @@ public class EnvironmentOptionsTests
     [InlineData("NATIVEARRAYPOOL_REMAPTHRESHOLDBYTES", "99999999999T")]
     [InlineData("NATIVEARRAYPOOL_MAPPINGBUDGET", "-1")]
     [InlineData("NATIVEARRAYPOOL_MAPPINGBUDGET", "1000001")]
+    [InlineData("NATIVEARRAYPOOL_MAPPINGRESERVE", "-1")]
+    [InlineData("NATIVEARRAYPOOL_MAPPINGRESERVE", "1000001")]
     [InlineData("NATIVEARRAYPOOL_TRANSPARENTHUGEPAGES", "maybe")]
     [InlineData("NATIVEARRAYPOOL_GROWTHPATHS", "InPlace,Teleport")]
     [InlineData("NATIVEARRAYPOOL_GROWTHPATHS", "16")]

@@ -68,6 +68,29 @@ public class ExhaustionTests
     }
 
     [Fact]
+    public void Near_vm_max_map_count_the_pool_leaves_the_mapping_reserve_to_the_runtime_with_WX_on()
+    {
+        if (!LinuxVirtualMemory.IsAvailable())
+            return;
+        long max = ProcessMemory.ReadMaxMapCount();
+        if (max > 1_100_000)
+        {
+            _output.WriteLine($"vm.max_map_count is {max}: too many mappings to consume here; not run.");
+            return;
+        }
+        // The runtime at its defaults (W^X on, tiered compilation on): what production runs, and what died here
+        // (SIGSEGV, or "Failed to create RW mapping for RX memory") when the pool took the last mappings.
+        (int exitCode, string output) = StressHostProcess.Run("headroom", new Dictionary<string, string>(), TimeSpan.FromMinutes(3));
+        _output.WriteLine(output);
+        Assert.True(exitCode == 0, $"the child exited with {exitCode}:\n{output}");
+        Assert.Matches(@"headroom \d+: \d+ operations served, [1-9]\d* refused cleanly", output);
+        Assert.Contains("JIT of a new instantiation", output);
+        Assert.Contains("a thread and 100 MiB of heap: done", output);
+        Assert.Contains("after release: 256 MiB rented and grown to 1 GiB without a copy", output);
+        Assert.EndsWith("PASS", output.TrimEnd());
+    }
+
+    [Fact]
     public void Under_a_small_address_space_limit_the_pool_refuses_clearly_keeps_buffers_and_recovers()
     {
         if (!LinuxVirtualMemory.IsAvailable())

@@ -69,6 +69,7 @@ internal sealed partial class PoolCore : IDisposable
         _id = isShared ? 0 : TakeId();
         Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
         Arena.Diagnostics = Diagnostics;
+        Arena.Pool = this;
         _guard = options.Guarded ? new LeaseGuard(Arena) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
         _zeroOnRent = options.ZeroOnRent;

@@ -19,7 +19,8 @@ namespace NativeBuffers;
 /// <para><b>Owners, and what stale use can reach.</b> By default (<see cref="Shared"/>, the public constructors)
 /// every Rent makes a new owner object of 32 bytes, as <see cref="MemoryPool{T}.Shared"/> allocates one of 24 bytes,
 /// and that owner belongs to its lease alone. Disposing it is idempotent and final: a second <c>Dispose</c>, on any
-/// thread and at any later time, does nothing, and the owner's <c>Memory</c>, and every <see cref="Memory{T}"/> or
+/// thread and at any later time, ends no other lease (one racing the first on another thread may be counted in
+/// <see cref="NativePoolStatistics.MisuseDetected"/>), and the owner's <c>Memory</c>, and every <see cref="Memory{T}"/> or
 /// <c>ReadOnlyMemory</c> taken from it, throw <see cref="ObjectDisposedException"/> on <c>.Span</c> and
 /// <c>.Pin()</c> for good — they never reach the buffer's next tenant. (<see cref="MemoryPool{T}.Shared"/> cannot
 /// tell: a stale <c>Memory</c> there reaches the array's next tenant unchecked.) The check is made when the span or

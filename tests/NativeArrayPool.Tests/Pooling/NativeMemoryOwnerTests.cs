@@ -114,11 +114,13 @@ public class NativeMemoryOwnerTests
         {
             IMemoryOwner<byte> raced = pool.Rent(4096);
             using var start = new Barrier(3);
-            Task[] racers =
+            Thread[] racers =
             [
-                Task.Factory.StartNew(() => { start.SignalAndWait(); raced.Dispose(); }, TaskCreationOptions.LongRunning),
-                Task.Factory.StartNew(() => { start.SignalAndWait(); raced.Dispose(); }, TaskCreationOptions.LongRunning),
+                new Thread(() => { start.SignalAndWait(); raced.Dispose(); }),
+                new Thread(() => { start.SignalAndWait(); raced.Dispose(); }),
             ];
+            foreach (Thread racer in racers)
+                racer.Start();
             start.SignalAndWait();
             IMemoryOwner<byte>? held = null;
             for (int k = 1; k <= 4; k++)
@@ -127,7 +129,8 @@ public class NativeMemoryOwnerTests
                 held = pool.Rent(4096);
                 held.Memory.Span.Fill((byte)k);
             }
-            Task.WaitAll(racers);
+            foreach (Thread racer in racers)
+                racer.Join();
             Assert.True(held!.Memory.Span.IndexOfAnyExcept((byte)4) < 0, $"round {round}: the held lease ended or its buffer was shared");
             held.Dispose();
         }

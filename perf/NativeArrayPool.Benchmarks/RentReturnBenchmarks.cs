@@ -10,8 +10,10 @@ namespace NativeBuffers.Benchmarks;
 /// limits (1 MiB largest pooled array), so at 16 MiB it allocates a fresh array each time, as it would in an app.
 /// </summary>
 /// <remarks>
-/// The MemoryPool category holds the owner-shaped facades: MemoryPool&lt;byte&gt;.Shared is its baseline, and
-/// NativeMemoryPool.Shared the drop-in measured against it (MemoryDiagnoser shows the owner it allocates or not).
+/// The MemoryPool category holds the owner-shaped facades: MemoryPool&lt;byte&gt;.Shared is its baseline, against
+/// NativeMemoryPool.Shared (the default: a new owner per Rent, whose disposal is final) and
+/// NativeMemoryPool.SharedReusingOwners (the opt-in: owners reused, no allocation). MemoryDiagnoser shows the bytes
+/// each allocates per Rent + Dispose.
 /// </remarks>
 [MicroJob]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
@@ -32,6 +34,8 @@ public class RentReturnBenchmarks
         ArrayPool<byte>.Shared.Return(ArrayPool<byte>.Shared.Rent(Size));
         _created.Return(_created.Rent(Size));
         NativeMemoryPool.Shared.Rent(Size).Dispose();
+        NativeMemoryPool.SharedReusingOwners.Rent(Size).Dispose();
+        NativeMemoryPool.SharedReusingOwners.Rent(Size).Dispose(); // both owners of the record made
         MemoryPool<byte>.Shared.Rent(Size).Dispose();
     }
 
@@ -66,5 +70,11 @@ public class RentReturnBenchmarks
     public void NativeMemoryPoolShared()
     {
         using IMemoryOwner<byte> owner = NativeMemoryPool.Shared.Rent(Size);
+    }
+
+    [Benchmark, BenchmarkCategory("MemoryPool")]
+    public void NativeMemoryPoolReusingOwners()
+    {
+        using IMemoryOwner<byte> owner = NativeMemoryPool.SharedReusingOwners.Rent(Size);
     }
 }

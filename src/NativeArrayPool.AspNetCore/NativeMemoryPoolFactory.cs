@@ -21,10 +21,18 @@ namespace NativeBuffers.AspNetCore;
 /// has no array behind it (<c>InvalidOperationException: Buffer backed by array was expected</c>), so with this
 /// factory Kestrel needs <see cref="NativeSocketTransportFactory"/>; <c>AddNativeMemoryPool()</c> registers both.</para>
 /// <para><b>Pools.</b> Made with the parameterless constructor, every <see cref="Create"/> returns
-/// <see cref="NativeMemoryPool.Shared"/>: one set of arenas for the process, which transports may dispose harmlessly.
+/// <see cref="NativeMemoryPool.SharedReusingOwners"/>: the process's shared arenas, which transports may dispose
+/// harmlessly.
 /// Made with options, every <see cref="Create"/> returns a new <see cref="NativeMemoryPool"/> with arenas of its own,
 /// which the caller owns and disposes (Kestrel disposes a listener's pools when it stops); <see cref="Dispose"/>
 /// disposes any the factory made that are still open.</para>
+/// <para><b>Reused owners.</b> Unlike <see cref="NativeMemoryPool.Shared"/> and a <see cref="NativeMemoryPool"/>
+/// made without asking, the pools from this factory reuse owner objects by default, so Kestrel's rents allocate
+/// nothing, as with its own pool. That is safe for Kestrel, which disposes each owner once and keeps no
+/// <see cref="Memory{T}"/> past it; it is not for code that may dispose an owner twice or use its memory after
+/// disposing it: there a second Dispose or a kept <c>Memory</c> can reach a later lease of the same buffer (the
+/// hazard is spelt out on <see cref="NativeMemoryPool(NativePoolOptions, bool)"/>). Components that share the factory
+/// with such code should make it with <c>reuseOwners: false</c>.</para>
 /// <para>Like Kestrel's default factory, pools from this one give idle memory back on their own: free pages are
 /// discarded after <see cref="NativePoolOptions.IdleTrimDelay"/> (10 s by default) and under memory pressure;
 /// <see cref="NativeMemoryPool.Trim"/> does it at once.</para>
@@ -39,7 +47,7 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     private int _poolsCreated;
     private bool _disposed;
 
-    /// <summary>A factory whose pools are all <see cref="NativeMemoryPool.Shared"/>.</summary>
+    /// <summary>A factory whose pools are all <see cref="NativeMemoryPool.SharedReusingOwners"/> (see the class remarks on reused owners).</summary>
     public NativeMemoryPoolFactory()
     {
         _reuseOwners = true;
@@ -47,8 +55,9 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
 
     /// <summary>A factory that makes a new <see cref="NativeMemoryPool"/> with <paramref name="options"/> for each <see cref="Create"/>.</summary>
     /// <param name="options">Arena settings, validated now and copied.</param>
-    /// <param name="reuseOwners">See <see cref="NativeMemoryPool(NativePoolOptions, bool)"/>: true for zero-allocation rents,
-    /// false to make stale use of a buffer always throw.</param>
+    /// <param name="reuseOwners">True (the default here, for Kestrel) for zero-allocation rents, at the price of the
+    /// hazard described on <see cref="NativeMemoryPool(NativePoolOptions, bool)"/>; false for a 32-byte owner per Rent
+    /// whose disposal is final, so that a second Dispose or a stale <see cref="Memory{T}"/> never reaches another lease.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
     public NativeMemoryPoolFactory(NativePoolOptions options, bool reuseOwners = true)
@@ -60,7 +69,7 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
         new NativeMemoryPool(_options, reuseOwners).Dispose();
     }
 
-    /// <summary>True when every pool is <see cref="NativeMemoryPool.Shared"/>.</summary>
+    /// <summary>True when every pool is <see cref="NativeMemoryPool.SharedReusingOwners"/>, over the shared arenas.</summary>
     public bool UsesSharedPool => _options is null;
 
     /// <summary>How many times <see cref="Create"/> was called: a test that the host really took its pools from this factory.</summary>
@@ -73,7 +82,7 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
     {
         Interlocked.Increment(ref _poolsCreated);
         if (_options is null)
-            return NativeMemoryPool.Shared;
+            return NativeMemoryPool.SharedReusingOwners;
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
@@ -85,12 +94,12 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
 
     /// <summary>
     /// Counters summed over the pools this factory made (including ones already disposed, whose rents and returns still
-    /// count), or <see cref="NativeMemoryPool.Shared"/>'s counters, which include every shared <see cref="NativeArrayPool{T}"/>.
+    /// count), or the shared arenas' counters, which include <see cref="NativeMemoryPool.Shared"/> and every shared <see cref="NativeArrayPool{T}"/>.
     /// </summary>
     public NativePoolStatistics GetStatistics()
     {
         if (_options is null)
-            return NativeMemoryPool.Shared.GetStatistics();
+            return NativeMemoryPool.SharedReusingOwners.GetStatistics();
         NativeMemoryPool[] pools;
         lock (_lock)
             pools = _pools.ToArray();

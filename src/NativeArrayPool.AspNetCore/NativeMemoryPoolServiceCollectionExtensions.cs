@@ -10,7 +10,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class NativeMemoryPoolServiceCollectionExtensions
 {
     /// <summary>
-    /// Makes the host's memory-pool factory hand out <see cref="NativeMemoryPool.Shared"/> and serves Kestrel's TCP
+    /// Makes the host's memory-pool factory hand out <see cref="NativeMemoryPool.SharedReusingOwners"/> (the shared
+    /// arenas, with reused owners: see <see cref="NativeMemoryPoolFactory"/>) and serves Kestrel's TCP
     /// and Unix-socket endpoints with <see cref="NativeSocketTransportFactory"/>, so every buffer of Kestrel's
     /// HTTP/1.1 and HTTP/2 I/O path (socket receive, request parsing, response writing, socket send) is native memory.
     /// </summary>
@@ -35,8 +36,9 @@ public static class NativeMemoryPoolServiceCollectionExtensions
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Sets the pools' options (validated when the factory is made).</param>
-    /// <param name="reuseOwners">True for zero-allocation rents; false to make stale use of a buffer always throw
-    /// (see <see cref="NativeMemoryPool"/>).</param>
+    /// <param name="reuseOwners">True (the default, for Kestrel) for zero-allocation rents, at the price of the hazard
+    /// described on <see cref="NativeMemoryPool(NativePoolOptions, bool)"/>; false for an owner per Rent whose disposal
+    /// is final (a second Dispose or a stale <see cref="Memory{T}"/> never reaches another lease).</param>
     /// <exception cref="ArgumentNullException"><paramref name="services"/> or <paramref name="configure"/> is null.</exception>
     public static IServiceCollection AddNativeMemoryPool(this IServiceCollection services, Action<NativePoolOptions> configure, bool reuseOwners = true)
     {

@@ -11,11 +11,21 @@ public class NativeMemoryPoolFactoryTests
         var factory = new NativeMemoryPoolFactory();
         Assert.True(factory.UsesSharedPool);
         var pool = factory.Create(new MemoryPoolOptions { Owner = "test" });
-        Assert.Same(NativeMemoryPool.Shared, pool);
+        Assert.Same(NativeMemoryPool.SharedReusingOwners, pool); // Kestrel disposes each owner once: reuse is safe there
+        Assert.True(((NativeMemoryPool)pool).ReusesOwners);
         pool.Dispose();
         factory.Dispose();
         using var owner = NativeMemoryPool.Shared.Rent(10);
         Assert.Equal(1, factory.PoolsCreated);
+    }
+
+    [Fact]
+    public void Factory_pools_reuse_owners_unless_asked_not_to()
+    {
+        using var reusing = new NativeMemoryPoolFactory(new NativePoolOptions());
+        Assert.True(((NativeMemoryPool)reusing.Create()).ReusesOwners);
+        using var perLease = new NativeMemoryPoolFactory(new NativePoolOptions(), reuseOwners: false);
+        Assert.False(((NativeMemoryPool)perLease.Create()).ReusesOwners);
     }
 
     [Fact]

@@ -59,9 +59,10 @@ internal sealed class Allocation
     public bool IsOrphan;
 
     /// <summary>
-    /// Scratch slot for the pooling layer: <c>NativeMemoryPool</c> keeps the owner objects it binds to this record's
-    /// leases here, so renting the record again allocates nothing. The arena never reads it; it stays with the record
-    /// when the record is recycled, because the owners re-read address and capacity at every rent.
+    /// Scratch slot for the pooling layer: a <c>NativeMemoryPool</c> that reuses owners (an opt-in) keeps the owner
+    /// objects it binds to this record's leases here, so renting the record again allocates nothing. The arena never
+    /// reads it; it stays with the record when the record is recycled, because the owners read address and capacity
+    /// from the record at every access.
     /// </summary>
     public object? Owner;
 

@@ -60,6 +60,12 @@ internal sealed partial class Arena : IDisposable
     public PoolDiagnostics Diagnostics { get; set; } = new("arena");
     public VirtualMemory Os => _os;
 
+    /// <summary>
+    /// Scratch slot for the pooling layer: the pool that owns this arena, so that an object holding only an
+    /// <see cref="Allocation"/> (a <c>NativeMemoryPool</c> owner) can find where to return it. The arena never reads it.
+    /// </summary>
+    public object? Pool { get; set; }
+
     /// <summary>Whether growth may move pages (Linux with 4 KiB pages).</summary>
     public bool CanMovePages { get; }
 

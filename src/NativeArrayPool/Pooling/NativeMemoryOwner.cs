@@ -12,77 +12,65 @@ namespace NativeBuffers.Pooling;
 /// <see cref="Pin"/> just returns the address.
 /// </summary>
 /// <remarks>
-/// <para>Reuse: an owner belongs to one allocation record for life. In the default mode each record keeps two
-/// owners and successive leases of the record alternate between them (<see cref="ForNextLease"/>); in the strict
-/// mode every lease gets a new owner. A <see cref="Memory{T}"/> captures only its manager object, never a lease
-/// number, so what a stale <c>Memory</c> can reach is decided by when its owner object is bound again.</para>
-/// <para>Lease check: <see cref="_generation"/> is the lease's (odd) generation; every accessor compares it with the
-/// record's generation, which the pool moves on at return and at pool disposal, so an ended lease never matches
-/// again. Thread-safety: accessors may run on any thread; Dispose is idempotent under races (the pool's
-/// compare-and-swap on the record lets exactly one return through).</para>
+/// <para>Lease check: <see cref="_generation"/> is the lease's (odd) generation, or 0 once a per-lease owner's Dispose
+/// has run; every accessor compares it with the record's generation, which the pool moves on at return and at pool
+/// disposal, so an ended lease never matches again. A <see cref="Memory{T}"/> captures only its manager object, so
+/// whatever this object is bound to is what a stale <c>Memory</c> reaches.</para>
+/// <para>Per-lease owners (the default): made by <see cref="NativeMemoryPool.Rent"/> for one lease and never bound
+/// again. Dispose sets the generation to 0 for good, so a disposed owner, and every <c>Memory</c> taken from it,
+/// stays disposed whatever happens to the record afterwards. The object is two fields (32 bytes): the pool is found
+/// through the record's arena rather than stored here.</para>
+/// <para>Reused owners (<see cref="ForNextLease"/>, an opt-in): each record keeps two owners and the record's
+/// successive leases alternate between them, so lease n+2 is bound to lease n's object again — a stale <c>Memory</c>
+/// or a second Dispose of lease n then reaches lease n+2. <see cref="NativeMemoryPool"/> documents this where the
+/// option is.</para>
+/// <para>Thread-safety: accessors may run on any thread. Dispose is idempotent under races: the pool's
+/// compare-and-swap on the record lets exactly one return through, and a racer that loses finds the record at a later
+/// generation than its lease's, so it never ends a later lease.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
 internal sealed class NativeMemoryOwner : MemoryManager<byte>
 {
-    private readonly PoolCore _core;
     private readonly Allocation _allocation;
     private int _generation;
-    private nint _address;
-    private int _length;
+    private readonly bool _reused; // fits in the padding: the object stays 32 bytes
 
-    // Default mode, on the record's first owner only: the second owner, and which of the two the next lease gets.
-    private NativeMemoryOwner? _partner;
-    private bool _partnerIsNext;
-
-    public NativeMemoryOwner(PoolCore core, Allocation allocation)
+    /// <summary>An owner for the lease (<paramref name="allocation"/>, <paramref name="generation"/>), which has just been rented.</summary>
+    public NativeMemoryOwner(Allocation allocation, int generation)
+        : this(allocation, generation, reused: false)
     {
-        _core = core;
+    }
+
+    private NativeMemoryOwner(Allocation allocation, int generation, bool reused)
+    {
         _allocation = allocation;
+        _generation = generation;
+        _reused = reused;
     }
 
     /// <summary>
-    /// The owner for the lease just taken on <paramref name="allocation"/>: the one its previous lease did not use,
-    /// made on first need, so that the lease right after a stale one never shares its owner object.
-    /// Called by the renting thread, which holds the record exclusively. The record points at the first owner for
-    /// good and the toggle lives in that owner, so a rent stores no reference (no GC write barrier).
+    /// Reused owners only: the owner for the lease just taken on <paramref name="allocation"/>, the one of the
+    /// record's two that its previous lease did not use (both made on the record's first rent), bound to
+    /// <paramref name="generation"/>. Called by the renting thread, which holds the record exclusively; the toggle
+    /// lives in the pair, so a rent stores no reference (no GC write barrier).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static NativeMemoryOwner ForNextLease(PoolCore core, Allocation allocation)
+    public static NativeMemoryOwner ForNextLease(Allocation allocation, int generation)
     {
-        if (allocation.Owner is not NativeMemoryOwner first)
-            return MakeFirst(core, allocation);
-        if (!first._partnerIsNext)
-        {
-            first._partnerIsNext = true;
-            return first;
-        }
-        first._partnerIsNext = false;
-        return first._partner ?? MakePartner(core, allocation, first);
+        if (allocation.Owner is not Pair pair)
+            pair = MakePair(allocation);
+        NativeMemoryOwner owner = pair.SecondIsNext ? pair.Second : pair.First;
+        pair.SecondIsNext = !pair.SecondIsNext;
+        Volatile.Write(ref owner._generation, generation);
+        return owner;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static NativeMemoryOwner MakeFirst(PoolCore core, Allocation allocation)
+    private static Pair MakePair(Allocation allocation)
     {
-        var first = new NativeMemoryOwner(core, allocation) { _partnerIsNext = true };
-        allocation.Owner = first;
-        return first;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private static NativeMemoryOwner MakePartner(PoolCore core, Allocation allocation, NativeMemoryOwner first)
-    {
-        var partner = new NativeMemoryOwner(core, allocation);
-        first._partner = partner;
-        return partner;
-    }
-
-    /// <summary>Starts the lease (allocation, generation) on this owner. The record's address does not change while rented.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Bind(int generation)
-    {
-        _address = _allocation.Address;
-        _length = (int)Math.Min(_allocation.Capacity, int.MaxValue);
-        Volatile.Write(ref _generation, generation);
+        var pair = new Pair(new NativeMemoryOwner(allocation, 0, reused: true), new NativeMemoryOwner(allocation, 0, reused: true));
+        allocation.Owner = pair;
+        return pair;
     }
 
     /// <summary>True while the lease this owner was last bound to is out.</summary>
@@ -95,30 +83,34 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
         }
     }
 
-    /// <summary>The address of the first byte (tests compare it across leases).</summary>
-    internal nint Address => _address;
+    /// <summary>The address of the first byte while leased (tests compare it across leases).</summary>
+    internal nint Address => _allocation.Address;
+
+    // The record's capacity does not change while it is rented (a NativeMemoryPool lease is never resized).
+    private int Length => (int)Math.Min(_allocation.Capacity, int.MaxValue);
 
     public override Memory<byte> Memory
     {
         get
         {
             CheckLease();
-            return CreateMemory(_length);
+            return CreateMemory(Length);
         }
     }
 
     public override Span<byte> GetSpan()
     {
         CheckLease();
-        return MemoryAccess.AsSpan<byte>(_address, _length);
+        return MemoryAccess.AsSpan<byte>(_allocation.Address, Length);
     }
 
     public override MemoryHandle Pin(int elementIndex = 0)
     {
         CheckLease();
-        if ((uint)elementIndex > (uint)_length)
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(elementIndex), elementIndex, $"elementIndex {elementIndex} is outside the buffer of {_length} bytes.");
-        return MemoryAccess.Handle(_address + elementIndex);
+        int length = Length;
+        if ((uint)elementIndex > (uint)length)
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(elementIndex), elementIndex, $"elementIndex {elementIndex} is outside the buffer of {length} bytes.");
+        return MemoryAccess.Handle(_allocation.Address + elementIndex);
     }
 
     /// <summary>Nothing to do: <see cref="Pin"/> took no GC handle, and the memory never moves while rented.</summary>
@@ -128,28 +120,40 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
 
     protected override void Dispose(bool disposing)
     {
-        int generation = _generation;
-        if (Volatile.Read(ref _allocation.Generation) != generation || (generation & 1) == 0)
-            return; // the lease has ended: an earlier Dispose, or the pool's disposal
+        int generation = Volatile.Read(ref _generation);
+        if ((generation & 1) == 0)
+            return; // this owner's lease ended in an earlier Dispose
         try
         {
-            _core.Return(_allocation, generation, clear: false, "owner");
+            // Ends the lease if it is current; does nothing if it already ended (a racing Dispose of this owner);
+            // lets the memory go if the pool's disposal ended it.
+            ((PoolCore)_allocation.Arena.Pool!).DisposeLease(_allocation, generation);
         }
-        catch (Exception e) when (e is InvalidOperationException or ObjectDisposedException)
+        finally
         {
-            // Lost a race with another Dispose of this owner (the record's generation check let one return through)
-            // or with the pool's disposal: the lease has ended either way, which is all Dispose promises.
+            // A per-lease owner is retired for good, whatever the record's generation does from now on. A reused owner
+            // is left alone: another thread may already have bound it to the record's next lease.
+            if (!_reused)
+                _generation = 0;
         }
     }
 
-    public override string ToString() => $"NativeMemoryOwner[{_length}]{(IsLeased ? "" : " (returned)")}";
+    public override string ToString() => $"NativeMemoryOwner[{(int)Math.Min(_allocation.Capacity, int.MaxValue)}]{(IsLeased ? "" : " (returned)")}";
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckLease()
     {
         int generation = _generation;
-        // An even value is 0 (ended here) or can only match a record that is not rented.
+        // An even value is 0 (disposed, or a reused owner not bound yet) or can only match a record that is not rented.
         if (_allocation.Generation != generation || (generation & 1) == 0)
             ThrowHelper.ThrowStaleMemory();
+    }
+
+    /// <summary>A record's two reused owners and which one its next lease gets.</summary>
+    private sealed class Pair(NativeMemoryOwner first, NativeMemoryOwner second)
+    {
+        public readonly NativeMemoryOwner First = first;
+        public readonly NativeMemoryOwner Second = second;
+        public bool SecondIsNext;
     }
 }

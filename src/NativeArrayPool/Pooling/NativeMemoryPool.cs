@@ -16,29 +16,20 @@ namespace NativeBuffers;
 /// least as long as asked (it is the whole size class, like the whole array the shared pool hands out). Contents
 /// are not cleared. <see cref="MemoryManager{T}.Pin"/> takes no GC handle: the memory does not move while rented.
 /// There is no array behind the memory (<c>MemoryMarshal.TryGetArray</c> returns false).</para>
-/// <para><b>Allocation.</b> In steady state Rent and Dispose allocate nothing on the GC heap: owner objects are
-/// reused (see below). <see cref="MemoryPool{T}.Shared"/> allocates an owner on every Rent.</para>
-/// <para><b>Stale use: what is detected, and what is not.</b> Disposing an owner is idempotent, and after it the
-/// owner's <c>Memory</c>, and every <see cref="Memory{T}"/> or <c>ReadOnlyMemory</c> taken from it, throw
-/// <see cref="ObjectDisposedException"/> on <c>.Span</c> and <c>.Pin()</c> — but only for as long as that owner
-/// object is not handed out again, because a <see cref="Memory{T}"/> records its manager object and nothing else.
-/// <list type="bullet">
-/// <item>Default mode (<see cref="ReusesOwners"/> true, <see cref="Shared"/>): each of the pool's allocation records
-/// (its bookkeeping for one piece of memory) keeps two owner objects, and the record's successive tenants alternate
-/// between them. A stale <c>Memory</c> from tenant n therefore throws while the record is free and during the whole
-/// lease of tenant n+1 (the usual use-after-return race), but during the lease of tenant n+2 it reaches that
-/// tenant's buffer undetected — and a second <c>Dispose</c> of the old owner then ends tenant n+2's lease. Per-thread
-/// caches hand the most recently returned buffer out first, so in a busy loop tenant n+2 may come within
-/// microseconds. (Records of small buffers always describe the same memory; records of page-sized and larger blocks
-/// are recycled by the arena and may describe other memory by then.) Compare <see cref="MemoryPool{T}.Shared"/>, where
-/// a stale <c>Memory</c> reaches the array's next tenant with no check at all.</item>
-/// <item>Strict mode (<see cref="ReusesOwners"/> false): every Rent makes a new owner, so a stale owner or
-/// <c>Memory</c> always throws and a second Dispose never touches another lease, at the cost of one small GC
-/// allocation per Rent, as with <see cref="MemoryPool{T}.Shared"/>. Use it in tests and debugging.</item>
-/// </list>
-/// In both modes the check is made when the span or pin is taken: a <see cref="Span{T}"/> or pointer obtained while
-/// the lease was valid is not checked afterwards, and memory of a disposed pool is unmapped (touching a span of it
-/// faults).</para>
+/// <para><b>Owners, and what stale use can reach.</b> By default (<see cref="Shared"/>, the public constructors)
+/// every Rent makes a new owner object of 32 bytes, as <see cref="MemoryPool{T}.Shared"/> allocates one of 24 bytes,
+/// and that owner belongs to its lease alone. Disposing it is idempotent and final: a second <c>Dispose</c>, on any
+/// thread and at any later time, ends no other lease (one racing the first on another thread is counted in
+/// <see cref="NativePoolStatistics.RedundantDisposes"/>), and the owner's <c>Memory</c>, and every <see cref="Memory{T}"/> or
+/// <c>ReadOnlyMemory</c> taken from it, throw <see cref="ObjectDisposedException"/> on <c>.Span</c> and
+/// <c>.Pin()</c> for good — they never reach the buffer's next tenant. (<see cref="MemoryPool{T}.Shared"/> cannot
+/// tell: a stale <c>Memory</c> there reaches the array's next tenant unchecked.) The check is made when the span or
+/// pin is taken: a <see cref="Span{T}"/> or pointer obtained while the lease was valid is not checked afterwards,
+/// and an owner still out when its pool is disposed keeps its memory mapped until it is disposed.</para>
+/// <para><b>Reused owners (opt-in: <see cref="SharedReusingOwners"/>, or <c>reuseOwners: true</c>).</b> Rent and
+/// Dispose allocate nothing in steady state, and the price is the guarantee above: see
+/// <see cref="NativeMemoryPool(NativePoolOptions, bool)"/> for the hazard. Meant for callers that dispose each owner
+/// exactly once and drop its <c>Memory</c> with it, such as Kestrel's transports.</para>
 /// <para><b>Thread-safety.</b> All members are thread-safe. An owner may be disposed from any thread.</para>
 /// </remarks>
 /// <example>
@@ -54,6 +45,7 @@ public sealed class NativeMemoryPool : MemoryPool<byte>
     public const int DefaultBufferSize = 4096;
 
     private static NativeMemoryPool? s_shared;
+    private static NativeMemoryPool? s_sharedReusingOwners;
 
     private readonly PoolCore _core;
     private readonly bool _reuseOwners;
@@ -64,25 +56,35 @@ public sealed class NativeMemoryPool : MemoryPool<byte>
         _reuseOwners = reuseOwners;
     }
 
-    /// <summary>Creates a pool with arenas of its own, default options, and reused owners. <see cref="MemoryPool{T}.Dispose()"/> releases its memory.</summary>
+    /// <summary>Creates a pool with arenas of its own, default options, and an owner per Rent. <see cref="MemoryPool{T}.Dispose()"/> releases its memory.</summary>
     public NativeMemoryPool()
-        : this(new NativePoolOptions(), reuseOwners: true)
+        : this(new NativePoolOptions(), reuseOwners: false)
     {
     }
 
-    /// <summary>Creates a pool with arenas of its own and reused owners. <see cref="MemoryPool{T}.Dispose()"/> releases its memory.</summary>
+    /// <summary>Creates a pool with arenas of its own and an owner per Rent. <see cref="MemoryPool{T}.Dispose()"/> releases its memory.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
     /// <exception cref="PlatformNotSupportedException"><see cref="MemoryBackend.Linux"/> was asked for on another platform.</exception>
     public NativeMemoryPool(NativePoolOptions options)
-        : this(options, reuseOwners: true)
+        : this(options, reuseOwners: false)
     {
     }
 
     /// <summary>Creates a pool with arenas of its own. <see cref="MemoryPool{T}.Dispose()"/> releases its memory.</summary>
     /// <param name="options">Arena settings; validated and copied.</param>
-    /// <param name="reuseOwners">True (the default elsewhere): owner objects are reused and Rent allocates nothing.
-    /// False: a new owner per Rent, so stale owners and <see cref="Memory{T}"/> always throw (see the class remarks).</param>
+    /// <param name="reuseOwners">
+    /// False (what the other constructors and <see cref="Shared"/> use): a new 32-byte owner per Rent, and a disposed
+    /// owner and its <see cref="Memory{T}"/> stay disposed for good (see the class remarks).
+    /// <para>True: owner objects are reused and Rent allocates nothing. <b>Hazard:</b> each buffer keeps two owner
+    /// objects and its successive leases alternate between them, so lease n+2 of a buffer is handed lease n's owner
+    /// object again — and in a busy loop on one thread that is the very next Rent but one of that size. Then a second
+    /// <c>Dispose</c> of lease n's owner (a double Dispose, which <see cref="IDisposable"/> otherwise promises is
+    /// harmless) ends lease n+2, and the pool hands that memory to a third renter while lease n+2's holder still
+    /// writes to it; and a <see cref="Memory{T}"/> kept from lease n reads and writes lease n+2's buffer with no
+    /// error. Lease n+1 is protected (its owner is the other object). Choose true only where every owner is disposed
+    /// exactly once and its <c>Memory</c> is dropped with it — Kestrel's transports, for example.</para>
+    /// </param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is null.</exception>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
     /// <exception cref="PlatformNotSupportedException"><see cref="MemoryBackend.Linux"/> was asked for on another platform.</exception>
@@ -94,7 +96,7 @@ public sealed class NativeMemoryPool : MemoryPool<byte>
     }
 
     /// <summary>
-    /// The process-wide pool, with reused owners. It shares its arenas (and its statistics) with every
+    /// The process-wide pool, with an owner per Rent (see the class remarks). It shares its arenas (and its statistics) with every
     /// <see cref="NativeArrayPool{T}.Shared"/>. It lives as long as the process: like
     /// <see cref="MemoryPool{T}.Shared"/>, disposing it does nothing, so it can be handed to components that
     /// dispose the pools they are given (Kestrel's transports do).
@@ -104,21 +106,40 @@ public sealed class NativeMemoryPool : MemoryPool<byte>
         get
         {
             NativeMemoryPool? shared = Volatile.Read(ref s_shared);
-            return shared ?? CreateShared();
+            return shared ?? CreateShared(ref s_shared, reuseOwners: false);
+        }
+    }
+
+    /// <summary>
+    /// The process-wide pool's arenas, with reused owners: Rent and Dispose allocate nothing in steady state. An
+    /// explicit opt-in, because a second Dispose of an owner, or a <see cref="Memory{T}"/> kept past its owner's
+    /// Dispose, can reach a later lease of the same buffer: read the hazard on
+    /// <see cref="NativeMemoryPool(NativePoolOptions, bool)"/> before choosing it. It shares arenas, statistics and
+    /// thread caches with <see cref="Shared"/>, and like it survives <see cref="MemoryPool{T}.Dispose()"/>.
+    /// </summary>
+    public static NativeMemoryPool SharedReusingOwners
+    {
+        get
+        {
+            NativeMemoryPool? shared = Volatile.Read(ref s_sharedReusingOwners);
+            return shared ?? CreateShared(ref s_sharedReusingOwners, reuseOwners: true);
         }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static NativeMemoryPool CreateShared()
+    private static NativeMemoryPool CreateShared(ref NativeMemoryPool? field, bool reuseOwners)
     {
-        var pool = new NativeMemoryPool(PoolCore.Shared, reuseOwners: true);
-        return Interlocked.CompareExchange(ref s_shared, pool, null) ?? pool;
+        var pool = new NativeMemoryPool(PoolCore.Shared, reuseOwners);
+        return Interlocked.CompareExchange(ref field, pool, null) ?? pool;
     }
 
     /// <summary>The largest <c>minBufferSize</c> <see cref="Rent"/> accepts: <see cref="int.MaxValue"/> (no array length limit applies).</summary>
     public override int MaxBufferSize => int.MaxValue;
 
-    /// <summary>Whether owner objects are reused across leases (zero allocation) or made per Rent (stale use always detected).</summary>
+    /// <summary>
+    /// Whether owner objects are reused across leases (zero allocation; the hazard is on
+    /// <see cref="NativeMemoryPool(NativePoolOptions, bool)"/>) or made per Rent (the default: stale use always detected).
+    /// </summary>
     public bool ReusesOwners => _reuseOwners;
 
     internal PoolCore Core => _core;
@@ -136,11 +157,9 @@ public sealed class NativeMemoryPool : MemoryPool<byte>
         if (minBufferSize <= 0)
             minBufferSize = UnusualSize(minBufferSize);
         Allocation allocation = _core.Rent(SizeClasses.ClassOf(minBufferSize), out int generation);
-        NativeMemoryOwner owner = _reuseOwners
-            ? NativeMemoryOwner.ForNextLease(_core, allocation)
-            : new NativeMemoryOwner(_core, allocation);
-        owner.Bind(generation);
-        return owner;
+        return _reuseOwners
+            ? NativeMemoryOwner.ForNextLease(allocation, generation)
+            : new NativeMemoryOwner(allocation, generation);
     }
 
     private static int UnusualSize(int minBufferSize)

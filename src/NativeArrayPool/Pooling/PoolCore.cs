@@ -79,6 +79,7 @@ internal sealed partial class PoolCore : IDisposable
         _id = isShared ? 0 : TakeId();
         Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
         Arena.Diagnostics = Diagnostics;
+        Arena.Pool = this;
         _guard = options.Guarded ? new LeaseGuard(Arena, options.QuarantineBytes) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
         _zeroOnRent = options.ZeroOnRent;
@@ -192,9 +193,8 @@ internal sealed partial class PoolCore : IDisposable
     {
         if (TryRetire(allocation, generation))
         {
-            if (_zeroOnRent)
-                ClearRetired(allocation);
-            TakeBack(allocation);
+            if (!_zeroOnRent || ClearRetired(allocation))
+                TakeBack(allocation);
             return;
         }
         if (!(IsDisposed && Arena.ReleaseOrphan(allocation, generation)))
@@ -206,17 +206,18 @@ internal sealed partial class PoolCore : IDisposable
     {
         if (!TryRetire(allocation, generation))
             ThrowStale(allocation, generation, paramName);
-        ClearRetired(allocation);
+        if (!ClearRetired(allocation))
+            ThrowHelper.ThrowPoolDisposed();
         TakeBack(allocation);
     }
 
-    /// <summary>Zeroes a retired allocation; after the pool's disposal there is nothing left to zero.</summary>
-    private void ClearRetired(Allocation allocation)
+    /// <summary>Zeroes a retired allocation; false once the pool is disposed, which took the memory (nothing to zero).</summary>
+    private bool ClearRetired(Allocation allocation)
     {
         // The lease is retired but the record is in no cache or free list yet: only Dispose could take the memory
         // now, and it waits for this operation.
         if (!TryEnterOperation())
-            ThrowHelper.ThrowPoolDisposed();
+            return false;
         try
         {
             Arena.Zero(allocation.Address, allocation.Capacity);
@@ -225,6 +226,7 @@ internal sealed partial class PoolCore : IDisposable
         {
             ExitOperation();
         }
+        return true;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using CommunityToolkit.HighPerformance.Buffers;
 using FsCheck;
 using FsCheck.Fluent;
@@ -172,6 +174,42 @@ public class NativeBufferWriterTests
         Assert.Throws<ObjectDisposedException>(() => before.Span[0]);
         Assert.Throws<ObjectDisposedException>(() => before.Pin());
         Assert.Equal(7, writer.WrittenMemory.Span[0]);
+    }
+
+    [Fact]
+    public unsafe void Memory_kept_from_a_disposed_writer_never_reaches_the_buffers_next_tenant()
+    {
+        // The writer's MemoryManager captures its lease (record and generation) and is never bound to another one,
+        // unlike the reused owners of NativeMemoryPool's opt-in: so a kept Memory stays stale however often the
+        // buffer is rented again.
+        using var pool = NativeArrayPool<byte>.Create();
+        var stale = new Queue<Memory<byte>>();
+        nint firstAddress = 0;
+        int sameAddress = 0;
+        for (int round = 0; round < 1_000; round++)
+        {
+            Memory<byte> memory;
+            using (var writer = new NativeBufferWriter<byte>(4096, pool))
+            {
+                memory = writer.GetMemory(16);
+                memory.Span.Fill((byte)round);
+                nint address = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(memory.Span));
+                if (round == 0)
+                    firstAddress = address;
+                else if (address == firstAddress)
+                    sameAddress++;
+                foreach (Memory<byte> old in stale)
+                {
+                    Assert.Throws<ObjectDisposedException>(() => old.Span[0]);
+                    Assert.Throws<ObjectDisposedException>(() => old.Pin());
+                }
+                Assert.True(memory.Span.IndexOfAnyExcept((byte)round) < 0);
+            }
+            stale.Enqueue(memory);
+            if (stale.Count > 3)
+                stale.Dequeue();
+        }
+        Assert.True(sameAddress > 500, $"the buffer came back only {sameAddress} times: the test proved little");
     }
 
     [Fact]

@@ -115,7 +115,11 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         _version++;
     }
 
-    /// <summary>Appends every element of <paramref name="items"/>, growing at most once.</summary>
+    /// <summary>
+    /// Appends every element of <paramref name="items"/>, growing at most once. <paramref name="items"/> may be this
+    /// list's own elements (<c>list.AddRange(list.AsSpan())</c>): they are read as they were before the growth, as
+    /// <see cref="List{T}"/> does.
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
     /// <exception cref="InsufficientMemoryException">The pool could not grow the buffer; the list is unchanged.</exception>
     public void AddRange(ReadOnlySpan<T> items)
@@ -125,7 +129,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
             return;
         long needed = _count + items.Length;
         if (needed > _buffer.Length)
-            Grow(needed);
+            items = GrowFor(items, needed);
         items.CopyTo(_buffer.AsSpan(_count, items.Length));
         _count = needed;
         _version++;
@@ -295,6 +299,18 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeList<T>), minimum, max);
         long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
         _pool.Resize(ref _buffer, Math.Max(minimum, doubled));
+    }
+
+    /// <summary>
+    /// Grows to hold <paramref name="minimum"/> elements and returns <paramref name="source"/>, read again from the
+    /// grown buffer if it pointed into this list's own (which the growth retires).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<T> GrowFor(ReadOnlySpan<T> source, long minimum)
+    {
+        long offset = OwnMemory.ByteOffset(_buffer, source);
+        Grow(minimum);
+        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length);
     }
 
     /// <summary>Moves <paramref name="count"/> elements from index <paramref name="from"/> to <paramref name="to"/> (ranges may overlap).</summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using FsCheck;
 using FsCheck.Fluent;
 using NativeBuffers.Tests.Support;
@@ -117,6 +118,31 @@ public class NativeListTests
         while (e.MoveNext())
             items.Add(e.Current);
         return items.ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void AddRange_of_its_own_elements_reads_them_as_they_were_before_growth(int count)
+    {
+        // The span points into the list's buffer, which growth retires (see SelfAliasing).
+        using NativeArrayPool<int> pool = SelfAliasing.MovingPool<int>();
+        using var list = new NativeList<int>(count, pool);
+        var reference = new List<int>(count);
+        for (int i = 0; i < count; i++)
+        {
+            list.Add(i * 3 + 1);
+            reference.Add(i * 3 + 1);
+        }
+        Assert.Equal(count, list.Capacity); // full, so AddRange grows
+
+        list.AddRange(list.AsSpan());
+        reference.AddRange(CollectionsMarshal.AsSpan(reference));
+        list.AddRange(list.AsSpan(count / 3, count)); // a window, from a buffer that must grow again
+        reference.AddRange(CollectionsMarshal.AsSpan(reference).Slice(count / 3, count));
+        list.AddRange(list.AsSpan(5, 10)); // and one that fits without growth
+        reference.AddRange(CollectionsMarshal.AsSpan(reference).Slice(5, 10));
+
+        SelfAliasing.AssertSame<int>(reference.ToArray(), list.ToArray(), "List<int>");
     }
 
     [Fact]

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -164,6 +166,160 @@ public class NativeMemoryStreamTests
         for (int i = 0; i < length; i++)
             data[i] = (byte)(step * 37 + i * 7 + 1);
         return data;
+    }
+
+    // Self-aliasing: the stream as its own source (see SelfAliasing), in the calls MemoryStream gets right.
+
+    /// <summary>A stream and a MemoryStream holding the same <paramref name="length"/> bytes, each with capacity just that.</summary>
+    private static (MemoryStream Reference, NativeMemoryStream Ours) SameStreams(int length, NativeArrayPool<byte> pool)
+    {
+        byte[] data = Data(length, 5);
+        var reference = new MemoryStream(length);
+        reference.Write(data);
+        var ours = new NativeMemoryStream(length, pool);
+        ours.Write(data);
+        Assert.True(ours.Capacity == length || !BitOperations.IsPow2(length)); // full, so the next write grows
+        return (reference, ours);
+    }
+
+    private static void AssertSameStreams(MemoryStream reference, NativeMemoryStream ours)
+    {
+        Assert.Equal(reference.Length, ours.Length);
+        Assert.Equal(reference.Position, ours.Position);
+        SelfAliasing.AssertSame<byte>(reference.ToArray(), ours.ToArray(), nameof(MemoryStream));
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void CopyTo_itself_appends_a_copy_like_MemoryStream(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            reference.Position = ours.Position = 0;
+            reference.CopyTo(reference);
+            ours.CopyTo(ours);
+            AssertSameStreams(reference, ours);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public async Task CopyToAsync_itself_appends_a_copy_like_MemoryStream(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            reference.Position = ours.Position = 3;
+            await reference.CopyToAsync(reference);
+            await ours.CopyToAsync(ours);
+            AssertSameStreams(reference, ours);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void WriteTo_itself_finishes_and_writes_the_stream_once_like_MemoryStream(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            // First through a pass-through that gives up after twice the bytes: without a snapshot of the length,
+            // WriteTo chased its own growth for ever, and the direct calls below would never return.
+            reference.WriteTo(reference);
+            ours.WriteTo(new PassThrough(ours, limit: 2 * ours.Length));
+            AssertSameStreams(reference, ours);
+
+            // At the end the stream doubles; from position 3 it overlaps itself and grows by 3 bytes.
+            foreach (long position in new long[] { reference.Length, 3 })
+            {
+                reference.Position = ours.Position = position;
+                reference.WriteTo(reference);
+                ours.WriteTo(ours);
+                AssertSameStreams(reference, ours);
+            }
+        }
+    }
+
+    /// <summary>Writes into <paramref name="target"/>, failing once more than <paramref name="limit"/> bytes went through.</summary>
+    private sealed class PassThrough(Stream target, long limit) : Stream
+    {
+        private long _written;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _written += buffer.Length;
+            if (_written > limit)
+                throw new InvalidOperationException($"{_written} bytes written, more than the {limit} expected.");
+            target.Write(buffer);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void Writing_its_own_bytes_reads_them_as_they_were_before_the_write(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            // At the end (grows), from the middle past the end (overlaps and grows), and from the start (no growth).
+            foreach (long position in new long[] { length, length / 2, 7 })
+            {
+                long start = length / 3;
+                int count = length / 2;
+                reference.Position = ours.Position = position;
+                reference.Write(reference.GetBuffer(), (int)start, count);
+                ours.Write(ours.GetReadOnlySequence().Slice(start, count).First.Span);
+                AssertSameStreams(reference, ours);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public async Task WriteAsync_of_its_own_memory_reads_it_as_it_was_before_the_write(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            reference.Position = ours.Position = length - 1;
+            await reference.WriteAsync(reference.GetBuffer().AsMemory(0, length));
+            await ours.WriteAsync(ours.GetReadOnlySequence().First);
+            AssertSameStreams(reference, ours);
+        }
+    }
+
+    [Fact]
+    public void Reading_into_its_own_bytes_moves_them_like_MemoryStream()
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(1000, pool);
+        using (ours)
+        {
+            // Overlapping both ways: a read never grows, so it is a move within the buffer.
+            foreach ((long position, int target) in new[] { (100L, 150), (400L, 300) })
+            {
+                reference.Position = ours.Position = position;
+                Assert.Equal(reference.Read(reference.GetBuffer(), target, 200), ours.Read(MemoryMarshal.AsMemory(ours.GetReadOnlySequence().Slice(target, 200).First).Span));
+                AssertSameStreams(reference, ours);
+            }
+        }
     }
 
     [Fact]

@@ -126,6 +126,31 @@ public class NativeBufferWriterTests
             span[i] = (byte)(step * 31 + i);
     }
 
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void Writing_its_own_written_span_appends_a_copy_like_ArrayBufferWriter(int length)
+    {
+        // BuffersExtensions.Write(writer, span) fills the free space, then asks GetSpan for more, which grows and moves
+        // the buffer the span points into. Called on the concrete type, Write must read the data as it was.
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        using var writer = new NativeBufferWriter<byte>(length, pool);
+        var reference = new ArrayBufferWriter<byte>(length);
+        byte[] data = new byte[length - 100]; // leaves free space, so the copy is split across the growth
+        for (int i = 0; i < data.Length; i++)
+            data[i] = (byte)(i * 7 + 1);
+        writer.Write(data);
+        reference.Write(data);
+
+        writer.Write(writer.WrittenSpan);
+        reference.Write(reference.WrittenSpan);
+        writer.Write(writer.WrittenMemory.Span[10..]);
+        reference.Write(reference.WrittenMemory.Span[10..]);
+        writer.Write(writer.WrittenSpan[..50]); // fits without growth
+        reference.Write(reference.WrittenSpan[..50]);
+
+        SelfAliasing.AssertSame(reference.WrittenSpan, writer.WrittenSpan, "ArrayBufferWriter<byte>");
+    }
+
     [Fact]
     public void Defaults_match_ArrayPoolBufferWriter()
     {

@@ -406,12 +406,15 @@ public sealed class NativeMemoryStream : Stream
         ArgumentNullException.ThrowIfNull(stream);
         ThrowIfDisposed();
         long length = _length; // writing into this stream itself grows _length, which would never be caught up
-        for (long done = 0; done < length;)
+        long done = 0;
+        // At least one write, as MemoryStream makes: writing 0 bytes still extends a destination positioned past its end.
+        do
         {
             int piece = (int)Math.Min(length - done, NativeSequence.MaxSegmentLength);
             stream.Write(_buffer.AsSpan(done, piece));
             done += piece;
         }
+        while (done < length);
     }
 
     /// <summary>Copies the whole stream into a new array, whatever <see cref="Position"/> is.</summary>

@@ -12,6 +12,8 @@ public class NativeMemoryStreamTests
     {
         Write, WriteSpan, WriteByte, WriteAsync, Read, ReadSpan, ReadByte, ReadAsync, Seek, SetPosition, SetLength,
         SetCapacity, ToArray, CopyTo, CopyToAsync, WriteTo, Flush, Dispose,
+        // Self-aliasing: the stream's own bytes as the source or target, or the stream as its own destination.
+        WriteOwn, WriteAsyncOwn, ReadIntoOwn, CopyToSelf, CopyToAsyncSelf, WriteToSelf,
     }
 
     /// <summary>A is a length, position or offset; B an offset into an array or a seek origin; C a count.</summary>
@@ -23,7 +25,9 @@ public class NativeMemoryStreamTests
             (6, Gen.Constant(Kind.Read)), (4, Gen.Constant(Kind.ReadSpan)), (4, Gen.Constant(Kind.ReadByte)), (3, Gen.Constant(Kind.ReadAsync)),
             (8, Gen.Constant(Kind.Seek)), (5, Gen.Constant(Kind.SetPosition)), (6, Gen.Constant(Kind.SetLength)), (2, Gen.Constant(Kind.SetCapacity)),
             (2, Gen.Constant(Kind.ToArray)), (2, Gen.Constant(Kind.CopyTo)), (2, Gen.Constant(Kind.CopyToAsync)), (1, Gen.Constant(Kind.WriteTo)),
-            (1, Gen.Constant(Kind.Flush)), (1, Gen.Constant(Kind.Dispose)))
+            (1, Gen.Constant(Kind.Flush)), (1, Gen.Constant(Kind.Dispose)),
+            (4, Gen.Constant(Kind.WriteOwn)), (2, Gen.Constant(Kind.WriteAsyncOwn)), (2, Gen.Constant(Kind.ReadIntoOwn)),
+            (2, Gen.Constant(Kind.CopyToSelf)), (2, Gen.Constant(Kind.CopyToAsyncSelf)), (2, Gen.Constant(Kind.WriteToSelf)))
         from a in Gen.Frequency((1, Gen.Choose(-300, -1)), (10, Gen.Choose(0, 600)), (1, Gen.Choose(600, 5000)))
         from b in Gen.Frequency((1, Gen.Choose(-2, -1)), (10, Gen.Choose(0, 3)), (2, Gen.Choose(4, 40)))
         from c in Gen.Frequency((1, Gen.Choose(-2, -1)), (10, Gen.Choose(0, 300)))
@@ -31,10 +35,12 @@ public class NativeMemoryStreamTests
 
     private static Arbitrary<Op[]> Programs => Gen.Sized(size => Gen.ArrayOf(OpGen, size * 2)).ToArbitrary();
 
-    [Fact]
-    public void Random_programs_leave_the_same_state_as_MemoryStream()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // every growth moves the buffer, so a stale self-aliased source would show
+    public void Random_programs_leave_the_same_state_as_MemoryStream(bool moving)
     {
-        using var pool = NativeArrayPool<byte>.Create();
+        using NativeArrayPool<byte> pool = moving ? SelfAliasing.MovingPool<byte>() : NativeArrayPool<byte>.Create();
         Prop.ForAll(Programs, ops =>
         {
             using var reference = new MemoryStream();
@@ -142,7 +148,8 @@ public class NativeMemoryStreamTests
             }
             case Kind.WriteTo:
             {
-                var destination = new MemoryStream();
+                // Positioned past its end, so that even a write of 0 bytes shows (it extends the destination).
+                var destination = new MemoryStream { Position = op.B & 7 };
                 if (s is MemoryStream ms2)
                     ms2.WriteTo(destination);
                 else
@@ -155,10 +162,61 @@ public class NativeMemoryStreamTests
             case Kind.Dispose:
                 s.Dispose();
                 return "";
+            case Kind.WriteOwn:
+            {
+                (int start, int count) = OwnWindow(s, op);
+                if (s is MemoryStream managed)
+                    managed.Write(managed.GetBuffer(), start, count);
+                else
+                    s.Write(OwnBytes(s, start, count).Span);
+                return "";
+            }
+            case Kind.WriteAsyncOwn:
+            {
+                (int start, int count) = OwnWindow(s, op);
+                s.WriteAsync(OwnBytes(s, start, count)).AsTask().GetAwaiter().GetResult();
+                return "";
+            }
+            case Kind.ReadIntoOwn:
+            {
+                (int start, int count) = OwnWindow(s, op);
+                return (s is MemoryStream managed ? managed.Read(managed.GetBuffer(), start, count) : s.Read(MemoryMarshal.AsMemory(OwnBytes(s, start, count)).Span)).ToString();
+            }
+            // These append up to the whole stream: past OwnLimit they are skipped, so programs stay small.
+            case Kind.CopyToSelf when s.Length <= OwnLimit:
+                s.CopyTo(s);
+                return "";
+            case Kind.CopyToAsyncSelf when s.Length <= OwnLimit:
+                s.CopyToAsync(s).GetAwaiter().GetResult();
+                return "";
+            case Kind.WriteToSelf when s.Length <= OwnLimit:
+                if (s is MemoryStream ms3)
+                    ms3.WriteTo(ms3);
+                else
+                    ((NativeMemoryStream)s).WriteTo(s);
+                return "";
+            case Kind.CopyToSelf or Kind.CopyToAsyncSelf or Kind.WriteToSelf:
+                return "skipped";
             default:
                 throw new ArgumentOutOfRangeException(nameof(op));
         }
     }
+
+    private const int OwnLimit = 32 << 10;
+
+    /// <summary>A window [start, start+count) inside the stream's bytes: A picks the start, C the count (B = 0: to the end).</summary>
+    private static (int Start, int Count) OwnWindow(Stream s, Op op)
+    {
+        int length = (int)Math.Min(s.Length, OwnLimit); // past the limit the window stays in the first OwnLimit bytes
+        int start = Math.Max(op.A, 0) % (length + 1);
+        int count = op.B == 0 ? length - start : Math.Min(Math.Max(op.C, 0), length - start);
+        return (start, count);
+    }
+
+    /// <summary>The stream's own bytes in the window: MemoryStream's array, or memory in our native buffer.</summary>
+    private static ReadOnlyMemory<byte> OwnBytes(Stream s, int start, int count) => s is MemoryStream m
+        ? m.GetBuffer().AsMemory(start, count)
+        : ((NativeMemoryStream)s).GetReadOnlySequence().Slice(start, count).First;
 
     private static byte[] Data(int length, int step)
     {

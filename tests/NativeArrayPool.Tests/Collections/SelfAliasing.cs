@@ -7,16 +7,18 @@ namespace NativeBuffers.Tests.Collections;
 /// </summary>
 internal static class SelfAliasing
 {
-    /// <summary>Lengths to test at: copied growth (16 and 64 KiB) and, on Linux, growth that moves pages (4 MiB).</summary>
+    /// <summary>Lengths to test at: small and large blocks, and a huge one (2 MiB aligned, moved by page-table entries).</summary>
     public static TheoryData<int> Lengths => new() { 16 << 10, 64 << 10, 4 << 20 };
 
     /// <summary>
     /// A pool whose buffers never grow in place, so every growth leaves the old address behind (in a fresh pool the
-    /// neighbouring memory is free, and in-place growth would hide a stale source).
+    /// neighbouring memory is free, and in-place growth would hide a stale source), and whose blocks move pages from
+    /// 4 KiB on Linux, so a stale source reads zeros instead of a freed block's intact old bytes.
     /// </summary>
     public static NativeArrayPool<T> MovingPool<T>() where T : unmanaged => NativeArrayPool<T>.Create(new NativePoolOptions
     {
         GrowthPaths = GrowthPaths.All & ~GrowthPaths.InPlace,
+        RemapThresholdBytes = 4096,
         IdleTrimDelay = Timeout.InfiniteTimeSpan,
         TrimOnMemoryPressure = false,
     });

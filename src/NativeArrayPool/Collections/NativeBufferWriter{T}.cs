@@ -26,7 +26,11 @@ namespace NativeBuffers;
 /// <para>Growth at least doubles the capacity, through <see cref="NativeArrayPool{T}.Resize"/>. Spans,
 /// memories and sequences handed out are valid until the writer next grows or is disposed; using a
 /// <see cref="Memory{T}"/> or sequence after that throws <see cref="ObjectDisposedException"/>, a span is not
-/// checked.</para>
+/// checked: the memory it points to went back to the pool (or its pages moved), so it reads other bytes.
+/// <see cref="Write"/> accepts the writer's own data (<c>writer.Write(writer.WrittenSpan)</c>); the
+/// <see cref="BuffersExtensions.Write{T}(IBufferWriter{T}, ReadOnlySpan{T})"/> extension, which code written against
+/// <see cref="IBufferWriter{T}"/> calls, does not when it must grow the writer (see <see cref="Write"/>).
+/// docs/collections.md has the details.</para>
 /// <para>Thread-safety: none; one writer at a time, as with any <see cref="IBufferWriter{T}"/>.</para>
 /// </remarks>
 /// <example>

@@ -19,8 +19,12 @@ namespace NativeBuffers;
 /// (mremap) for large buffers, and by copying only small ones. Growth never touches the GC heap.</para>
 /// <para>Ownership: the list owns its lease and returns it on <see cref="Dispose"/>; every member except
 /// <see cref="Dispose"/> then throws <see cref="ObjectDisposedException"/>. Spans and references handed out
-/// (<see cref="AsSpan(long, int)"/>, the indexer) are valid only until the list next grows or is disposed.
-/// Elements beyond <see cref="Count"/> hold whatever the memory held: the pool does not clear on rent.</para>
+/// (<see cref="AsSpan(long, int)"/>, the indexer) are valid only until the list next grows or is disposed, and are
+/// not checked: unlike <see cref="List{T}"/>'s old array, the memory they point to goes back to the pool (or its pages
+/// move) at once, so a stale one reads other bytes. Sequences from <see cref="AsSequence"/> throw
+/// <see cref="ObjectDisposedException"/> instead. <see cref="AddRange"/> accepts the list's own elements, as
+/// <see cref="List{T}"/> does. Elements beyond <see cref="Count"/> hold whatever the memory held: the pool does not
+/// clear on rent. docs/collections.md has the details.</para>
 /// <para>Thread-safety: none. Like <see cref="List{T}"/>, concurrent reads are safe while nobody writes;
 /// anything else needs external locking.</para>
 /// </remarks>

@@ -25,7 +25,12 @@ namespace NativeBuffers;
 /// There is no finalizer: a stream that is never disposed keeps its memory rented.</para>
 /// <para>Growth at least doubles the capacity through <see cref="NativeArrayPool{T}.Resize"/>. Sequences from
 /// <see cref="GetReadOnlySequence"/> are valid until the stream next grows or is disposed; reading them afterwards
-/// throws <see cref="ObjectDisposedException"/>.</para>
+/// throws <see cref="ObjectDisposedException"/>. Spans taken from them are not checked: after growth they point to
+/// memory that went back to the pool (or whose pages moved), unlike a <see cref="MemoryStream"/>'s old array.
+/// The stream's own bytes may be passed to <see cref="Write(ReadOnlySpan{byte})"/>, <see cref="Read(Span{byte})"/>
+/// and their variants, and the stream to its own <see cref="CopyTo(Stream, int)"/>, <see cref="CopyToAsync(Stream, int, CancellationToken)"/>
+/// and <see cref="WriteTo"/>: each gives what <see cref="MemoryStream"/> gives, growth or not. docs/collections.md has
+/// the details.</para>
 /// <para>Thread-safety: none, as with <see cref="MemoryStream"/>. Asynchronous methods complete synchronously.</para>
 /// </remarks>
 /// <example>

@@ -12,8 +12,9 @@ namespace NativeBuffers.Collections;
 /// free: their old array stays alive while the caller's span refers to it.
 /// </summary>
 /// <remarks>
-/// Only the growth paths call this, so the common path (no growth, or a source elsewhere) pays nothing. A source that
-/// starts inside the buffer is taken to lie inside it, which every span the collections hand out does.
+/// Only the growth paths call this: a call that does not grow pays nothing, one that grows a subtraction and a
+/// comparison, and nothing allocates. A source that starts inside the buffer is taken to lie inside it, which every
+/// span the collections hand out does.
 /// </remarks>
 internal static class OwnMemory
 {

@@ -26,7 +26,11 @@ namespace NativeBuffers;
 /// <para>Growth at least doubles the capacity, through <see cref="NativeArrayPool{T}.Resize"/>. Spans,
 /// memories and sequences handed out are valid until the writer next grows or is disposed; using a
 /// <see cref="Memory{T}"/> or sequence after that throws <see cref="ObjectDisposedException"/>, a span is not
-/// checked.</para>
+/// checked: the memory it points to went back to the pool (or its pages moved), so it reads other bytes.
+/// <see cref="Write"/> accepts the writer's own data (<c>writer.Write(writer.WrittenSpan)</c>); the
+/// <see cref="BuffersExtensions.Write{T}(IBufferWriter{T}, ReadOnlySpan{T})"/> extension, which code written against
+/// <see cref="IBufferWriter{T}"/> calls, does not when it must grow the writer (see <see cref="Write"/>).
+/// docs/collections.md has the details.</para>
 /// <para>Thread-safety: none; one writer at a time, as with any <see cref="IBufferWriter{T}"/>.</para>
 /// </remarks>
 /// <example>
@@ -205,6 +209,30 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable where 
         return MemoryOf(_index, FreeWindow());
     }
 
+    /// <summary>
+    /// Appends <paramref name="source"/>: copies it after the written data and advances over it, growing at most once.
+    /// <paramref name="source"/> may be the writer's own data (<c>writer.Write(writer.WrittenSpan)</c>): it is read
+    /// as it was before the growth, as <see cref="ArrayBufferWriter{T}"/> gives.
+    /// </summary>
+    /// <remarks>
+    /// On a variable of this type, <c>writer.Write(span)</c> calls this method rather than the
+    /// <see cref="BuffersExtensions.Write{T}(IBufferWriter{T}, ReadOnlySpan{T})"/> extension. The extension, which
+    /// code written against <see cref="IBufferWriter{T}"/> gets, fills the free space, then asks
+    /// <see cref="GetSpan"/> for more; if that grows the writer, the rest of a source in the writer's own memory is
+    /// read from a buffer that was freed or whose pages moved away: wrong bytes, or an access violation where the
+    /// old pages were unmapped. Through the interface, copy such a source first.
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The writer was disposed.</exception>
+    /// <exception cref="InsufficientMemoryException">The pool could not grow the buffer; the writer is unchanged.</exception>
+    public void Write(ReadOnlySpan<T> source)
+    {
+        ThrowIfDisposed();
+        if (source.Length > _buffer.Length - _index)
+            source = GrowFor(source);
+        source.CopyTo(_buffer.AsSpan(_index, source.Length));
+        _index += source.Length;
+    }
+
     /// <summary>Returns the buffer to the pool. Calling it again does nothing.</summary>
     public void Dispose()
     {
@@ -254,6 +282,18 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable where 
         long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
         _pool.Resize(ref _buffer, Math.Max(needed, doubled));
         _manager = null;
+    }
+
+    /// <summary>
+    /// Grows so <paramref name="source"/> fits after the written data and returns it, read again from the grown buffer
+    /// if it pointed into the writer's own (which the growth retires).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<T> GrowFor(ReadOnlySpan<T> source)
+    {
+        long offset = OwnMemory.ByteOffset(_buffer, source);
+        Grow(source.Length);
+        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length);
     }
 
     /// <summary>Elements [start, start+length) as a Memory, reusing the last manager while it covers them.</summary>

@@ -19,8 +19,12 @@ namespace NativeBuffers;
 /// (mremap) for large buffers, and by copying only small ones. Growth never touches the GC heap.</para>
 /// <para>Ownership: the list owns its lease and returns it on <see cref="Dispose"/>; every member except
 /// <see cref="Dispose"/> then throws <see cref="ObjectDisposedException"/>. Spans and references handed out
-/// (<see cref="AsSpan(long, int)"/>, the indexer) are valid only until the list next grows or is disposed.
-/// Elements beyond <see cref="Count"/> hold whatever the memory held: the pool does not clear on rent.</para>
+/// (<see cref="AsSpan(long, int)"/>, the indexer) are valid only until the list next grows or is disposed, and are
+/// not checked: unlike <see cref="List{T}"/>'s old array, the memory they point to goes back to the pool (or its pages
+/// move) at once, so a stale one reads other bytes. Sequences from <see cref="AsSequence"/> throw
+/// <see cref="ObjectDisposedException"/> instead. <see cref="AddRange"/> accepts the list's own elements, as
+/// <see cref="List{T}"/> does. Elements beyond <see cref="Count"/> hold whatever the memory held: the pool does not
+/// clear on rent. docs/collections.md has the details.</para>
 /// <para>Thread-safety: none. Like <see cref="List{T}"/>, concurrent reads are safe while nobody writes;
 /// anything else needs external locking.</para>
 /// </remarks>
@@ -115,7 +119,11 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         _version++;
     }
 
-    /// <summary>Appends every element of <paramref name="items"/>, growing at most once.</summary>
+    /// <summary>
+    /// Appends every element of <paramref name="items"/>, growing at most once. <paramref name="items"/> may be this
+    /// list's own elements (<c>list.AddRange(list.AsSpan())</c>): they are read as they were before the growth, as
+    /// <see cref="List{T}"/> does.
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
     /// <exception cref="InsufficientMemoryException">The pool could not grow the buffer; the list is unchanged.</exception>
     public void AddRange(ReadOnlySpan<T> items)
@@ -125,7 +133,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
             return;
         long needed = _count + items.Length;
         if (needed > _buffer.Length)
-            Grow(needed);
+            items = GrowFor(items, needed);
         items.CopyTo(_buffer.AsSpan(_count, items.Length));
         _count = needed;
         _version++;
@@ -294,6 +302,18 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeList<T>), minimum, max);
         long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
         _pool.Resize(ref _buffer, Math.Max(minimum, doubled));
+    }
+
+    /// <summary>
+    /// Grows to hold <paramref name="minimum"/> elements and returns <paramref name="source"/>, read again from the
+    /// grown buffer if it pointed into this list's own (which the growth retires).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<T> GrowFor(ReadOnlySpan<T> source, long minimum)
+    {
+        long offset = OwnMemory.ByteOffset(_buffer, source);
+        Grow(minimum);
+        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length);
     }
 
     /// <summary>Moves <paramref name="count"/> elements from index <paramref name="from"/> to <paramref name="to"/> (ranges may overlap).</summary>

@@ -25,7 +25,12 @@ namespace NativeBuffers;
 /// There is no finalizer: a stream that is never disposed keeps its memory rented.</para>
 /// <para>Growth at least doubles the capacity through <see cref="NativeArrayPool{T}.Resize"/>. Sequences from
 /// <see cref="GetReadOnlySequence"/> are valid until the stream next grows or is disposed; reading them afterwards
-/// throws <see cref="ObjectDisposedException"/>.</para>
+/// throws <see cref="ObjectDisposedException"/>. Spans taken from them are not checked: after growth they point to
+/// memory that went back to the pool (or whose pages moved), unlike a <see cref="MemoryStream"/>'s old array.
+/// The stream's own bytes may be passed to <see cref="Write(ReadOnlySpan{byte})"/>, <see cref="Read(Span{byte})"/>
+/// and their variants, and the stream to its own <see cref="CopyTo(Stream, int)"/>, <see cref="CopyToAsync(Stream, int, CancellationToken)"/>
+/// and <see cref="WriteTo"/>: each gives what <see cref="MemoryStream"/> gives, growth or not. docs/collections.md has
+/// the details.</para>
 /// <para>Thread-safety: none, as with <see cref="MemoryStream"/>. Asynchronous methods complete synchronously.</para>
 /// </remarks>
 /// <example>
@@ -264,7 +269,11 @@ public sealed class NativeMemoryStream : Stream
         Write(new ReadOnlySpan<byte>(buffer, offset, count));
     }
 
-    /// <summary>Writes <paramref name="buffer"/> at <see cref="Position"/>, growing the stream (zero-filling any gap before the position) as needed.</summary>
+    /// <summary>
+    /// Writes <paramref name="buffer"/> at <see cref="Position"/>, growing the stream (zero-filling any gap before the
+    /// position) as needed. <paramref name="buffer"/> may be this stream's own memory (from
+    /// <see cref="GetReadOnlySequence"/>): it is read as it was before the write, even when the write grows the stream.
+    /// </summary>
     /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
     /// <exception cref="IOException">The stream would grow past <see cref="NativeArrayPool{T}.MaxLength"/>.</exception>
     /// <exception cref="InsufficientMemoryException">The pool could not grow the buffer; the stream is unchanged.</exception>
@@ -275,7 +284,11 @@ public sealed class NativeMemoryStream : Stream
         if (end > NativeArrayPool<byte>.MaxLength)
             ThrowHelper.ThrowStreamTooLong(end);
         if (end > _length)
+        {
+            if (end > _buffer.Length)
+                buffer = GrowFor(buffer, end);
             Extend(end);
+        }
         buffer.CopyTo(_buffer.AsSpan(_position, buffer.Length));
         _position = end;
     }
@@ -321,7 +334,9 @@ public sealed class NativeMemoryStream : Stream
 
     /// <summary>
     /// Writes the bytes from <see cref="Position"/> to the end into <paramref name="destination"/>, straight from native
-    /// memory (in pieces of at most 1 GiB), and moves <see cref="Position"/> to the end.
+    /// memory (in pieces of at most 1 GiB), and moves <see cref="Position"/> to the end. The bytes are counted first,
+    /// so <paramref name="destination"/> may be this stream (it then appends a copy of them, as with
+    /// <see cref="MemoryStream"/>) or a stream that writes into it.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="destination"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="bufferSize"/> is not positive.</exception>
@@ -347,7 +362,9 @@ public sealed class NativeMemoryStream : Stream
     /// <summary>
     /// Writes the bytes from <see cref="Position"/> to the end into <paramref name="destination"/> asynchronously,
     /// straight from native memory, and moves <see cref="Position"/> to the end (at once, as <see cref="MemoryStream"/>
-    /// does). Do not grow or dispose this stream until the task completes.
+    /// does). <paramref name="destination"/> may be this stream (it then appends a copy of the bytes, as with
+    /// <see cref="MemoryStream"/>) or a stream that writes into it. Otherwise do not grow or dispose this stream until
+    /// the task completes.
     /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="destination"/> is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="bufferSize"/> is not positive.</exception>
@@ -364,31 +381,45 @@ public sealed class NativeMemoryStream : Stream
         if (remaining <= 0)
             return Task.CompletedTask;
         _position = _length;
-        ReadOnlySequence<byte> data = NativeSequence.Create(_buffer, _length).Slice(start);
-        return data.IsSingleSegment
-            ? destination.WriteAsync(data.First, cancellationToken).AsTask()
-            : CopySegmentsAsync(data, destination, cancellationToken);
+        return remaining <= NativeSequence.MaxSegmentLength
+            ? destination.WriteAsync(new NativeMemoryManager<byte>(_buffer, start, (int)remaining).Memory, cancellationToken).AsTask()
+            : CopyPiecesAsync(start, remaining, destination, cancellationToken);
     }
 
-    private static async Task CopySegmentsAsync(ReadOnlySequence<byte> data, Stream destination, CancellationToken cancellationToken)
+    private async Task CopyPiecesAsync(long start, long remaining, Stream destination, CancellationToken cancellationToken)
     {
-        foreach (ReadOnlyMemory<byte> segment in data)
-            await destination.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
+        for (long done = 0; done < remaining;)
+        {
+            // Each piece is taken from the buffer as it is now: a destination that writes into this stream may have
+            // grown it, which retires the memory a sequence built up front would point to.
+            ThrowIfDisposed();
+            int piece = (int)Math.Min(remaining - done, NativeSequence.MaxSegmentLength);
+            await destination.WriteAsync(new NativeMemoryManager<byte>(_buffer, start + done, piece).Memory, cancellationToken).ConfigureAwait(false);
+            done += piece;
+        }
     }
 
-    /// <summary>Writes the whole stream, whatever <see cref="Position"/> is, into <paramref name="stream"/>. Position is unchanged.</summary>
+    /// <summary>
+    /// Writes the whole stream, whatever <see cref="Position"/> is, into <paramref name="stream"/>. Position is
+    /// unchanged. The length is read first, so <paramref name="stream"/> may be this stream: it then writes a copy of
+    /// itself at its position, as <see cref="MemoryStream"/> does.
+    /// </summary>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> is null.</exception>
     /// <exception cref="ObjectDisposedException">The stream was disposed.</exception>
     public void WriteTo(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ThrowIfDisposed();
-        for (long done = 0; done < _length;)
+        long length = _length; // writing into this stream itself grows _length, which would never be caught up
+        long done = 0;
+        // At least one write, as MemoryStream makes: writing 0 bytes still extends a destination positioned past its end.
+        do
         {
-            int piece = (int)Math.Min(_length - done, NativeSequence.MaxSegmentLength);
+            int piece = (int)Math.Min(length - done, NativeSequence.MaxSegmentLength);
             stream.Write(_buffer.AsSpan(done, piece));
             done += piece;
         }
+        while (done < length);
     }
 
     /// <summary>Copies the whole stream into a new array, whatever <see cref="Position"/> is.</summary>
@@ -439,6 +470,18 @@ public sealed class NativeMemoryStream : Stream
         if (_position > _length)
             ClearRange(_length, _position - _length);
         _length = end;
+    }
+
+    /// <summary>
+    /// Grows to hold <paramref name="needed"/> bytes and returns <paramref name="source"/>, read again from the grown
+    /// buffer if it pointed into this stream's own (which the growth retires).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<byte> GrowFor(ReadOnlySpan<byte> source, long needed)
+    {
+        long offset = OwnMemory.ByteOffset(_buffer, source);
+        Grow(needed);
+        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -17,6 +17,14 @@ internal static unsafe class MemoryAccess
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T* AsPointer<T>(nint address) where T : unmanaged => (T*)address;
 
+    /// <summary>
+    /// The address of the first element of a non-empty span. For a span over managed memory the address is not pinned
+    /// and may be stale at once; it is only fit for comparing against native ranges, which the GC heap never overlaps.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static nint AddressOf<T>(ReadOnlySpan<T> span) where T : unmanaged =>
+        (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(span));
+
     /// <summary>Copies with memmove semantics; used where ranges may overlap (moving elements inside one buffer).</summary>
     public static void Move(nint source, nint destination, nuint length) => Buffer.MemoryCopy((void*)source, (void*)destination, length, length);
 

@@ -9,7 +9,7 @@ namespace NativeBuffers.Tests.Collections;
 
 public class NativeBufferWriterTests
 {
-    public enum Kind { WriteViaSpan, WriteViaMemory, AdvanceTooFar, Advance, Clear, ResetWrittenCount, ReadWrittenSpan, ReadWrittenMemory, WrittenCount, Dispose }
+    public enum Kind { WriteViaSpan, WriteViaMemory, AdvanceTooFar, Advance, Clear, ResetWrittenCount, ReadWrittenSpan, ReadWrittenMemory, WrittenCount, Dispose, Write, WriteOwn }
 
     /// <summary>Hint is the size hint; Count how many of the handed-out elements to write and advance over.</summary>
     public sealed record Op(Kind Kind, int Hint, int Count);
@@ -19,17 +19,19 @@ public class NativeBufferWriterTests
             (20, Gen.Constant(Kind.WriteViaSpan)), (20, Gen.Constant(Kind.WriteViaMemory)), (3, Gen.Constant(Kind.AdvanceTooFar)),
             (3, Gen.Constant(Kind.Advance)), (3, Gen.Constant(Kind.Clear)), (3, Gen.Constant(Kind.ResetWrittenCount)),
             (5, Gen.Constant(Kind.ReadWrittenSpan)), (5, Gen.Constant(Kind.ReadWrittenMemory)), (3, Gen.Constant(Kind.WrittenCount)),
-            (1, Gen.Constant(Kind.Dispose)))
+            (1, Gen.Constant(Kind.Dispose)), (5, Gen.Constant(Kind.Write)), (5, Gen.Constant(Kind.WriteOwn)))
         from hint in Gen.Frequency((1, Gen.Choose(-2, -1)), (8, Gen.Choose(0, 300)), (2, Gen.Choose(300, 5000)))
         from count in Gen.Frequency((1, Gen.Choose(-2, -1)), (8, Gen.Choose(0, 5000)))
         select new Op(kind, hint, count);
 
     private static Arbitrary<Op[]> Programs => Gen.Sized(size => Gen.ArrayOf(OpGen, size * 2)).ToArbitrary();
 
-    [Fact]
-    public void Random_programs_leave_the_same_state_as_ArrayPoolBufferWriter()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // every growth moves the buffer, so a stale self-aliased source would show
+    public void Random_programs_leave_the_same_state_as_ArrayPoolBufferWriter(bool moving)
     {
-        using var pool = NativeArrayPool<byte>.Create();
+        using NativeArrayPool<byte> pool = moving ? SelfAliasing.MovingPool<byte>() : NativeArrayPool<byte>.Create();
         Prop.ForAll(Programs, ops =>
         {
             var reference = new ArrayPoolBufferWriter<byte>();
@@ -97,6 +99,32 @@ public class NativeBufferWriterTests
                         case Kind.WrittenCount:
                             Differential.Same(Differential.Capture(() => (long)reference.WrittenCount), Differential.Capture(() => writer.WrittenCount), step);
                             break;
+                        case Kind.Write:
+                        {
+                            // Ours is the instance method; the toolkit's writer gets BuffersExtensions.Write.
+                            byte[] data = new byte[Math.Max(op.Count, 0)];
+                            Fill(data, i);
+                            Differential.Same(Differential.Capture(() => reference.Write(data)), Differential.Capture(() => writer.Write(data)), step);
+                            break;
+                        }
+                        case Kind.WriteOwn:
+                        {
+                            // A window of the written data (Hint picks the start, Count the length; past 64 KiB at most
+                            // 300 bytes, so programs stay small). The reference appends a copy, what the call means.
+                            Differential.Same(
+                                Differential.Capture(() =>
+                                {
+                                    (int start, int count) = OwnWindow(reference.WrittenCount, op);
+                                    reference.Write(reference.WrittenSpan.Slice(start, count).ToArray());
+                                }),
+                                Differential.Capture(() =>
+                                {
+                                    (int start, int count) = OwnWindow((int)writer.WrittenCount, op);
+                                    writer.Write(writer.WrittenSpan.Slice(start, count));
+                                }),
+                                step);
+                            break;
+                        }
                         case Kind.Dispose:
                             reference.Dispose();
                             writer.Dispose();
@@ -122,10 +150,42 @@ public class NativeBufferWriterTests
         Assert.Equal(stats.Rents, stats.Returns); // every writer gave its buffer back
     }
 
+    private static (int Start, int Count) OwnWindow(int written, Op op)
+    {
+        int start = Math.Max(op.Hint, 0) % (written + 1);
+        int count = Math.Min(Math.Max(op.Count, 0), written - start);
+        return (start, written > 64 << 10 ? Math.Min(count, 300) : count);
+    }
+
     private static void Fill(Span<byte> span, int step)
     {
         for (int i = 0; i < span.Length; i++)
             span[i] = (byte)(step * 31 + i);
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void Writing_its_own_written_span_appends_a_copy_like_ArrayBufferWriter(int length)
+    {
+        // BuffersExtensions.Write(writer, span) fills the free space, then asks GetSpan for more, which grows and moves
+        // the buffer the span points into. Called on the concrete type, Write must read the data as it was.
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        using var writer = new NativeBufferWriter<byte>(length, pool);
+        var reference = new ArrayBufferWriter<byte>(length);
+        byte[] data = new byte[length - 100]; // leaves free space, so the copy is split across the growth
+        for (int i = 0; i < data.Length; i++)
+            data[i] = (byte)(i * 7 + 1);
+        writer.Write(data);
+        reference.Write(data);
+
+        writer.Write(writer.WrittenSpan);
+        reference.Write(reference.WrittenSpan);
+        writer.Write(writer.WrittenMemory.Span[10..]);
+        reference.Write(reference.WrittenMemory.Span[10..]);
+        writer.Write(writer.WrittenSpan[..50]); // fits without growth
+        reference.Write(reference.WrittenSpan[..50]);
+
+        SelfAliasing.AssertSame(reference.WrittenSpan, writer.WrittenSpan, "ArrayBufferWriter<byte>");
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using FsCheck;
 using FsCheck.Fluent;
 using NativeBuffers.Tests.Support;
@@ -7,7 +8,7 @@ namespace NativeBuffers.Tests.Collections;
 
 public class NativeListTests
 {
-    public enum Kind { Add, AddRange, Get, Set, Insert, RemoveAt, RemoveRange, Clear, EnsureCapacity, Enumerate, ModifyWhileEnumerating, AsSpan }
+    public enum Kind { Add, AddRange, Get, Set, Insert, RemoveAt, RemoveRange, Clear, EnsureCapacity, Enumerate, ModifyWhileEnumerating, AsSpan, AddRangeOwn }
 
     /// <summary>One step of a random program; A and B become indexes and counts relative to the list's size when it runs.</summary>
     public sealed record Op(Kind Kind, int A, int B, int[] Items)
@@ -16,7 +17,8 @@ public class NativeListTests
     }
 
     private static readonly Gen<Op> OpGen =
-        from kind in Gen.Elements(Enum.GetValues<Kind>())
+        // Appending its own elements is weighted up, so lists often outgrow slots into blocks whose growth moves pages.
+        from kind in Gen.Frequency(Enum.GetValues<Kind>().Select(k => (k == Kind.AddRangeOwn ? 4 : 1, Gen.Constant(k))).ToArray())
         from a in Gen.Choose(-3, 1000)
         from b in Gen.Choose(-3, 40)
         from items in Gen.Choose(0, 70).SelectMany(n => Gen.ArrayOf(Gen.Choose(-100, 100), n))
@@ -24,10 +26,12 @@ public class NativeListTests
 
     private static Arbitrary<Op[]> Programs => Gen.Sized(size => Gen.ArrayOf(OpGen, size * 2)).ToArbitrary();
 
-    [Fact]
-    public void Random_programs_leave_the_same_state_as_List()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // every growth moves the buffer, so a stale self-aliased source would show
+    public void Random_programs_leave_the_same_state_as_List(bool moving)
     {
-        using var pool = NativeArrayPool<int>.Create();
+        using NativeArrayPool<int> pool = moving ? SelfAliasing.MovingPool<int>() : NativeArrayPool<int>.Create();
         Prop.ForAll(Programs, ops =>
         {
             var reference = new List<int>();
@@ -73,6 +77,11 @@ public class NativeListTests
                 return e.MoveNext();
             }),
             Kind.AsSpan => Differential.Capture(() => list.GetRange(index, op.B).ToArray()),
+            Kind.AddRangeOwn => Differential.Capture(() =>
+            {
+                (int start, int count) = OwnWindow(list.Count, op);
+                list.AddRange(CollectionsMarshal.AsSpan(list).Slice(start, count));
+            }),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
     }
@@ -107,8 +116,24 @@ public class NativeListTests
                     throw new ArgumentException("past the end");
                 return list.AsSpan(index, op.B).ToArray();
             }),
+            Kind.AddRangeOwn => Differential.Capture(() =>
+            {
+                (int start, int count) = OwnWindow((int)list.Count, op);
+                list.AddRange(list.AsSpan(start, count));
+            }),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
+    }
+
+    /// <summary>
+    /// A window of the list's own elements to append: A picks the start, B the count (a multiple of 4: to the end,
+    /// so lists reach blocks that move pages). Past 16 Ki elements it stays within 40, so programs stay small.
+    /// </summary>
+    private static (int Start, int Count) OwnWindow(int length, Op op)
+    {
+        int start = Math.Max(op.A, 0) % (length + 1);
+        int count = op.B % 4 == 0 && length <= 16 << 10 ? length - start : Math.Min(Math.Abs(op.B), length - start);
+        return (start, count);
     }
 
     private static int[] Enumerate<TEnumerator>(TEnumerator e) where TEnumerator : IEnumerator<int>
@@ -117,6 +142,31 @@ public class NativeListTests
         while (e.MoveNext())
             items.Add(e.Current);
         return items.ToArray();
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void AddRange_of_its_own_elements_reads_them_as_they_were_before_growth(int count)
+    {
+        // The span points into the list's buffer, which growth retires (see SelfAliasing).
+        using NativeArrayPool<int> pool = SelfAliasing.MovingPool<int>();
+        using var list = new NativeList<int>(count, pool);
+        var reference = new List<int>(count);
+        for (int i = 0; i < count; i++)
+        {
+            list.Add(i * 3 + 1);
+            reference.Add(i * 3 + 1);
+        }
+        Assert.Equal(count, list.Capacity); // full, so AddRange grows
+
+        list.AddRange(list.AsSpan());
+        reference.AddRange(CollectionsMarshal.AsSpan(reference));
+        list.AddRange(list.AsSpan(count / 3, count)); // a window, from a buffer that must grow again
+        reference.AddRange(CollectionsMarshal.AsSpan(reference).Slice(count / 3, count));
+        list.AddRange(list.AsSpan(5, 10)); // and one that fits without growth
+        reference.AddRange(CollectionsMarshal.AsSpan(reference).Slice(5, 10));
+
+        SelfAliasing.AssertSame<int>(reference.ToArray(), list.ToArray(), "List<int>");
     }
 
     [Fact]

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Numerics;
+using System.Runtime.InteropServices;
 using FsCheck;
 using FsCheck.Fluent;
 
@@ -10,6 +12,8 @@ public class NativeMemoryStreamTests
     {
         Write, WriteSpan, WriteByte, WriteAsync, Read, ReadSpan, ReadByte, ReadAsync, Seek, SetPosition, SetLength,
         SetCapacity, ToArray, CopyTo, CopyToAsync, WriteTo, Flush, Dispose,
+        // Self-aliasing: the stream's own bytes as the source or target, or the stream as its own destination.
+        WriteOwn, WriteAsyncOwn, ReadIntoOwn, CopyToSelf, CopyToAsyncSelf, WriteToSelf,
     }
 
     /// <summary>A is a length, position or offset; B an offset into an array or a seek origin; C a count.</summary>
@@ -21,7 +25,9 @@ public class NativeMemoryStreamTests
             (6, Gen.Constant(Kind.Read)), (4, Gen.Constant(Kind.ReadSpan)), (4, Gen.Constant(Kind.ReadByte)), (3, Gen.Constant(Kind.ReadAsync)),
             (8, Gen.Constant(Kind.Seek)), (5, Gen.Constant(Kind.SetPosition)), (6, Gen.Constant(Kind.SetLength)), (2, Gen.Constant(Kind.SetCapacity)),
             (2, Gen.Constant(Kind.ToArray)), (2, Gen.Constant(Kind.CopyTo)), (2, Gen.Constant(Kind.CopyToAsync)), (1, Gen.Constant(Kind.WriteTo)),
-            (1, Gen.Constant(Kind.Flush)), (1, Gen.Constant(Kind.Dispose)))
+            (1, Gen.Constant(Kind.Flush)), (1, Gen.Constant(Kind.Dispose)),
+            (4, Gen.Constant(Kind.WriteOwn)), (2, Gen.Constant(Kind.WriteAsyncOwn)), (2, Gen.Constant(Kind.ReadIntoOwn)),
+            (2, Gen.Constant(Kind.CopyToSelf)), (2, Gen.Constant(Kind.CopyToAsyncSelf)), (2, Gen.Constant(Kind.WriteToSelf)))
         from a in Gen.Frequency((1, Gen.Choose(-300, -1)), (10, Gen.Choose(0, 600)), (1, Gen.Choose(600, 5000)))
         from b in Gen.Frequency((1, Gen.Choose(-2, -1)), (10, Gen.Choose(0, 3)), (2, Gen.Choose(4, 40)))
         from c in Gen.Frequency((1, Gen.Choose(-2, -1)), (10, Gen.Choose(0, 300)))
@@ -29,10 +35,12 @@ public class NativeMemoryStreamTests
 
     private static Arbitrary<Op[]> Programs => Gen.Sized(size => Gen.ArrayOf(OpGen, size * 2)).ToArbitrary();
 
-    [Fact]
-    public void Random_programs_leave_the_same_state_as_MemoryStream()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // every growth moves the buffer, so a stale self-aliased source would show
+    public void Random_programs_leave_the_same_state_as_MemoryStream(bool moving)
     {
-        using var pool = NativeArrayPool<byte>.Create();
+        using NativeArrayPool<byte> pool = moving ? SelfAliasing.MovingPool<byte>() : NativeArrayPool<byte>.Create();
         Prop.ForAll(Programs, ops =>
         {
             using var reference = new MemoryStream();
@@ -140,7 +148,8 @@ public class NativeMemoryStreamTests
             }
             case Kind.WriteTo:
             {
-                var destination = new MemoryStream();
+                // Positioned past its end, so that even a write of 0 bytes shows (it extends the destination).
+                var destination = new MemoryStream { Position = op.B & 7 };
                 if (s is MemoryStream ms2)
                     ms2.WriteTo(destination);
                 else
@@ -153,10 +162,61 @@ public class NativeMemoryStreamTests
             case Kind.Dispose:
                 s.Dispose();
                 return "";
+            case Kind.WriteOwn:
+            {
+                (int start, int count) = OwnWindow(s, op);
+                if (s is MemoryStream managed)
+                    managed.Write(managed.GetBuffer(), start, count);
+                else
+                    s.Write(OwnBytes(s, start, count).Span);
+                return "";
+            }
+            case Kind.WriteAsyncOwn:
+            {
+                (int start, int count) = OwnWindow(s, op);
+                s.WriteAsync(OwnBytes(s, start, count)).AsTask().GetAwaiter().GetResult();
+                return "";
+            }
+            case Kind.ReadIntoOwn:
+            {
+                (int start, int count) = OwnWindow(s, op);
+                return (s is MemoryStream managed ? managed.Read(managed.GetBuffer(), start, count) : s.Read(MemoryMarshal.AsMemory(OwnBytes(s, start, count)).Span)).ToString();
+            }
+            // These append up to the whole stream: past OwnLimit they are skipped, so programs stay small.
+            case Kind.CopyToSelf when s.Length <= OwnLimit:
+                s.CopyTo(s);
+                return "";
+            case Kind.CopyToAsyncSelf when s.Length <= OwnLimit:
+                s.CopyToAsync(s).GetAwaiter().GetResult();
+                return "";
+            case Kind.WriteToSelf when s.Length <= OwnLimit:
+                if (s is MemoryStream ms3)
+                    ms3.WriteTo(ms3);
+                else
+                    ((NativeMemoryStream)s).WriteTo(s);
+                return "";
+            case Kind.CopyToSelf or Kind.CopyToAsyncSelf or Kind.WriteToSelf:
+                return "skipped";
             default:
                 throw new ArgumentOutOfRangeException(nameof(op));
         }
     }
+
+    private const int OwnLimit = 32 << 10;
+
+    /// <summary>A window [start, start+count) inside the stream's bytes: A picks the start, C the count (B = 0: to the end).</summary>
+    private static (int Start, int Count) OwnWindow(Stream s, Op op)
+    {
+        int length = (int)Math.Min(s.Length, OwnLimit); // past the limit the window stays in the first OwnLimit bytes
+        int start = Math.Max(op.A, 0) % (length + 1);
+        int count = op.B == 0 ? length - start : Math.Min(Math.Max(op.C, 0), length - start);
+        return (start, count);
+    }
+
+    /// <summary>The stream's own bytes in the window: MemoryStream's array, or memory in our native buffer.</summary>
+    private static ReadOnlyMemory<byte> OwnBytes(Stream s, int start, int count) => s is MemoryStream m
+        ? m.GetBuffer().AsMemory(start, count)
+        : ((NativeMemoryStream)s).GetReadOnlySequence().Slice(start, count).First;
 
     private static byte[] Data(int length, int step)
     {
@@ -164,6 +224,160 @@ public class NativeMemoryStreamTests
         for (int i = 0; i < length; i++)
             data[i] = (byte)(step * 37 + i * 7 + 1);
         return data;
+    }
+
+    // Self-aliasing: the stream as its own source (see SelfAliasing), in the calls MemoryStream gets right.
+
+    /// <summary>A stream and a MemoryStream holding the same <paramref name="length"/> bytes, each with capacity just that.</summary>
+    private static (MemoryStream Reference, NativeMemoryStream Ours) SameStreams(int length, NativeArrayPool<byte> pool)
+    {
+        byte[] data = Data(length, 5);
+        var reference = new MemoryStream(length);
+        reference.Write(data);
+        var ours = new NativeMemoryStream(length, pool);
+        ours.Write(data);
+        Assert.True(ours.Capacity == length || !BitOperations.IsPow2(length)); // full, so the next write grows
+        return (reference, ours);
+    }
+
+    private static void AssertSameStreams(MemoryStream reference, NativeMemoryStream ours)
+    {
+        Assert.Equal(reference.Length, ours.Length);
+        Assert.Equal(reference.Position, ours.Position);
+        SelfAliasing.AssertSame<byte>(reference.ToArray(), ours.ToArray(), nameof(MemoryStream));
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void CopyTo_itself_appends_a_copy_like_MemoryStream(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            reference.Position = ours.Position = 0;
+            reference.CopyTo(reference);
+            ours.CopyTo(ours);
+            AssertSameStreams(reference, ours);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public async Task CopyToAsync_itself_appends_a_copy_like_MemoryStream(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            reference.Position = ours.Position = 3;
+            await reference.CopyToAsync(reference);
+            await ours.CopyToAsync(ours);
+            AssertSameStreams(reference, ours);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void WriteTo_itself_finishes_and_writes_the_stream_once_like_MemoryStream(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            // First through a pass-through that gives up after twice the bytes: without a snapshot of the length,
+            // WriteTo chased its own growth for ever, and the direct calls below would never return.
+            reference.WriteTo(reference);
+            ours.WriteTo(new PassThrough(ours, limit: 2 * ours.Length));
+            AssertSameStreams(reference, ours);
+
+            // At the end the stream doubles; from position 3 it overlaps itself and grows by 3 bytes.
+            foreach (long position in new long[] { reference.Length, 3 })
+            {
+                reference.Position = ours.Position = position;
+                reference.WriteTo(reference);
+                ours.WriteTo(ours);
+                AssertSameStreams(reference, ours);
+            }
+        }
+    }
+
+    /// <summary>Writes into <paramref name="target"/>, failing once more than <paramref name="limit"/> bytes went through.</summary>
+    private sealed class PassThrough(Stream target, long limit) : Stream
+    {
+        private long _written;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            _written += buffer.Length;
+            if (_written > limit)
+                throw new InvalidOperationException($"{_written} bytes written, more than the {limit} expected.");
+            target.Write(buffer);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public void Writing_its_own_bytes_reads_them_as_they_were_before_the_write(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            // At the end (grows), from the middle past the end (overlaps and grows), and from the start (no growth).
+            foreach (long position in new long[] { length, length / 2, 7 })
+            {
+                long start = length / 3;
+                int count = length / 2;
+                reference.Position = ours.Position = position;
+                reference.Write(reference.GetBuffer(), (int)start, count);
+                ours.Write(ours.GetReadOnlySequence().Slice(start, count).First.Span);
+                AssertSameStreams(reference, ours);
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
+    public async Task WriteAsync_of_its_own_memory_reads_it_as_it_was_before_the_write(int length)
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(length, pool);
+        using (ours)
+        {
+            reference.Position = ours.Position = length - 1;
+            await reference.WriteAsync(reference.GetBuffer().AsMemory(0, length));
+            await ours.WriteAsync(ours.GetReadOnlySequence().First);
+            AssertSameStreams(reference, ours);
+        }
+    }
+
+    [Fact]
+    public void Reading_into_its_own_bytes_moves_them_like_MemoryStream()
+    {
+        using NativeArrayPool<byte> pool = SelfAliasing.MovingPool<byte>();
+        (MemoryStream reference, NativeMemoryStream ours) = SameStreams(1000, pool);
+        using (ours)
+        {
+            // Overlapping both ways: a read never grows, so it is a move within the buffer.
+            foreach ((long position, int target) in new[] { (100L, 150), (400L, 300) })
+            {
+                reference.Position = ours.Position = position;
+                Assert.Equal(reference.Read(reference.GetBuffer(), target, 200), ours.Read(MemoryMarshal.AsMemory(ours.GetReadOnlySequence().Slice(target, 200).First).Span));
+                AssertSameStreams(reference, ours);
+            }
+        }
     }
 
     [Fact]

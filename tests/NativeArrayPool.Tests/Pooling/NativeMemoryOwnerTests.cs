@@ -18,7 +18,8 @@ public class NativeMemoryOwnerTests
         "Shared" => NativeMemoryPool.Shared, // disposing it does nothing, so the tests may dispose every pool alike
         "new()" => new NativeMemoryPool(),
         "new(options)" => new NativeMemoryPool(Quiet(new NativePoolOptions())),
-        "Guarded" => new NativeMemoryPool(Quiet(new NativePoolOptions { Guarded = true })),
+        // A small quarantine, so that addresses do come back to later tenants within the tests' rounds.
+        "Guarded" => new NativeMemoryPool(Quiet(new NativePoolOptions { Guarded = true, QuarantineBytes = 64 << 10 })),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 

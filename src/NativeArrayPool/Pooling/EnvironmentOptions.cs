@@ -35,6 +35,7 @@ internal static class EnvironmentOptions
     public const string ThreadCaches = Prefix + "THREADCACHES";
     public const string ZeroOnRent = Prefix + "ZEROONRENT";
     public const string Guarded = Prefix + "GUARDED";
+    public const string DetectRacingReturns = Prefix + "DETECTRACINGRETURNS";
     public const string QuarantineBytes = Prefix + "QUARANTINEBYTES";
     public const string TrackLeases = Prefix + "TRACKLEASES";
     public const string CaptureRentStackTraces = Prefix + "CAPTURERENTSTACKTRACES";
@@ -46,7 +47,7 @@ internal static class EnvironmentOptions
     [
         ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, MappingBudget, MappingReserve,
         TransparentHugePages, GrowthPaths, Backend, ThreadCaches,
-        ZeroOnRent, Guarded, QuarantineBytes, TrackLeases, CaptureRentStackTraces, IdleTrimDelay, TrimOnMemoryPressure,
+        ZeroOnRent, Guarded, DetectRacingReturns, QuarantineBytes, TrackLeases, CaptureRentStackTraces, IdleTrimDelay, TrimOnMemoryPressure,
     ];
 
     /// <summary>Defaults overridden by every variable that <paramref name="lookup"/> returns a non-empty value for.</summary>
@@ -77,6 +78,8 @@ internal static class EnvironmentOptions
             options.ZeroOnRent = ParseBoolean(ZeroOnRent, zero);
         if (Value(lookup, Guarded) is string guarded)
             options.Guarded = ParseBoolean(Guarded, guarded);
+        if (Value(lookup, DetectRacingReturns) is string racing)
+            options.DetectRacingReturns = ParseBoolean(DetectRacingReturns, racing);
         if (Value(lookup, QuarantineBytes) is string quarantine)
             options.QuarantineBytes = ParseSize(QuarantineBytes, quarantine, 0, 1L << 40);
         if (Value(lookup, TrackLeases) is string track)

@@ -120,22 +120,21 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
 
     protected override void Dispose(bool disposing)
     {
-        int generation = Volatile.Read(ref _generation);
-        if ((generation & 1) == 0)
-            return; // this owner's lease ended in an earlier Dispose
-        try
+        var pool = (PoolCore)_allocation.Arena.Pool!;
+        if (_reused)
         {
-            // Ends the lease if it is current; does nothing if it already ended (a racing Dispose of this owner);
-            // lets the memory go if the pool's disposal ended it.
-            ((PoolCore)_allocation.Arena.Pool!).DisposeLease(_allocation, generation);
+            // Another thread may already have bound this object to the record's next lease: leave it as it is.
+            int current = Volatile.Read(ref _generation);
+            if ((current & 1) != 0)
+                pool.DisposeLease(_allocation, current);
+            return;
         }
-        finally
-        {
-            // A per-lease owner is retired for good, whatever the record's generation does from now on. A reused owner
-            // is left alone: another thread may already have bound it to the record's next lease.
-            if (!_reused)
-                _generation = 0;
-        }
+        // A per-lease owner is retired for good, whatever the record's generation does from now on. Claiming it with
+        // an exchange lets exactly one of two racing Disposes end the lease, even in the pool's default mode, whose
+        // return check is a plain load and store.
+        int generation = Interlocked.Exchange(ref _generation, 0);
+        if ((generation & 1) != 0)
+            pool.DisposeLease(_allocation, generation);
     }
 
     public override string ToString() => $"NativeMemoryOwner[{(int)Math.Min(_allocation.Capacity, int.MaxValue)}]{(IsLeased ? "" : " (returned)")}";

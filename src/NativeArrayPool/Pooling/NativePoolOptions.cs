@@ -107,6 +107,19 @@ public sealed class NativePoolOptions
     public bool ZeroOnRent { get; set; }
 
     /// <summary>
+    /// Detect a return that races another return (or a resize) of the same lease on another thread. Without it, the
+    /// pool detects every misuse that is ordered: a second <c>Return</c> after the first (a return in <c>finally</c>
+    /// and again later), a return of a stale lease (one that was resized), of <c>default</c> or of another pool's
+    /// lease, each with an exception and the pool unchanged. Two returns of one lease that run at the same moment on
+    /// two threads can then both pass; with this option exactly one passes and the other throws.
+    /// </summary>
+    /// <remarks>Default false: the check of an ordered return is a plain load and store, as glibc's tcache checks
+    /// a free. On costs a locked compare-and-swap per return (about 8–10 ns on the reference VM: more than a whole
+    /// <c>ArrayPool&lt;T&gt;.Shared</c> Rent+Return; see docs/benchmarks.md). <see cref="Guarded"/> turns it on.
+    /// <c>ArrayPool&lt;T&gt;</c> detects neither kind: a double return there hands one array to two renters.</remarks>
+    public bool DetectRacingReturns { get; set; }
+
+    /// <summary>
     /// Guarded mode, for debugging use-after-return: returned buffers, and the memory a <c>Resize</c> moves away
     /// from, wait in a first-in first-out quarantine of <see cref="QuarantineBytes"/> that rents never take from.
     /// Buffers of a page (4 KiB) and up are made inaccessible on Linux (<c>mprotect(PROT_NONE)</c>), so a stale write

@@ -12,9 +12,12 @@ namespace NativeBuffers.Pooling;
 /// </summary>
 /// <remarks>
 /// Lease protocol: an allocation's generation is odd while rented. Rent makes it odd (the allocation is then
-/// held by one thread only, so a plain store suffices); Return moves it on with a compare-and-swap from the
-/// lease's generation, so of two racing returns exactly one wins and the other is reported; Resize holds the
-/// allocation (even generation) while it works and publishes a new odd generation for the new lease.
+/// held by one thread only, so a plain store suffices). Return checks the lease's generation and moves it on: in
+/// the default mode with a plain load and store, as glibc's tcache checks a free, which catches every return that
+/// is ordered after the lease ended (a second Return, a stale lease); with
+/// <see cref="NativePoolOptions.DetectRacingReturns"/> (and in guarded mode) with a compare-and-swap, so that of two
+/// racing returns exactly one wins. Resize always takes the lease with a compare-and-swap (it is slow anyway), holds
+/// the allocation (even generation) while it works and publishes a new odd generation for the new lease.
 /// A forged lease carrying an even generation never matches (see <see cref="TryRetire"/>).
 /// Disposal: operations that touch pool memory or call into the arena (every slow path: a rent from the arena, a
 /// clearing return, a return to the arena, a resize, a trim) run between <see cref="TryEnterOperation"/> and
@@ -67,6 +70,7 @@ internal sealed partial class PoolCore : IDisposable
     private readonly LeaseGuard? _guard;
     private readonly LeaseTracker? _tracker;
     private readonly bool _zeroOnRent;
+    private readonly bool _detectRacingReturns;
     private readonly Action<NativeLeaseInfo>? _leakReported;
     private readonly MemoryReclaimer _reclaimer;
 
@@ -83,6 +87,7 @@ internal sealed partial class PoolCore : IDisposable
         _guard = options.Guarded ? new LeaseGuard(Arena, options.QuarantineBytes) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
         _zeroOnRent = options.ZeroOnRent;
+        _detectRacingReturns = options.DetectRacingReturns || options.Guarded;
         _leakReported = options.LeakReported;
         _reclaimer = new MemoryReclaimer(this, options);
     }
@@ -178,9 +183,38 @@ internal sealed partial class PoolCore : IDisposable
             ReturnClearing(allocation, generation, paramName);
             return;
         }
-        if (!TryRetire(allocation, generation))
+        if (!TryEnd(allocation, generation))
             ThrowStale(allocation, generation, paramName);
         TakeBack(allocation);
+    }
+
+    /// <summary>
+    /// Ends the lease (allocation, generation) if it is current, in the pool's mode (see the remarks on the type),
+    /// and reports whether it did. After the plain store, the disposed flag is read: Dispose flushes every
+    /// processor's stores before it sweeps the generations, so either this read sees the flag, or the sweep sees
+    /// the ended lease and leaves the record alone. A return that sees the flag lets an orphaned record go and
+    /// reports the disposal.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryEnd(Allocation allocation, int generation)
+    {
+        if (_detectRacingReturns)
+            return TryRetire(allocation, generation);
+        if (((allocation.Generation ^ generation) | (~generation & 1)) != 0)
+            return false;
+        Volatile.Write(ref allocation.Generation, generation + 1);
+        if (Volatile.Read(ref _disposed) != 0)
+            EndedAfterDisposal(allocation, generation);
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void EndedAfterDisposal(Allocation allocation, int generation)
+    {
+        // The sweep either ended this lease too (the record is an orphan: its memory goes now) or saw it ended
+        // (its memory went with the arena). Either way there is nothing to take back.
+        Arena.ReleaseOrphan(allocation, generation);
+        ThrowHelper.ThrowPoolDisposed();
     }
 
     /// <summary>
@@ -191,7 +225,16 @@ internal sealed partial class PoolCore : IDisposable
     /// </summary>
     public void DisposeLease(Allocation allocation, int generation)
     {
-        if (TryRetire(allocation, generation))
+        bool ended;
+        try
+        {
+            ended = TryEnd(allocation, generation);
+        }
+        catch (ObjectDisposedException)
+        {
+            return; // the pool was disposed as this lease ended: its memory is gone or was let go
+        }
+        if (ended)
         {
             if (!_zeroOnRent || ClearRetired(allocation))
                 TakeBack(allocation);
@@ -204,7 +247,7 @@ internal sealed partial class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ReturnClearing(Allocation allocation, int generation, string paramName)
     {
-        if (!TryRetire(allocation, generation))
+        if (!TryEnd(allocation, generation))
             ThrowStale(allocation, generation, paramName);
         if (!ClearRetired(allocation))
             ThrowHelper.ThrowPoolDisposed();

@@ -27,6 +27,7 @@ public class EnvironmentOptionsTests
             Assert.Equal(defaults.ThreadCaches, read.ThreadCaches);
             Assert.Equal(defaults.ZeroOnRent, read.ZeroOnRent);
             Assert.Equal(defaults.Guarded, read.Guarded);
+            Assert.Equal(defaults.DetectRacingReturns, read.DetectRacingReturns);
             Assert.Equal(defaults.QuarantineBytes, read.QuarantineBytes);
             Assert.Equal(defaults.TrackLeases, read.TrackLeases);
             Assert.Equal(defaults.CaptureRentStackTraces, read.CaptureRentStackTraces);
@@ -50,6 +51,7 @@ public class EnvironmentOptionsTests
             ("NATIVEARRAYPOOL_THREADCACHES", "0"),
             ("NATIVEARRAYPOOL_ZEROONRENT", "1"),
             ("NATIVEARRAYPOOL_GUARDED", "true"),
+            ("NATIVEARRAYPOOL_DETECTRACINGRETURNS", "1"),
             ("NATIVEARRAYPOOL_QUARANTINEBYTES", "1536K"),
             ("NATIVEARRAYPOOL_TRACKLEASES", "TRUE"),
             ("NATIVEARRAYPOOL_CAPTURERENTSTACKTRACES", "1"),
@@ -66,6 +68,7 @@ public class EnvironmentOptionsTests
         Assert.False(read.ThreadCaches);
         Assert.True(read.ZeroOnRent);
         Assert.True(read.Guarded);
+        Assert.True(read.DetectRacingReturns);
         Assert.Equal(1536L << 10, read.QuarantineBytes);
         Assert.True(read.TrackLeases);
         Assert.True(read.CaptureRentStackTraces);

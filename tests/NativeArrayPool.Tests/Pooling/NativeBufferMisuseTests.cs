@@ -9,12 +9,26 @@ namespace NativeBuffers.Tests.Pooling;
 /// </summary>
 public abstract class NativeBufferMisuseTests : IDisposable
 {
-    private readonly NativeArrayPool<byte> _pool;
+    private NativeArrayPool<byte> _pool;
+    private readonly MemoryBackend _backend;
 
-    protected NativeBufferMisuseTests(MemoryBackend backend) =>
+    protected NativeBufferMisuseTests(MemoryBackend backend)
+    {
+        _backend = backend;
         _pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = backend, MinimumReservationBytes = 2 << 20 });
+    }
 
     public void Dispose() => _pool.Dispose();
+
+    /// <summary>
+    /// Racing misuse of one lease (two threads at the same moment) is detected with
+    /// <see cref="NativePoolOptions.DetectRacingReturns"/>; the default mode detects the ordered kinds only.
+    /// </summary>
+    private void DetectRacingReturns()
+    {
+        _pool.Dispose();
+        _pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = _backend, MinimumReservationBytes = 2 << 20, DetectRacingReturns = true });
+    }
 
     public static TheoryData<long> Sizes => new() { 100, 4096, 200_000, 3 << 20 };
 
@@ -227,6 +241,7 @@ public abstract class NativeBufferMisuseTests : IDisposable
     [Fact]
     public void Racing_double_returns_one_wins_and_the_pool_keeps_serving()
     {
+        DetectRacingReturns();
         const int Rounds = 1000;
         int failures = 0;
         using var barrier = new Barrier(2);
@@ -264,6 +279,7 @@ public abstract class NativeBufferMisuseTests : IDisposable
     [Fact]
     public void Racing_return_and_resize_of_one_lease_one_wins()
     {
+        DetectRacingReturns();
         const int Rounds = 500;
         int failures = 0;
         using var barrier = new Barrier(2);

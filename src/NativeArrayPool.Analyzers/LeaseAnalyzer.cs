@@ -58,7 +58,10 @@ public sealed class LeaseAnalyzer : DiagnosticAnalyzer
     private static void AnalyzeType(SymbolAnalysisContext context, LeaseSymbols symbols)
     {
         var type = (INamedTypeSymbol)context.Symbol;
-        if (type.TypeKind is not (TypeKind.Class or TypeKind.Struct) || IsDisposable(type, symbols))
+        // Only types other assemblies can hold: their users have no way to give the memory back. A private or
+        // internal carrier (a record of a lease and its bookkeeping) is owned by the code around it, which returns
+        // the lease itself.
+        if (type.TypeKind is not (TypeKind.Class or TypeKind.Struct) || !IsVisibleOutside(type) || IsDisposable(type, symbols))
             return;
         foreach (ISymbol member in type.GetMembers())
         {
@@ -70,6 +73,16 @@ public sealed class LeaseAnalyzer : DiagnosticAnalyzer
             if (location is not null)
                 context.ReportDiagnostic(Diagnostic.Create(LeaseDescriptors.FieldInNonDisposable, location, type.Name, declared.Name));
         }
+    }
+
+    private static bool IsVisibleOutside(INamedTypeSymbol type)
+    {
+        for (INamedTypeSymbol? t = type; t is not null; t = t.ContainingType)
+        {
+            if (t.DeclaredAccessibility is not (Accessibility.Public or Accessibility.Protected or Accessibility.ProtectedOrInternal))
+                return false;
+        }
+        return true;
     }
 
     /// <summary>IDisposable, or (for a ref struct, which `using` accepts without the interface) a public Dispose().</summary>

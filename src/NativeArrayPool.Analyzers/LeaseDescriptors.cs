@@ -48,7 +48,7 @@ internal static class LeaseDescriptors
 
     public static readonly DiagnosticDescriptor FieldInNonDisposable = new(
         id: "NAP005",
-        title: "A type holding a NativeBuffer field is not IDisposable",
+        title: "A public type holding a NativeBuffer field is not IDisposable",
         messageFormat: "'{0}' holds the lease '{1}' but does not implement IDisposable: its owner has no way to give the memory back",
         category: Category,
         defaultSeverity: DiagnosticSeverity.Warning,

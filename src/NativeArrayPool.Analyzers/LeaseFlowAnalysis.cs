@@ -33,6 +33,7 @@ internal sealed class LeaseFlowAnalysis
     private const byte Returned = 4;   // given back with pool.Return
     private const byte Disposed = 8;   // given back with Dispose
     private const byte Escaped = 16;   // handed off, or used in a way the analysis does not follow
+    private const byte Empty = 32;     // from Rent(0) or Resize(ref b, 0): holds no memory, returning it is ignored
     private const byte Ended = Returned | Disposed;
 
     // A view local's abstract values.
@@ -449,7 +450,12 @@ internal sealed class LeaseFlowAnalysis
         {
             ReportLiveLeases("overwrites the variable", onlyIndex: i);
             if (Unwrap(value) is IInvocationOperation invocation && _symbols.IsPoolMethod(invocation.TargetMethod, "Rent"))
-                _state.SetLease(i, Live, invocation);
+            {
+                if (invocation.Arguments.Length > 0 && IsZero(invocation.Arguments[0].Value))
+                    _state.SetLease(i, Empty);
+                else
+                    _state.SetLease(i, Live, invocation);
+            }
             else
                 _state.SetLease(i, Unassigned);
             return;
@@ -491,9 +497,13 @@ internal sealed class LeaseFlowAnalysis
                 if (IsEndedOnly(lease))
                     Report(LeaseDescriptors.UseAfterReturn, invocation.Syntax.GetLocation(), _locals[lease].Name, "Resize");
                 StaleViews(lease, ViewResized);
-                // Resize to 0 returns the memory and leaves an empty lease: nothing left that could leak or go stale.
-                if (arguments.Length > 1 && arguments[1].Value.ConstantValue is { HasValue: true, Value: 0 or 0L })
-                    _state.SetLease(lease, Escaped);
+                // Once Resize returns, the variable holds a valid lease again: the one it held (a live lease keeps its
+                // Rent calls), or one rented afresh from an empty lease (of no Rent call here). Resize to 0 returns the
+                // memory and leaves an empty lease.
+                if (arguments.Length > 1 && IsZero(arguments[1].Value))
+                    _state.SetLease(lease, Empty);
+                else if ((_state.Flags[lease] & (Ended | Empty)) != 0)
+                    _state.Flags[lease] = (byte)((_state.Flags[lease] & ~(Ended | Empty)) | Unassigned);
             }
             return;
         }
@@ -571,7 +581,12 @@ internal sealed class LeaseFlowAnalysis
 
     private void EndLease(int lease, byte how)
     {
-        _state.SetLease(lease, how);
+        // An empty lease holds no memory: returning or disposing it (any number of times) leaves it as it was.
+        byte flags = _state.Flags[lease];
+        byte after = (byte)(flags & Empty);
+        if ((flags & ~Empty) != 0)
+            after |= how;
+        _state.SetLease(lease, after);
         StaleViews(lease, ViewEnded);
     }
 
@@ -622,6 +637,9 @@ internal sealed class LeaseFlowAnalysis
             }
         }
     }
+
+    private static bool IsZero(IOperation operation) =>
+        operation.ConstantValue is { HasValue: true, Value: 0 or 0L };
 
     private static IOperation Unwrap(IOperation operation)
     {

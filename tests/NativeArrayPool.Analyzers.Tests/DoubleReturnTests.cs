@@ -90,6 +90,17 @@ public class DoubleReturnTests
                     }
                 }
 
+                void EmptyLeases(NativeArrayPool<int> pool)
+                {
+                    var empty = pool.Rent(0);
+                    pool.Return(empty);
+                    pool.Return(empty);
+                    var b = pool.Rent(16);
+                    pool.Resize(ref b, 0);
+                    pool.Return(b);
+                    pool.Return(b);
+                }
+
                 void InTryAndCatch(NativeArrayPool<int> pool)
                 {
                     var b = pool.Rent(16);

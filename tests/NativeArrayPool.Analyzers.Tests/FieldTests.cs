@@ -6,47 +6,63 @@ namespace NativeBuffers.Analyzers.Tests;
 public class FieldTests
 {
     [Fact]
-    public void A_lease_field_or_auto_property_in_a_type_that_is_not_disposable_is_reported()
+    public void A_lease_field_or_auto_property_in_a_public_type_that_is_not_disposable_is_reported()
     {
         AnalyzerHarness.Verify("""
             using NativeBuffers;
-            class Holder
+            public class Holder
             {
                 private NativeBuffer<int> _lease; // NAP005
                 public NativeBuffer<byte> Lease { get; set; } // NAP005
                 public long Length => _lease.Length;
             }
-            struct ValueHolder
+            public struct ValueHolder
             {
                 public NativeBuffer<int> Lease; // NAP005
+                public class Nested
+                {
+                    protected NativeBuffer<int> Lease; // NAP005
+                }
             }
             """);
     }
 
     [Fact]
-    public void Disposable_types_disposable_ref_structs_and_static_fields_are_not_reported()
+    public void Disposable_types_disposable_ref_structs_static_fields_and_private_carriers_are_not_reported()
     {
         AnalyzerHarness.Verify("""
             using System;
             using NativeBuffers;
-            class Owner : IDisposable
+            public class Owner : IDisposable
             {
                 private NativeBuffer<int> _lease;
                 public void Dispose() => _lease.Dispose();
             }
-            class Derived : Owner
+            public class Derived : Owner
             {
                 private NativeBuffer<int> _more;
                 public long Length => _more.Length;
             }
-            ref struct Scope
+            public ref struct Scope
             {
                 private NativeBuffer<int> _lease;
                 public void Dispose() => _lease.Dispose();
             }
-            static class Cache
+            public static class Cache
             {
                 public static NativeBuffer<int> Lease;
+            }
+            public class Model
+            {
+                private sealed class Live
+                {
+                    public NativeBuffer<byte> Buffer;
+                    public int Seed;
+                }
+            }
+            internal sealed class Carrier
+            {
+                public NativeBuffer<byte> Buffer;
             }
             """);
     }

@@ -70,7 +70,7 @@ public class UseAfterReturnTests
     }
 
     [Fact]
-    public void A_use_after_a_return_on_only_some_paths_or_after_a_new_rent_is_not_reported()
+    public void A_use_after_a_return_on_only_some_paths_after_a_new_rent_or_of_an_empty_lease_is_not_reported()
     {
         AnalyzerHarness.Verify("""
             using NativeBuffers;
@@ -95,6 +95,15 @@ public class UseAfterReturnTests
                     b = pool.Rent(32);
                     b[0] = 1;
                     pool.Return(b);
+                }
+
+                void EmptyLeaseResizedAfterItsReturn(NativeArrayPool<int> pool)
+                {
+                    var b = pool.Rent(0);
+                    pool.Return(b);
+                    pool.Resize(ref b, 100);
+                    b[0] = 1;
+                    pool.Resize(ref b, 0);
                 }
 
                 void Loop(NativeArrayPool<int> pool, int n)

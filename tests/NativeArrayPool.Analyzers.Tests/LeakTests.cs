@@ -144,6 +144,20 @@ public class LeakTests
     }
 
     [Fact]
+    public void Leaks_in_top_level_statements_are_reported()
+    {
+        AnalyzerHarness.Verify("""
+            using NativeBuffers;
+            var pool = NativeArrayPool<int>.Shared;
+            var b = pool.Rent(16); // NAP001
+            b[0] = 1;
+            var c = pool.Rent(16);
+            c[0] = 2;
+            pool.Return(c);
+            """, Microsoft.CodeAnalysis.OutputKind.ConsoleApplication);
+    }
+
+    [Fact]
     public void Returned_disposed_using_and_finally_leases_are_not_reported()
     {
         AnalyzerHarness.Verify("""

@@ -16,10 +16,10 @@ internal static partial class AnalyzerHarness
     private static readonly ImmutableArray<MetadataReference> References = LoadReferences();
 
     /// <summary>Asserts that the analyzer reports exactly the diagnostics the snippet's comments name, on those lines.</summary>
-    public static void Verify(string source)
+    public static void Verify(string source, OutputKind kind = OutputKind.DynamicallyLinkedLibrary)
     {
         var expected = Expected(source);
-        var actual = Analyze(source)
+        var actual = Analyze(source, kind)
             .Select(d => (d.Id, Line: d.Location.GetLineSpan().StartLinePosition.Line + 1))
             .ToHashSet();
         var missing = expected.Except(actual).OrderBy(e => e.Line).ToList();
@@ -29,14 +29,14 @@ internal static partial class AnalyzerHarness
     }
 
     /// <summary>The analyzer's diagnostics for <paramref name="source"/>; fails if the snippet does not compile.</summary>
-    public static ImmutableArray<Diagnostic> Analyze(string source)
+    public static ImmutableArray<Diagnostic> Analyze(string source, OutputKind kind)
     {
         var tree = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: "Snippet.cs");
         var compilation = CSharpCompilation.Create(
             "Snippet",
             [tree],
             References,
-            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Enable));
+            new CSharpCompilationOptions(kind, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Enable));
         var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         Assert.True(errors.Count == 0, "the snippet does not compile: " + string.Join("; ", errors));
         var withAnalyzer = compilation.WithAnalyzers([new LeaseAnalyzer()]);

@@ -308,4 +308,57 @@ public class LeakTests
             }
             """);
     }
+
+    [Fact]
+    public void Shapes_the_analysis_does_not_follow_count_as_hand_offs()
+    {
+        AnalyzerHarness.Verify("""
+            using NativeBuffers;
+            class C
+            {
+                void Conditional(NativeArrayPool<int> pool, bool big)
+                {
+                    var b = big ? pool.Rent(1 << 20) : pool.Rent(16);
+                    b[0] = 1;
+                }
+
+                void Pattern(NativeArrayPool<int> pool)
+                {
+                    var b = pool.Rent(16);
+                    if (b is { Length: > 0 } copy)
+                        pool.Return(copy);
+                }
+
+                void Previous(NativeArrayPool<int> pool, int n)
+                {
+                    NativeBuffer<int> previous = default;
+                    for (int i = 0; i < n; i++)
+                    {
+                        var current = pool.Rent(16);
+                        if (i > 0)
+                            pool.Return(previous);
+                        previous = current;
+                    }
+                    if (n > 0)
+                        pool.Return(previous);
+                }
+
+                void ByRef(NativeArrayPool<int> pool)
+                {
+                    var b = pool.Rent(16);
+                    Release(pool, ref b);
+                }
+
+                unsafe void Address(NativeArrayPool<int> pool)
+                {
+                    var b = pool.Rent(16);
+                    NativeBuffer<int>* p = &b;
+                    pool.Return(*p);
+                    b[0] = 1;
+                }
+
+                static void Release(NativeArrayPool<int> pool, ref NativeBuffer<int> b) => pool.Return(b);
+            }
+            """);
+    }
 }

@@ -3,7 +3,8 @@
 # project in a temp directory, adds NativeArrayPool from that folder with `dotnet add package`, builds and
 # runs a small program that rents, grows and returns, and checks its output (including the packages'
 # contents and that a rebuild gives the same assembly). Then a fresh web app adds NativeArrayPool.AspNetCore
-# the same way, registers it with AddNativeMemoryPool() and echoes a body through Kestrel. With --trimmed it also publishes the app self-contained with PublishTrimmed=true, fails on any
+# the same way, registers it with AddNativeMemoryPool() and echoes a body through Kestrel. A third fresh project
+# checks the lease analyzer that ships inside NativeArrayPool: it flags the four lease bugs, and nothing in correct code. With --trimmed it also publishes the app self-contained with PublishTrimmed=true, fails on any
 # trim warning, and runs the trimmed binary.
 #   usage: .ci/pack-check.sh [--trimmed]
 set -euo pipefail
@@ -79,6 +80,25 @@ case "$(uname -s)" in Linux) backend=linux ;; *) backend=portable ;; esac
 dotnet build "$app" -c Release --nologo -v quiet -warnaserror >/dev/null || dotnet build "$app" -c Release --nologo -warnaserror
 output=$(NATIVEARRAYPOOL_MAPPINGBUDGET=777 dotnet run --project "$app" -c Release --no-build -- "$feed" "$work/rebuild/NativeArrayPool.dll")
 check_output "$output"
+
+echo "== the lease analyzer shipped in the package, in a fresh project"
+leases="$work/leases"
+dotnet new console -o "$leases" -n PackCheckLeases --no-restore >/dev/null
+cp "$app/nuget.config" "$leases/nuget.config"
+(cd "$leases" && dotnet add package NativeArrayPool --version "$version" --source "$feed" >/dev/null)
+# Buggy code: exactly the NAP warnings its comments name, on those lines ("line id" pairs, sorted).
+cp .ci/pack-check/LeaseBugs.cs "$leases/Program.cs"
+expected=$(grep -n -o '// NAP[0-9]*$' "$leases/Program.cs" | sed 's|^\([0-9]*\):// \(NAP[0-9]*\)$|\1 \2|' | sort -u)
+log=$(dotnet build "$leases" -c Release --nologo -v minimal 2>&1) || { echo "$log" >&2; fail "the lease-bug project does not build"; }
+actual=$(grep -o 'Program.cs([0-9]*,[0-9]*): warning NAP[0-9]*' <<<"$log" | sed 's|Program.cs(\([0-9]*\),[0-9]*): warning \(NAP[0-9]*\)|\1 \2|' | sort -u)
+echo "$actual" | sed 's/^/   flagged: line /'
+[ "$(wc -l <<<"$expected")" -eq 4 ] || fail "LeaseBugs.cs should name four bugs"
+[ "$actual" = "$expected" ] || { echo "$log" >&2; fail "the analyzer flagged [$actual], expected [$expected]"; }
+# Correct code (try/finally, using, resize-then-return, handing off): not a single warning.
+cp .ci/pack-check/LeaseCorrect.cs "$leases/Program.cs"
+dotnet build "$leases" -c Release --nologo -v quiet -warnaserror >/dev/null || dotnet build "$leases" -c Release --nologo -warnaserror \
+  || fail "the analyzer warned on correct lease code"
+echo "analyzer: flags the four lease bugs, silent on correct code"
 
 echo "== consume NativeArrayPool.AspNetCore in a fresh web app"
 web="$work/web"

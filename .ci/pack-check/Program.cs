@@ -31,7 +31,8 @@ if (args.Length > 1 && args[0] is string feed)
     Console.WriteLine(same ? "deterministic: NativeArrayPool.dll rebuilt byte for byte" : "deterministic: NativeArrayPool.dll differs from a clean rebuild");
 }
 
-// 4. Every package in the folder carries its README, the license, the assembly and its XML docs.
+// 4. Every package in the folder carries its README, the license, the assembly and its XML docs (and NativeArrayPool
+//    its analyzer).
 if (args.Length > 0)
 {
     foreach (string package in Directory.GetFiles(args[0], "*.nupkg").Order())
@@ -40,6 +41,9 @@ if (args.Length > 0)
         var names = zip.Entries.Select(e => e.FullName).ToHashSet();
         string id = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Name[..^".nuspec".Length];
         string[] expected = ["README.md", "LICENSE", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml"];
+        // The lease analyzer ships inside NativeArrayPool, so that every consumer runs it.
+        if (id == "NativeArrayPool")
+            expected = [.. expected, "analyzers/dotnet/cs/NativeArrayPool.Analyzers.dll"];
         string[] missing = expected.Where(e => !names.Contains(e)).ToArray();
         Console.WriteLine(missing.Length == 0 ? $"package {id}: complete" : $"package {id}: missing {string.Join(", ", missing)}");
     }

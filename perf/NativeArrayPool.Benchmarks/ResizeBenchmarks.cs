@@ -14,7 +14,10 @@ public unsafe class ResizeBenchmarks
     private const long MiB = 1 << 20;
     private const long GiB = 1L << 30;
 
+    // BenchmarkDotNet owns the instance and never disposes it; the IterationCleanup below returns the lease.
+#pragma warning disable NAP005
     private NativeBuffer<byte> _buffer;
+#pragma warning restore NAP005
 
     [Benchmark(Baseline = true)]
     public void ChainCopying()

@@ -28,7 +28,9 @@ foreach (long size in new long[] { 100, 5_000, 100_000, 3_000_000 })
 }
 NativeBuffer<byte> returned = pool.Rent(64);
 pool.Return(returned);
+#pragma warning disable NAP004 // the double return is deliberate: the sample shows the pool catching it at run time
 try { pool.Return(returned); }
+#pragma warning restore NAP004
 catch (InvalidOperationException e) { Console.WriteLine($"   Returning it twice is caught: {e.Message}"); }
 Console.WriteLine();
 

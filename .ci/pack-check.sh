@@ -39,14 +39,17 @@ dotnet pack -c Release -o "$feed" --nologo -v quiet -p:ContinuousIntegrationBuil
 ls "$feed"/NativeArrayPool."$version".nupkg >/dev/null || fail "NativeArrayPool.$version.nupkg was not produced"
 ls "$feed"/NativeArrayPool."$version".snupkg >/dev/null || fail "the symbols package was not produced"
 
-# Each package names the commit it was built from, and the clone's origin when it has one.
+# Each package names the commit it was built from, and the clone's origin when that is on a server (the SDK's git
+# support leaves out a local-path origin, as a CI clone may have).
 origin=$(git remote get-url origin 2>/dev/null || true)
+case "$origin" in http://*|https://*|ssh://*|git@*) ;; *) origin= ;; esac
 for package in "$feed"/*.nupkg; do
   nuspec=$(unzip -p "$package" '*.nuspec')
   grep -qF "<version>$version</version>" <<<"$nuspec" || fail "$(basename "$package"): its nuspec does not say version $version"
   grep -qE "<repository type=\"git\"[^>]* commit=\"$commit\"" <<<"$nuspec" || fail "$(basename "$package"): no <repository type=\"git\" commit=\"$commit\"> in its nuspec"
   if [ -n "$origin" ]; then
-    grep -qE "<repository [^>]*url=\"" <<<"$nuspec" || fail "$(basename "$package"): no repository url though the clone has an origin"
+    grep -qE "<repository [^>]*url=\"https?://" <<<"$nuspec" || fail "$(basename "$package"): no repository url though the clone's origin is on a server"
+    grep -qE "<projectUrl>https?://" <<<"$nuspec" || fail "$(basename "$package"): no project url though the clone's origin is on a server"
   fi
 done
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Packs every library under src/ into a local folder, then does what a user would: creates a fresh console
-# project in a temp directory, adds NativeArrayPool from that folder with `dotnet add package`, builds and
-# runs a small program that rents, grows and returns, and checks its output (including the packages'
-# contents and that a rebuild gives the same assembly). Then a fresh web app adds NativeArrayPool.AspNetCore
-# the same way, registers it with AddNativeMemoryPool() and echoes a body through Kestrel. A third fresh project
-# checks the lease analyzer that ships inside NativeArrayPool: it flags the four lease bugs, and nothing in correct code. With --trimmed it also publishes the app self-contained with PublishTrimmed=true, fails on any
-# trim warning, and runs the trimmed binary.
+# Packs the solution into a local folder, then does what docs/getting-started.md ("Install") tells a user to do:
+# creates a fresh console project in a temp directory, gives it a nuget.config with that folder as a source, adds
+# NativeArrayPool with `dotnet add package` at the version the pack printed, builds and runs a small program that
+# rents, grows and returns, and checks its output (including the packages' contents and metadata, that a rebuild
+# gives the same assembly, and that the app got exactly the assembly just packed). Everything the consumers restore
+# goes to a private package folder, so no package cache from an earlier build can answer. Then a fresh web app adds
+# NativeArrayPool.AspNetCore the same way, registers it with AddNativeMemoryPool() and echoes a body through Kestrel.
+# A third fresh project checks the lease analyzer that ships inside NativeArrayPool: it flags the four lease bugs,
+# and nothing in correct code. With --trimmed it also publishes the app self-contained with PublishTrimmed=true, fails on any trim warning, and
+# runs the trimmed binary.
 #   usage: .ci/pack-check.sh [--trimmed]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,43 +22,53 @@ trimmed=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 feed="$work/feed"
-# A version of its own for every run, so the NuGet cache never serves a package packed earlier.
-suffix="check.$(date +%Y%m%d%H%M%S).$$"
-version="0.1.0-$suffix"
 
 fail() { echo "pack-check: $*" >&2; exit 1; }
 
+# The version a plain `dotnet pack` gives this tree: one per commit (src/Directory.Build.targets), no timestamp, so
+# the pack and the rebuild below agree on it.
+version=$(dotnet msbuild src/NativeArrayPool/NativeArrayPool.csproj -t:ComputeVersionFromGit -getProperty:PackageVersion -p:Configuration=Release)
+commit=$(git rev-parse HEAD)
+case "$version" in
+  0.*-dev.*.g"${commit:0:7}"*) ;;
+  *) fail "the version $version does not name the commit ${commit:0:7}" ;;
+esac
+
 echo "== pack ($version)"
-for project in src/*/*.csproj; do
-  dotnet pack "$project" -c Release -o "$feed" --nologo -v quiet \
-    -p:VersionSuffix="$suffix" -p:ContinuousIntegrationBuild=true
-done
+# The documented command (`dotnet pack -c Release -o ./artifacts`), into the temp folder.
+dotnet pack -c Release -o "$feed" --nologo -v quiet -p:ContinuousIntegrationBuild=true
 ls "$feed"/NativeArrayPool."$version".nupkg >/dev/null || fail "NativeArrayPool.$version.nupkg was not produced"
 ls "$feed"/NativeArrayPool."$version".snupkg >/dev/null || fail "the symbols package was not produced"
 
+# Each package names the commit it was built from, and the clone's origin when that is on a server (the SDK's git
+# support leaves out a local-path origin, as a CI clone may have).
+origin=$(git remote get-url origin 2>/dev/null || true)
+case "$origin" in http://*|https://*|ssh://*|git@*) ;; *) origin= ;; esac
+for package in "$feed"/*.nupkg; do
+  nuspec=$(unzip -p "$package" '*.nuspec')
+  grep -qF "<version>$version</version>" <<<"$nuspec" || fail "$(basename "$package"): its nuspec does not say version $version"
+  grep -qE "<repository type=\"git\"[^>]* commit=\"$commit\"" <<<"$nuspec" || fail "$(basename "$package"): no <repository type=\"git\" commit=\"$commit\"> in its nuspec"
+  if [ -n "$origin" ]; then
+    grep -qE "<repository [^>]*url=\"https?://" <<<"$nuspec" || fail "$(basename "$package"): no repository url though the clone's origin is on a server"
+    grep -qE "<projectUrl>https?://" <<<"$nuspec" || fail "$(basename "$package"): no project url though the clone's origin is on a server"
+  fi
+done
+
 # Deterministic build: compile the library again from scratch; the consumer compares it with the packed assembly.
 dotnet build src/NativeArrayPool/NativeArrayPool.csproj -c Release --no-incremental --nologo -v quiet \
-  -p:VersionSuffix="$suffix" -p:ContinuousIntegrationBuild=true -o "$work/rebuild" >/dev/null
+  -p:ContinuousIntegrationBuild=true -o "$work/rebuild" >/dev/null
+
+# From here on, everything restored goes to a folder of this run's own: a package cache that already holds some
+# NativeArrayPool (an earlier build, another branch) cannot be what the consumers get.
+export NUGET_PACKAGES="$work/packages"
 
 echo "== consume from $feed"
 app="$work/app"
 dotnet new console -o "$app" -n PackCheck --no-restore >/dev/null
-# The local folder serves NativeArrayPool*, the default feed everything else (only SDK packs, if anything).
-cat > "$app/nuget.config" <<XML
-<?xml version="1.0" encoding="utf-8"?>
-<configuration>
-  <packageSources>
-    <clear />
-    <add key="local" value="$feed" />
-    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" />
-  </packageSources>
-  <packageSourceMapping>
-    <packageSource key="local"><package pattern="NativeArrayPool*" /></packageSource>
-    <packageSource key="nuget.org"><package pattern="*" /></packageSource>
-  </packageSourceMapping>
-</configuration>
-XML
-(cd "$app" && dotnet add package NativeArrayPool --version "$version" --source "$feed" >/dev/null)
+# The Install steps of docs/getting-started.md: a nuget.config with the folder as a source, then the exact version.
+(cd "$app" && dotnet new nuget.config >/dev/null \
+  && dotnet nuget add source "$feed" -n nativearraypool-local --configfile nuget.config >/dev/null \
+  && dotnet add package NativeArrayPool --version "$version" >/dev/null)
 cp .ci/pack-check/Program.cs "$app/Program.cs"
 
 expect() {
@@ -69,6 +82,7 @@ check_output() {
   expect "$output" "use: kept=True length=67108864 rents=1 returns=1 grows=1 backend=$backend"
   expect "$output" "environment: budget=777"
   expect "$output" "deterministic: NativeArrayPool.dll rebuilt byte for byte"
+  expect "$output" "version: $version+$commit"
   for package in "$feed"/*.nupkg; do
     id=$(basename "$package" ".$version.nupkg")
     expect "$output" "package $id: complete"
@@ -78,6 +92,13 @@ check_output() {
 case "$(uname -s)" in Linux) backend=linux ;; *) backend=portable ;; esac
 
 dotnet build "$app" -c Release --nologo -v quiet -warnaserror >/dev/null || dotnet build "$app" -c Release --nologo -warnaserror
+
+# The app got the assembly just packed, restored into this run's package folder.
+restored="$NUGET_PACKAGES/nativearraypool/$version"
+[ -f "$restored/nativearraypool.nuspec" ] || fail "NativeArrayPool $version was not restored into $NUGET_PACKAGES"
+grep -qF "commit=\"$commit\"" "$restored/nativearraypool.nuspec" || fail "the restored package does not name the commit $commit"
+cmp -s "$restored/lib/net10.0/NativeArrayPool.dll" "$work/rebuild/NativeArrayPool.dll" || fail "the restored NativeArrayPool.dll is not the one just built"
+cmp -s "$app/bin/Release/net10.0/NativeArrayPool.dll" "$work/rebuild/NativeArrayPool.dll" || fail "the app's NativeArrayPool.dll is not the one just built"
 output=$(NATIVEARRAYPOOL_MAPPINGBUDGET=777 dotnet run --project "$app" -c Release --no-build -- "$feed" "$work/rebuild/NativeArrayPool.dll")
 check_output "$output"
 
@@ -105,7 +126,7 @@ web="$work/web"
 dotnet new console -o "$web" -n PackCheckWeb --no-restore >/dev/null
 sed -i 's/Sdk="Microsoft.NET.Sdk"/Sdk="Microsoft.NET.Sdk.Web"/' "$web/PackCheckWeb.csproj"
 cp "$app/nuget.config" "$web/nuget.config"
-(cd "$web" && dotnet add package NativeArrayPool.AspNetCore --version "$version" --source "$feed" >/dev/null)
+(cd "$web" && dotnet add package NativeArrayPool.AspNetCore --version "$version" >/dev/null)
 cp .ci/pack-check/WebProgram.cs "$web/Program.cs"
 dotnet build "$web" -c Release --nologo -v quiet -warnaserror >/dev/null || dotnet build "$web" -c Release --nologo -warnaserror
 output=$(dotnet run --project "$web" -c Release --no-build)

@@ -2,6 +2,7 @@
 // as a user would. It uses the package, then checks what the packages contain. Each check prints one line;
 // the script compares them with what it expects.
 using System.IO.Compression;
+using System.Reflection;
 using NativeBuffers;
 
 // 1. Rent, fill, grow past the first block, check the contents survived, return.
@@ -19,7 +20,10 @@ Console.WriteLine($"use: kept={kept} length={length} rents={stats.Rents} returns
 // 2. The shared pool took its options from the environment (the script sets NATIVEARRAYPOOL_MAPPINGBUDGET).
 Console.WriteLine($"environment: budget={stats.MappingBudget}");
 
-// 3. The packed assembly is the one a clean rebuild gives (deterministic build; the script passes the rebuild).
+// 3. The version the assembly carries: the package's version and the commit it was built from.
+Console.WriteLine($"version: {typeof(NativeArrayPool<>).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion}");
+
+// 4. The packed assembly is the one a clean rebuild gives (deterministic build; the script passes the rebuild).
 if (args.Length > 1 && args[0] is string feed)
 {
     string packed = Directory.GetFiles(feed, "NativeArrayPool.*.nupkg").Single(p => !Path.GetFileName(p).StartsWith("NativeArrayPool.AspNetCore.", StringComparison.Ordinal));
@@ -31,7 +35,7 @@ if (args.Length > 1 && args[0] is string feed)
     Console.WriteLine(same ? "deterministic: NativeArrayPool.dll rebuilt byte for byte" : "deterministic: NativeArrayPool.dll differs from a clean rebuild");
 }
 
-// 4. Every package in the folder carries its README, the license, the assembly and its XML docs (and NativeArrayPool
+// 5. Every package in the folder carries its README, the license, the assembly and its XML docs (and NativeArrayPool
 //    its analyzer).
 if (args.Length > 0)
 {

@@ -26,11 +26,11 @@ internal static partial class ThrowHelper
 
     [DoesNotReturn]
     public static void ThrowDefaultLease(string paramName) =>
-        throw new InvalidOperationException($"{paramName} is a default NativeBuffer that no pool rented. Rent buffers with NativeArrayPool<T>.Rent.");
+        throw new ArgumentException("The buffer is a default NativeBuffer that no pool rented. Rent buffers with NativeArrayPool<T>.Rent.", paramName);
 
     [DoesNotReturn]
     public static void ThrowForeignLease(string paramName) =>
-        throw new InvalidOperationException($"{paramName} was rented from a different pool. Return a buffer to the pool that rented it.");
+        throw new ArgumentException("The buffer was rented from a different pool. Return a buffer to the pool that rented it.", paramName);
 
     [DoesNotReturn]
     public static void ThrowStaleReturn(string paramName, long capacity, int leaseGeneration, int currentGeneration, string? whereEnded = null)

@@ -14,8 +14,9 @@ namespace NativeBuffers;
 /// <remarks>
 /// <para>Thread-safety: all members are thread-safe. Rent and Return of common sizes are served from a
 /// per-thread cache and take no lock.</para>
-/// <para>Misuse is detected, not silently absorbed: returning a buffer twice, to another pool, or a
-/// <c>default</c> one throws <see cref="InvalidOperationException"/>; using a returned or resized lease throws
+/// <para>Misuse is detected, not silently absorbed: returning a buffer twice throws
+/// <see cref="InvalidOperationException"/>; returning one to another pool, or a <c>default</c> one, throws
+/// <see cref="ArgumentException"/> (as <see cref="System.Buffers.ArrayPool{T}"/> does for a foreign or null array); using a returned or resized lease throws
 /// <see cref="ObjectDisposedException"/>. The pool stays consistent in each case. Spans and pointers taken from
 /// a lease are beyond any check; while debugging, <see cref="NativePoolOptions.Guarded"/> catches writes through
 /// stale ones, and <see cref="NativePoolOptions.TrackLeases"/> finds leases never returned.</para>
@@ -110,7 +111,9 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     /// </summary>
     /// <param name="buffer">A lease this pool rented. An empty lease from <c>Rent(0)</c> is accepted and ignored.</param>
     /// <param name="clearArray">Zero the buffer before another tenant can get it.</param>
-    /// <exception cref="InvalidOperationException">The lease is <c>default</c>, belongs to another pool, or was already returned or resized.</exception>
+    /// <exception cref="ArgumentException">The lease is <c>default</c> or belongs to another pool (<see cref="ArgumentException.ParamName"/> is
+    /// <c>"buffer"</c>, as <see cref="System.Buffers.ArrayPool{T}.Return"/> of a null or foreign array).</exception>
+    /// <exception cref="InvalidOperationException">The lease was already returned or resized: a double return.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     /// <exception cref="StaleWriteException">Guarded mode: an older buffer this return pushed out of the quarantine had
     /// been written to after its own return. This buffer was returned all the same.</exception>
@@ -147,13 +150,15 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     /// <c>ArrayPool.Resize</c>. The buffer grows in place if its neighbours are free, else its pages move
     /// (mremap) when it is large enough, else it is copied. On return <paramref name="buffer"/> is a new lease
     /// with <c>Length ≥ newLength</c>; the old lease and its copies are stale. Resizing to 0 returns the buffer
-    /// and leaves an empty lease; resizing an empty lease rents.
+    /// and leaves an empty lease; resizing an empty or a <c>default</c> lease rents (so a field that starts as
+    /// <c>default</c> grows from nothing, as CommunityToolkit's <c>ArrayPool.Resize(ref null, n)</c> rents).
     /// </summary>
-    /// <param name="buffer">A lease this pool rented; replaced by the resized one.</param>
+    /// <param name="buffer">A lease this pool rented (or <c>default</c>, which rents); replaced by the resized one.</param>
     /// <param name="newLength">The new minimum length, from 0 to <see cref="MaxLength"/>.</param>
     /// <param name="clearArray">Zero any memory the buffer leaves behind with its contents (after a copy).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="newLength"/> is negative or larger than <see cref="MaxLength"/>.</exception>
-    /// <exception cref="InvalidOperationException">The lease is <c>default</c>, belongs to another pool, or was already returned or resized.</exception>
+    /// <exception cref="ArgumentException">The lease belongs to another pool (<see cref="ArgumentException.ParamName"/> is <c>"buffer"</c>).</exception>
+    /// <exception cref="InvalidOperationException">The lease was already returned or resized.</exception>
     /// <exception cref="InsufficientMemoryException">No path could grow the buffer; <paramref name="buffer"/> is unchanged and still valid.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     public void Resize(ref NativeBuffer<T> buffer, long newLength, bool clearArray = false)
@@ -162,8 +167,8 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
             ThrowHelper.ThrowNegativeLength(nameof(newLength), newLength);
         if (newLength > MaxLength)
             ThrowHelper.ThrowTooLarge(nameof(newLength), newLength, MaxLength);
-        if (buffer._core != _core)
-            ReturnUnusual(buffer); // throws for default and foreign leases
+        if (buffer._core != _core && buffer._core is not null)
+            ReturnUnusual(buffer); // throws for a foreign lease
         if (buffer._allocation is null)
         {
             buffer = Rent(newLength);

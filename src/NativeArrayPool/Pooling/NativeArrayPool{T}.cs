@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Arenas;
 using NativeBuffers.Diagnostics;
@@ -104,6 +105,40 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
         if (_core.IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
         return new NativeBuffer<T>(_core, null, 0, 0);
+    }
+
+    /// <summary>
+    /// Rents a buffer of at least <paramref name="minimumLength"/> elements as an <see cref="IMemoryOwner{T}"/>, the
+    /// shape <see cref="MemoryPool{T}.Rent"/> hands out, for code that passes ownership along with the memory.
+    /// Its <see cref="IMemoryOwner{T}.Memory"/> covers the whole buffer (at least <paramref name="minimumLength"/>
+    /// elements, like a <see cref="MemoryPool{T}"/>'s; slice it to the length you need).
+    /// </summary>
+    /// <remarks>
+    /// <para>Ownership: disposing the owner returns the buffer to this pool; a second Dispose does nothing (also when
+    /// it races with the first), as <see cref="IDisposable"/> promises. Afterwards the owner's
+    /// <see cref="IMemoryOwner{T}.Memory"/> throws <see cref="ObjectDisposedException"/>, and so does any use
+    /// (<see cref="Memory{T}.Span"/>, <see cref="Memory{T}.Pin"/>) of a <see cref="Memory{T}"/> taken from it
+    /// earlier: a kept memory never reaches the buffer's next tenant. The same holds once this pool is disposed.
+    /// An owner that is never disposed keeps its buffer rented (there is no finalizer).</para>
+    /// <para>Each call allocates the owner (one object, which is also the memory's manager). For a lease you manage
+    /// yourself, <see cref="NativeBuffer{T}.AsMemory()"/> gives memory without ownership.</para>
+    /// </remarks>
+    /// <param name="minimumLength">Elements needed, from 0 to <see cref="int.MaxValue"/> (what a <see cref="Memory{T}"/> holds).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minimumLength"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    /// <exception cref="InsufficientMemoryException">No address space could be mapped.</exception>
+    /// <example>
+    /// <code>
+    /// using IMemoryOwner&lt;byte&gt; owner = NativeArrayPool&lt;byte&gt;.Shared.RentOwner(64 * 1024);
+    /// int read = await stream.ReadAsync(owner.Memory);
+    /// </code>
+    /// </example>
+    public IMemoryOwner<T> RentOwner(int minimumLength)
+    {
+        if (minimumLength < 0)
+            ThrowHelper.ThrowNegativeLength(nameof(minimumLength), minimumLength);
+        NativeBuffer<T> lease = Rent(minimumLength);
+        return NativeMemoryManager<T>.Owner(lease, (int)Math.Min(lease.Length, int.MaxValue));
     }
 
     /// <summary>

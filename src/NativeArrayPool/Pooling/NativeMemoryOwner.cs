@@ -109,7 +109,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
         CheckLease();
         int length = Length;
         if ((uint)elementIndex > (uint)length)
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(elementIndex), elementIndex, $"elementIndex {elementIndex} is outside the buffer of {length} bytes.");
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(elementIndex), elementIndex, $"elementIndex is outside the buffer of {length} bytes.");
         return MemoryAccess.Handle(_allocation.Address + elementIndex);
     }
 

@@ -69,8 +69,10 @@ internal static partial class ThrowHelper
     public static void ThrowStaleMemoryView(string objectName, string message) => throw new ObjectDisposedException(objectName, message);
 
     [DoesNotReturn]
-    public static void ThrowStaleMemory() =>
-        throw new ObjectDisposedException("IMemoryOwner<byte>", "This memory was given back to its NativeMemoryPool (the owner was disposed, or the pool was). Keep the owner until you are done with its Memory, and rent again for new work.");
+    public static void ThrowStaleMemory(bool ownerDisposed) =>
+        throw new ObjectDisposedException("IMemoryOwner<byte>", ownerDisposed
+            ? "This memory from NativeMemoryPool.Rent was given back to the pool: its owner was disposed. Keep the owner until you are done with its Memory, and rent again for new work."
+            : "This memory from NativeMemoryPool.Rent ended when its pool was disposed. Dispose a pool only after the work that rents from it.");
 
     [DoesNotReturn]
     public static void ThrowInvalidBufferSize(int minBufferSize) =>

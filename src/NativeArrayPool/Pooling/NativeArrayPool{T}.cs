@@ -257,6 +257,12 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     public IReadOnlyList<NativeLeaseInfo> GetLiveLeases() => _core.GetLiveLeases();
 
     /// <summary>
+    /// Describes the pool for logs and debuggers: its name, backend, and the settings that change its behaviour
+    /// (thread caches, guarded or tracking, zero on rent, mapping budget and reserve), and whether it was disposed.
+    /// </summary>
+    public override string ToString() => $"NativeArrayPool<{typeof(T).Name}>({_core.Describe()})";
+
+    /// <summary>
     /// Releases the pool's memory (pools from <see cref="Create()"/> only). Leases still out end: every accessor,
     /// <see cref="Rent"/>, <see cref="Resize"/> and <see cref="Return"/> throw <see cref="ObjectDisposedException"/>.
     /// Calling it again does nothing.

@@ -127,7 +127,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
         {
             // Ends the lease if it is current; does nothing if it already ended (a racing Dispose of this owner);
             // lets the memory go if the pool's disposal ended it.
-            ((PoolCore)_allocation.Arena.Pool!).DisposeLease(_allocation, generation);
+            Pool.DisposeLease(_allocation, generation);
         }
         finally
         {
@@ -138,7 +138,10 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
         }
     }
 
-    public override string ToString() => $"NativeMemoryOwner[{(int)Math.Min(_allocation.Capacity, int.MaxValue)}]{(IsLeased ? "" : " (returned)")}";
+    public override string ToString() =>
+        $"NativeMemoryOwner[{(int)Math.Min(_allocation.Capacity, int.MaxValue)}]{(IsLeased ? "" : Pool.IsDisposed ? " (pool disposed)" : " (returned)")}";
+
+    private PoolCore Pool => (PoolCore)_allocation.Arena.Pool!;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckLease()
@@ -146,7 +149,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
         int generation = _generation;
         // An even value is 0 (disposed, or a reused owner not bound yet) or can only match a record that is not rented.
         if (_allocation.Generation != generation || (generation & 1) == 0)
-            ThrowHelper.ThrowStaleMemory();
+            ThrowHelper.ThrowStaleMemory(generation == 0 || !Pool.IsDisposed);
     }
 
     /// <summary>A record's two reused owners and which one its next lease gets.</summary>

@@ -26,10 +26,11 @@ foreach (long size in new long[] { 100, 5_000, 100_000, 3_000_000 })
     Console.WriteLine($"   Rent({size,9:N0}) -> Length {buffer.Length,10:N0}");
     pool.Return(buffer);
 }
+Console.WriteLine("   Rent(64), Return it, then Return the same lease again:");
 NativeBuffer<byte> returned = pool.Rent(64);
 pool.Return(returned);
 try { pool.Return(returned); }
-catch (InvalidOperationException e) { Console.WriteLine($"   Returning it twice is caught: {e.Message}"); }
+catch (InvalidOperationException e) { Console.WriteLine($"   the second Return is caught: {e.Message}"); }
 Console.WriteLine();
 
 // ---- 2. grow natively ----

@@ -27,9 +27,9 @@ namespace NativeBuffers;
 /// <example>
 /// <code>
 /// var pool = NativeArrayPool&lt;byte&gt;.Shared;
-/// NativeBuffer&lt;byte&gt; buffer = pool.Rent(1 &lt;&lt; 20);
+/// NativeBuffer&lt;byte&gt; buffer = pool.Rent(64 &lt;&lt; 20);
 /// buffer.AsSpan().Fill(42);
-/// pool.Resize(ref buffer, 3L &lt;&lt; 30);   // 3 GiB, contents kept, pages moved rather than copied
+/// pool.Resize(ref buffer, 3L &lt;&lt; 30);   // ≥ 3 GiB, contents kept; on Linux the pages move, nothing is copied
 /// pool.Return(buffer);
 /// </code>
 /// </example>

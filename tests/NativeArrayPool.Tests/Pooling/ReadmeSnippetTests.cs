@@ -5,8 +5,11 @@ namespace NativeBuffers.Tests.Pooling;
 
 /// <summary>
 /// The README's first snippet, run as written on a pool with the shared pool's default options, and the claims its
-/// comments make checked against the pool's statistics.
+/// comments make checked against the pool's statistics. Runs alone (see <see cref="SerialKernelCollection"/>): it
+/// fills 64 MiB, which tests that measure the resident memory of their own mappings would count if the kernel merged
+/// its mapping with theirs.
 /// </summary>
+[Collection(nameof(SerialKernelCollection))]
 [Trait(Layer.Trait, Layer.Linux)]
 public class ReadmeSnippetTests
 {

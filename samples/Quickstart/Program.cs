@@ -26,12 +26,13 @@ foreach (long size in new long[] { 100, 5_000, 100_000, 3_000_000 })
     Console.WriteLine($"   Rent({size,9:N0}) -> Length {buffer.Length,10:N0}");
     pool.Return(buffer);
 }
+Console.WriteLine("   Rent(64), Return it, then Return the same lease again:");
 NativeBuffer<byte> returned = pool.Rent(64);
 pool.Return(returned);
 #pragma warning disable NAP004 // the double return is deliberate: the sample shows the pool catching it at run time
 try { pool.Return(returned); }
 #pragma warning restore NAP004
-catch (InvalidOperationException e) { Console.WriteLine($"   Returning it twice is caught: {e.Message}"); }
+catch (InvalidOperationException e) { Console.WriteLine($"   the second Return is caught: {e.Message}"); }
 Console.WriteLine();
 
 // ---- 2. grow natively ----

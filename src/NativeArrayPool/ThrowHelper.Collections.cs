@@ -11,11 +11,11 @@ internal static partial class ThrowHelper
 
     [DoesNotReturn]
     public static void ThrowIndexOutOfRange(string paramName, long index, long count) =>
-        throw new ArgumentOutOfRangeException(paramName, index, $"Index {index} is outside [0, {count}): the collection holds {count} elements.");
+        throw new ArgumentOutOfRangeException(paramName, index, $"The index is outside [0, {count}): the collection holds {count} elements.");
 
     [DoesNotReturn]
     public static void ThrowInsertIndexOutOfRange(long index, long count) =>
-        throw new ArgumentOutOfRangeException("index", index, $"Index {index} is outside [0, {count}]: an element can be inserted before any of the {count} elements or at the end.");
+        throw new ArgumentOutOfRangeException("index", index, $"The index is outside [0, {count}]: an element can be inserted before any of the {count} elements or at the end.");
 
     [DoesNotReturn]
     public static void ThrowRangeOutsideCollection(string paramName, long index, long count, long size) =>

@@ -42,7 +42,7 @@ namespace NativeBuffers;
 /// </example>
 /// <typeparam name="T">An unmanaged element type.</typeparam>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable where T : unmanaged
+public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemoryOrigin where T : unmanaged
 {
     /// <summary>The capacity rented when none is given: 256 elements, as <c>ArrayPoolBufferWriter&lt;T&gt;</c>.</summary>
     public const int DefaultInitialCapacity = 256;
@@ -51,7 +51,12 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable where 
     private NativeBuffer<T> _buffer;
     private long _index;
     private NativeMemoryManager<T>? _manager; // the last one made: GetMemory reuses it while it covers the request
+    private int _growths; // the memories handed out record it, to tell whether growth or disposal retired them
     private bool _disposed;
+
+    // What the user holds when a memory or sequence from this writer is used stale (see IMemoryOrigin).
+    private static readonly string s_memoryWhat = $"A Memory<{typeof(T).Name}> from NativeBufferWriter<{typeof(T).Name}>.WrittenMemory or GetMemory";
+    private static readonly string s_sequenceWhat = $"A ReadOnlySequence<{typeof(T).Name}> from NativeBufferWriter<{typeof(T).Name}>.WrittenSequence";
 
     /// <summary>Creates a writer with <see cref="DefaultInitialCapacity"/> elements rented from <paramref name="pool"/>.</summary>
     /// <param name="pool">The pool to rent from; <c>null</c> for <see cref="NativeArrayPool{T}.Shared"/>.</param>
@@ -145,7 +150,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable where 
         get
         {
             ThrowIfDisposed();
-            return NativeSequence.Create(_buffer, _index);
+            return NativeSequence.Create(_buffer, _index, s_sequenceWhat, this);
         }
     }
 
@@ -281,6 +286,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable where 
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeBufferWriter<T>), needed, max);
         long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
         _pool.Resize(ref _buffer, Math.Max(needed, doubled));
+        _growths++;
         _manager = null;
     }
 
@@ -304,11 +310,24 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable where 
         {
             // Cover as much of the buffer from here as one Memory can, so later requests reuse this manager.
             int window = (int)Math.Min(_buffer.Length - start, int.MaxValue);
-            _manager = manager = new NativeMemoryManager<T>(_buffer, start, window);
+            _manager = manager = new NativeMemoryManager<T>(_buffer, start, window, s_memoryWhat, this);
         }
         return manager.Slice(start, length);
     }
 
+    int IMemoryOrigin.Epoch => _growths;
+
+    string IMemoryOrigin.DescribeEnd(int epoch)
+    {
+        string writer = $"NativeBufferWriter<{typeof(T).Name}>";
+        if (epoch != _growths)
+            return $"the {writer} grew since, which moved its data to a bigger buffer and retired the old one. Take WrittenMemory, WrittenSequence or GetMemory again after the last write that can grow the writer.";
+        if (_disposed)
+            return $"the {writer} was disposed, which returned its buffer to the pool. Use the writer's memory before disposing the writer.";
+        if (_pool.Core.IsDisposed)
+            return $"the pool the {writer} rents from was disposed, which ended the writer's buffer. Dispose a pool only after the writers that use it.";
+        return $"the {writer}'s buffer was returned to its pool.";
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()

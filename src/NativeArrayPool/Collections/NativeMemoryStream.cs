@@ -42,7 +42,7 @@ namespace NativeBuffers;
 /// </code>
 /// </example>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed class NativeMemoryStream : Stream
+public sealed class NativeMemoryStream : Stream, IMemoryOrigin
 {
     /// <summary>The smallest capacity the stream grows to, as <see cref="MemoryStream"/> (256 bytes).</summary>
     private const int MinimumGrowth = 256;
@@ -51,7 +51,11 @@ public sealed class NativeMemoryStream : Stream
     private NativeBuffer<byte> _buffer;
     private long _length;
     private long _position;
+    private int _resizes; // the sequences handed out record it, to tell whether growth or disposal retired them
     private bool _disposed;
+
+    private const string SequenceWhat = "A ReadOnlySequence<byte> from NativeMemoryStream.GetReadOnlySequence";
+    private const string CopyWhat = "A Memory<byte> that NativeMemoryStream.CopyToAsync passed to its destination";
 
     /// <summary>Creates an empty stream that rents nothing until the first write.</summary>
     /// <param name="pool">The pool to rent from; <c>null</c> for <see cref="NativeArrayPool{T}.Shared"/>.</param>
@@ -132,11 +136,14 @@ public sealed class NativeMemoryStream : Stream
         {
             ThrowIfDisposed();
             if (value < _length)
-                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, $"Capacity {value} is less than the stream's length {_length}; truncate with SetLength first.");
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, $"Capacity is less than the stream's length of {_length} bytes; truncate with SetLength first.");
             if (value > NativeArrayPool<byte>.MaxLength)
                 ThrowHelper.ThrowTooLarge(nameof(value), value, NativeArrayPool<byte>.MaxLength);
             if (value != _buffer.Length)
+            {
                 _pool.Resize(ref _buffer, value);
+                _resizes++;
+            }
         }
     }
 
@@ -382,7 +389,7 @@ public sealed class NativeMemoryStream : Stream
             return Task.CompletedTask;
         _position = _length;
         return remaining <= NativeSequence.MaxSegmentLength
-            ? destination.WriteAsync(new NativeMemoryManager<byte>(_buffer, start, (int)remaining).Memory, cancellationToken).AsTask()
+            ? destination.WriteAsync(new NativeMemoryManager<byte>(_buffer, start, (int)remaining, CopyWhat, this).Memory, cancellationToken).AsTask()
             : CopyPiecesAsync(start, remaining, destination, cancellationToken);
     }
 
@@ -394,7 +401,7 @@ public sealed class NativeMemoryStream : Stream
             // grown it, which retires the memory a sequence built up front would point to.
             ThrowIfDisposed();
             int piece = (int)Math.Min(remaining - done, NativeSequence.MaxSegmentLength);
-            await destination.WriteAsync(new NativeMemoryManager<byte>(_buffer, start + done, piece).Memory, cancellationToken).ConfigureAwait(false);
+            await destination.WriteAsync(new NativeMemoryManager<byte>(_buffer, start + done, piece, CopyWhat, this).Memory, cancellationToken).ConfigureAwait(false);
             done += piece;
         }
     }
@@ -441,7 +448,7 @@ public sealed class NativeMemoryStream : Stream
     public ReadOnlySequence<byte> GetReadOnlySequence()
     {
         ThrowIfDisposed();
-        return NativeSequence.Create(_buffer, _length);
+        return NativeSequence.Create(_buffer, _length, SequenceWhat, this);
     }
 
     /// <summary>Describes the stream for debugging; does not throw after disposal.</summary>
@@ -498,11 +505,25 @@ public sealed class NativeMemoryStream : Stream
         long max = NativeArrayPool<byte>.MaxLength;
         long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
         _pool.Resize(ref _buffer, Math.Max(needed, Math.Max(doubled, MinimumGrowth)));
+        _resizes++;
     }
 
     // A range the stream's writer skipped: cleared without committing its whole pages, so a write far past the end
     // costs memory for what was written, not for the gap (an attacker-chosen offset must not reach the OOM killer).
     private void ClearRange(long start, long length) => _pool.ClearSparse(_buffer, start, length);
+
+    int IMemoryOrigin.Epoch => _resizes;
+
+    string IMemoryOrigin.DescribeEnd(int epoch)
+    {
+        if (epoch != _resizes)
+            return "the NativeMemoryStream grew since (a write or SetLength past its capacity) or its Capacity was set, which moved its bytes to another buffer and retired the old one. Call GetReadOnlySequence again after the last write.";
+        if (_disposed)
+            return "the NativeMemoryStream was disposed, which returned its buffer to the pool. Read the sequence before disposing the stream.";
+        if (_pool.Core.IsDisposed)
+            return "the pool the NativeMemoryStream rents from was disposed, which ended the stream's buffer. Dispose a pool only after the streams that use it.";
+        return "the NativeMemoryStream's buffer was returned to its pool.";
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()

@@ -7,6 +7,6 @@ internal enum MisuseKind
     DoubleReturn = 1,
     /// <summary>A lease was returned to (or resized by) a pool that did not rent it.</summary>
     ForeignLease = 2,
-    /// <summary>A <c>default</c> lease, which no pool rented, was returned or resized.</summary>
+    /// <summary>A <c>default</c> lease, which no pool rented, was returned (a resize of one rents instead).</summary>
     DefaultLease = 3,
 }

@@ -11,7 +11,7 @@ internal static class LeaseAddress
     public static nint Of<T>(in NativeBuffer<T> lease) where T : unmanaged
     {
         if (lease._core is null)
-            ThrowHelper.ThrowStaleLease(nameof(NativeBuffer<T>));
+            ThrowHelper.ThrowStaleLease(typeof(T).Name, poolDisposed: false);
         return lease.CheckedAddress();
     }
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Arenas;
 using NativeBuffers.Diagnostics;
@@ -14,8 +15,9 @@ namespace NativeBuffers;
 /// <remarks>
 /// <para>Thread-safety: all members are thread-safe. Rent and Return of common sizes are served from a
 /// per-thread cache and take no lock.</para>
-/// <para>Misuse is detected, not silently absorbed: returning a buffer twice, to another pool, or a
-/// <c>default</c> one throws <see cref="InvalidOperationException"/>; using a returned or resized lease throws
+/// <para>Misuse is detected, not silently absorbed: returning a buffer twice throws
+/// <see cref="InvalidOperationException"/>; returning one to another pool, or a <c>default</c> one, throws
+/// <see cref="ArgumentException"/> (as <see cref="System.Buffers.ArrayPool{T}"/> does for a foreign or null array); using a returned or resized lease throws
 /// <see cref="ObjectDisposedException"/>. The pool stays consistent in each case. Spans and pointers taken from
 /// a lease are beyond any check; while debugging, <see cref="NativePoolOptions.Guarded"/> catches writes through
 /// stale ones, and <see cref="NativePoolOptions.TrackLeases"/> finds leases never returned.</para>
@@ -25,9 +27,9 @@ namespace NativeBuffers;
 /// <example>
 /// <code>
 /// var pool = NativeArrayPool&lt;byte&gt;.Shared;
-/// NativeBuffer&lt;byte&gt; buffer = pool.Rent(1 &lt;&lt; 20);
+/// NativeBuffer&lt;byte&gt; buffer = pool.Rent(64 &lt;&lt; 20);
 /// buffer.AsSpan().Fill(42);
-/// pool.Resize(ref buffer, 3L &lt;&lt; 30);   // 3 GiB, contents kept, pages moved rather than copied
+/// pool.Resize(ref buffer, 3L &lt;&lt; 30);   // ≥ 3 GiB, contents kept; on Linux the pages move, nothing is copied
 /// pool.Return(buffer);
 /// </code>
 /// </example>
@@ -106,11 +108,47 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>
+    /// Rents a buffer of at least <paramref name="minimumLength"/> elements as an <see cref="IMemoryOwner{T}"/>, the
+    /// shape <see cref="MemoryPool{T}.Rent"/> hands out, for code that passes ownership along with the memory.
+    /// Its <see cref="IMemoryOwner{T}.Memory"/> covers the whole buffer (at least <paramref name="minimumLength"/>
+    /// elements, like a <see cref="MemoryPool{T}"/>'s; slice it to the length you need).
+    /// </summary>
+    /// <remarks>
+    /// <para>Ownership: disposing the owner returns the buffer to this pool; a second Dispose does nothing (also when
+    /// it races with the first), as <see cref="IDisposable"/> promises. Afterwards the owner's
+    /// <see cref="IMemoryOwner{T}.Memory"/> throws <see cref="ObjectDisposedException"/>, and so does any use
+    /// (<see cref="Memory{T}.Span"/>, <see cref="Memory{T}.Pin"/>) of a <see cref="Memory{T}"/> taken from it
+    /// earlier: a kept memory never reaches the buffer's next tenant. The same holds once this pool is disposed.
+    /// An owner that is never disposed keeps its buffer rented (there is no finalizer).</para>
+    /// <para>Each call allocates the owner (one object, which is also the memory's manager). For a lease you manage
+    /// yourself, <see cref="NativeBuffer{T}.AsMemory()"/> gives memory without ownership.</para>
+    /// </remarks>
+    /// <param name="minimumLength">Elements needed, from 0 to <see cref="int.MaxValue"/> (what a <see cref="Memory{T}"/> holds).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="minimumLength"/> is negative.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    /// <exception cref="InsufficientMemoryException">No address space could be mapped.</exception>
+    /// <example>
+    /// <code>
+    /// using IMemoryOwner&lt;byte&gt; owner = NativeArrayPool&lt;byte&gt;.Shared.RentOwner(64 * 1024);
+    /// int read = await stream.ReadAsync(owner.Memory);
+    /// </code>
+    /// </example>
+    public IMemoryOwner<T> RentOwner(int minimumLength)
+    {
+        if (minimumLength < 0)
+            ThrowHelper.ThrowNegativeLength(nameof(minimumLength), minimumLength);
+        NativeBuffer<T> lease = Rent(minimumLength);
+        return NativeMemoryManager<T>.Owner(lease, (int)Math.Min(lease.Length, int.MaxValue));
+    }
+
+    /// <summary>
     /// Returns a buffer to the pool. The lease, and every copy of it, is stale afterwards.
     /// </summary>
     /// <param name="buffer">A lease this pool rented. An empty lease from <c>Rent(0)</c> is accepted and ignored.</param>
     /// <param name="clearArray">Zero the buffer before another tenant can get it.</param>
-    /// <exception cref="InvalidOperationException">The lease is <c>default</c>, belongs to another pool, or was already returned or resized.</exception>
+    /// <exception cref="ArgumentException">The lease is <c>default</c> or belongs to another pool (<see cref="ArgumentException.ParamName"/> is
+    /// <c>"buffer"</c>, as <see cref="System.Buffers.ArrayPool{T}.Return"/> of a null or foreign array).</exception>
+    /// <exception cref="InvalidOperationException">The lease was already returned or resized: a double return.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     /// <exception cref="StaleWriteException">Guarded mode: an older buffer this return pushed out of the quarantine had
     /// been written to after its own return. This buffer was returned all the same.</exception>
@@ -147,13 +185,15 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     /// <c>ArrayPool.Resize</c>. The buffer grows in place if its neighbours are free, else its pages move
     /// (mremap) when it is large enough, else it is copied. On return <paramref name="buffer"/> is a new lease
     /// with <c>Length ≥ newLength</c>; the old lease and its copies are stale. Resizing to 0 returns the buffer
-    /// and leaves an empty lease; resizing an empty lease rents.
+    /// and leaves an empty lease; resizing an empty or a <c>default</c> lease rents (so a field that starts as
+    /// <c>default</c> grows from nothing, as CommunityToolkit's <c>ArrayPool.Resize(ref null, n)</c> rents).
     /// </summary>
-    /// <param name="buffer">A lease this pool rented; replaced by the resized one.</param>
+    /// <param name="buffer">A lease this pool rented (or <c>default</c>, which rents); replaced by the resized one.</param>
     /// <param name="newLength">The new minimum length, from 0 to <see cref="MaxLength"/>.</param>
     /// <param name="clearArray">Zero any memory the buffer leaves behind with its contents (after a copy).</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="newLength"/> is negative or larger than <see cref="MaxLength"/>.</exception>
-    /// <exception cref="InvalidOperationException">The lease is <c>default</c>, belongs to another pool, or was already returned or resized.</exception>
+    /// <exception cref="ArgumentException">The lease belongs to another pool (<see cref="ArgumentException.ParamName"/> is <c>"buffer"</c>).</exception>
+    /// <exception cref="InvalidOperationException">The lease was already returned or resized.</exception>
     /// <exception cref="InsufficientMemoryException">No path could grow the buffer; <paramref name="buffer"/> is unchanged and still valid.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
     public void Resize(ref NativeBuffer<T> buffer, long newLength, bool clearArray = false)
@@ -162,8 +202,8 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
             ThrowHelper.ThrowNegativeLength(nameof(newLength), newLength);
         if (newLength > MaxLength)
             ThrowHelper.ThrowTooLarge(nameof(newLength), newLength, MaxLength);
-        if (buffer._core != _core)
-            ReturnUnusual(buffer); // throws for default and foreign leases
+        if (buffer._core != _core && buffer._core is not null)
+            ReturnUnusual(buffer); // throws for a foreign lease
         if (buffer._allocation is null)
         {
             buffer = Rent(newLength);
@@ -215,6 +255,12 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     /// </summary>
     /// <exception cref="InvalidOperationException">The pool does not track leases.</exception>
     public IReadOnlyList<NativeLeaseInfo> GetLiveLeases() => _core.GetLiveLeases();
+
+    /// <summary>
+    /// Describes the pool for logs and debuggers: its name, backend, and the settings that change its behaviour
+    /// (thread caches, guarded or tracking, zero on rent, mapping budget and reserve), and whether it was disposed.
+    /// </summary>
+    public override string ToString() => $"NativeArrayPool<{typeof(T).Name}>({_core.Describe()})";
 
     /// <summary>
     /// Releases the pool's memory (pools from <see cref="Create()"/> only). Leases still out end: every accessor,

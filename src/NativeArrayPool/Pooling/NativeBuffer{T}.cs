@@ -68,8 +68,46 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     {
         nint address = CheckedAddress();
         if ((ulong)start > (ulong)_length || (ulong)length > (ulong)(_length - start))
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(start), start, $"The window [{start}, {start}+{length}) is not inside the buffer of {_length} elements.");
+            ThrowHelper.ThrowWindowOutside(nameof(start), start, length, _length, "buffer");
         return MemoryAccess.AsSpan<T>(address + (nint)(start * Unsafe.SizeOf<T>()), length);
+    }
+
+    /// <summary>
+    /// The whole buffer as a <see cref="Memory{T}"/>, for APIs that take memory rather than spans
+    /// (<see cref="Stream.ReadAsync(Memory{byte}, CancellationToken)"/>, <see cref="RandomAccess"/>, sockets, pipelines).
+    /// Each call allocates one small object (the <see cref="System.Buffers.MemoryManager{T}"/> behind the memory).
+    /// </summary>
+    /// <remarks>
+    /// The memory does not own the lease: the lease's holder still returns it. Every use of the memory
+    /// (<see cref="Memory{T}.Span"/>, <see cref="Memory{T}.Pin"/>) checks the lease, so once it is returned or
+    /// resized, or its pool is disposed, they throw <see cref="ObjectDisposedException"/> instead of reaching memory
+    /// that may belong to someone else. Spans and pins taken before that are not checked: do not return the lease
+    /// while an operation given the memory is in flight. <see cref="Memory{T}.Pin"/> takes no GC handle (the memory
+    /// never moves). For an <see cref="System.Buffers.IMemoryOwner{T}"/>, see <see cref="NativeArrayPool{T}.RentOwner"/>.
+    /// </remarks>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    /// <exception cref="InvalidOperationException"><see cref="Length"/> exceeds <see cref="int.MaxValue"/>; use <see cref="AsMemory(long, int)"/>.</exception>
+    public Memory<T> AsMemory()
+    {
+        CheckedAddress();
+        if (_length > int.MaxValue)
+            ThrowHelper.ThrowSpanTooLong(_length, "Memory<T>", nameof(AsMemory));
+        return _length == 0 ? Memory<T>.Empty : new NativeMemoryManager<T>(this, 0, (int)_length, NativeMemoryManager<T>.LeaseMemory).Memory;
+    }
+
+    /// <summary>
+    /// A window of <paramref name="length"/> elements starting at element <paramref name="start"/> as a
+    /// <see cref="Memory{T}"/>: how a buffer longer than <see cref="int.MaxValue"/> elements reaches APIs that take
+    /// memory. Checked on every use like <see cref="AsMemory()"/>; each call allocates one small object.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The window does not lie inside the buffer.</exception>
+    public Memory<T> AsMemory(long start, int length)
+    {
+        CheckedAddress();
+        if ((ulong)start > (ulong)_length || (ulong)length > (ulong)(_length - start))
+            ThrowHelper.ThrowWindowOutside(nameof(start), start, length, _length, "buffer");
+        return length == 0 ? Memory<T>.Empty : new NativeMemoryManager<T>(this, start, length, NativeMemoryManager<T>.LeaseMemory).Memory;
     }
 
     /// <summary>A reference to the element at <paramref name="index"/>.</summary>
@@ -81,7 +119,7 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
         {
             nint address = CheckedAddress();
             if ((ulong)index >= (ulong)_length)
-                ThrowHelper.ThrowArgumentOutOfRange(nameof(index), index, $"Index {index} is outside the buffer of {_length} elements.");
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(index), index, $"The index is outside the buffer of {_length} elements.");
             return ref MemoryAccess.AsRef<T>(address + (nint)(index * Unsafe.SizeOf<T>()));
         }
     }
@@ -108,25 +146,38 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
             _core!.DisposeLease(_allocation, _generation);
     }
 
-    /// <summary>Describes the lease for debugging; does not throw for a stale lease.</summary>
+    /// <summary>
+    /// Describes the lease for debugging: its length, and "(returned)" once it was returned or resized, or
+    /// "(pool disposed)" once its pool was disposed. Does not throw for a stale lease.
+    /// </summary>
     public override string ToString() =>
         _core is null ? $"NativeBuffer<{typeof(T).Name}>[default]"
-        : $"NativeBuffer<{typeof(T).Name}>[{_length}]{(IsValid ? "" : " (returned)")}";
+        : $"NativeBuffer<{typeof(T).Name}>[{_length}]{(IsValid ? "" : _core.IsDisposed ? " (pool disposed)" : " (returned)")}";
 
     /// <summary>The address of element 0 (0 for an empty lease), if the lease is still valid.</summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal nint CheckedAddress()
     {
+        if (!TryGetAddress(out nint address))
+            ThrowHelper.ThrowStaleLease(typeof(T).Name, _core!.IsDisposed);
+        return address;
+    }
+
+    /// <summary>The address of element 0 (0 for an empty or default lease); false once the lease has ended.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal bool TryGetAddress(out nint address)
+    {
         Allocation? allocation = _allocation;
         if (allocation is null)
-            return 0;
+        {
+            address = 0;
+            return true;
+        }
         // Address first, then the generation: a return retires the generation before the arena recycles the record
         // (address 0) or a resize moves it, so an address read before an unchanged generation is still this lease's.
         // The acquire of the first read keeps the second from being read ahead of it.
-        nint address = Volatile.Read(ref allocation.Address);
-        if (Volatile.Read(ref allocation.Generation) != _generation)
-            ThrowHelper.ThrowStaleLease(nameof(NativeBuffer<T>));
-        return address;
+        address = Volatile.Read(ref allocation.Address);
+        return Volatile.Read(ref allocation.Generation) == _generation;
     }
 }

@@ -109,7 +109,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
         CheckLease();
         int length = Length;
         if ((uint)elementIndex > (uint)length)
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(elementIndex), elementIndex, $"elementIndex {elementIndex} is outside the buffer of {length} bytes.");
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(elementIndex), elementIndex, $"elementIndex is outside the buffer of {length} bytes.");
         return MemoryAccess.Handle(_allocation.Address + elementIndex);
     }
 
@@ -120,7 +120,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
 
     protected override void Dispose(bool disposing)
     {
-        var pool = (PoolCore)_allocation.Arena.Pool!;
+        PoolCore pool = Pool;
         if (_reused)
         {
             // Another thread may already have bound this object to the record's next lease: leave it as it is.
@@ -137,7 +137,10 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
             pool.DisposeLease(_allocation, generation);
     }
 
-    public override string ToString() => $"NativeMemoryOwner[{(int)Math.Min(_allocation.Capacity, int.MaxValue)}]{(IsLeased ? "" : " (returned)")}";
+    public override string ToString() =>
+        $"NativeMemoryOwner[{(int)Math.Min(_allocation.Capacity, int.MaxValue)}]{(IsLeased ? "" : Pool.IsDisposed ? " (pool disposed)" : " (returned)")}";
+
+    private PoolCore Pool => (PoolCore)_allocation.Arena.Pool!;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckLease()
@@ -145,7 +148,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
         int generation = _generation;
         // An even value is 0 (disposed, or a reused owner not bound yet) or can only match a record that is not rented.
         if (_allocation.Generation != generation || (generation & 1) == 0)
-            ThrowHelper.ThrowStaleMemory();
+            ThrowHelper.ThrowStaleMemory(generation == 0 || !Pool.IsDisposed);
     }
 
     /// <summary>A record's two reused owners and which one its next lease gets.</summary>

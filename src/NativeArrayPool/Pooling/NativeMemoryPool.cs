@@ -133,6 +133,13 @@ public sealed class NativeMemoryPool : MemoryPool<byte>
         return Interlocked.CompareExchange(ref field, pool, null) ?? pool;
     }
 
+    /// <summary>
+    /// Describes the pool for logs and debuggers: its name, backend, the settings that change its behaviour (thread
+    /// caches, guarded or tracking, zero on rent, mapping budget and reserve), whether owners are reused, and whether
+    /// it was disposed.
+    /// </summary>
+    public override string ToString() => $"NativeMemoryPool({_core.Describe()}, {(_reuseOwners ? "reused owners" : "an owner per rent")})";
+
     /// <summary>The largest <c>minBufferSize</c> <see cref="Rent"/> accepts: <see cref="int.MaxValue"/> (no array length limit applies).</summary>
     public override int MaxBufferSize => int.MaxValue;
 

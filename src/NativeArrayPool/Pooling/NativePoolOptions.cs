@@ -198,6 +198,23 @@ public sealed class NativePoolOptions
     /// <summary>Test hook: replaces the memory-load test of <see cref="TrimOnMemoryPressure"/>.</summary>
     internal Func<bool>? MemoryPressureOverride { get; set; }
 
+    /// <summary>
+    /// Every setting, for logs: <c>NativePoolOptions { Name = batch, Backend = Automatic, ThreadCaches = True, … }</c>.
+    /// A <see cref="MappingBudget"/> of 0 shows as automatic; <see cref="QuarantineBytes"/> shows only when
+    /// <see cref="Guarded"/> is set, as nothing else reads it.
+    /// </summary>
+    public override string ToString()
+    {
+        string budget = MappingBudget == 0 ? "automatic (1 % of vm.max_map_count)" : MappingBudget.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string quarantine = Guarded ? $", QuarantineBytes = {QuarantineBytes}" : "";
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"NativePoolOptions {{ Name = {Name ?? "(pool-N)"}, Backend = {Backend}, ThreadCaches = {ThreadCaches}, " +
+            $"Guarded = {Guarded}{quarantine}, TrackLeases = {TrackLeases}, ZeroOnRent = {ZeroOnRent}, " +
+            $"MappingBudget = {budget}, MappingReserve = {MappingReserve}, ReservationsPerSize = {ReservationsPerSize}, " +
+            $"MinimumReservationBytes = {MinimumReservationBytes}, RemapThresholdBytes = {RemapThresholdBytes}, GrowthPaths = {GrowthPaths}, " +
+            $"TransparentHugePages = {TransparentHugePages}, IdleTrimDelay = {IdleTrimDelay}, TrimOnMemoryPressure = {TrimOnMemoryPressure} }}");
+    }
+
     /// <summary>A copy with the same settings.</summary>
     public NativePoolOptions Clone() => (NativePoolOptions)MemberwiseClone();
 

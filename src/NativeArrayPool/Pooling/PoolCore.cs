@@ -544,6 +544,28 @@ internal sealed partial class PoolCore : IDisposable
         };
     }
 
+    /// <summary>
+    /// The pool's name and the settings that change how it behaves, for the pools' <c>ToString</c>:
+    /// <c>"batch": Linux, thread caches, mapping budget 655, reserve 256</c>.
+    /// </summary>
+    public string Describe()
+    {
+        ArenaSettings settings = Arena.Settings;
+        var text = new System.Text.StringBuilder();
+        text.Append('"').Append(Name).Append("\": ").Append(Arena.Os.Name);
+        text.Append(UseThreadCaches ? ", thread caches" : ", no thread caches");
+        if (_guard is not null)
+            text.Append(", guarded");
+        else if (_tracker is not null)
+            text.Append(", tracking leases");
+        if (_zeroOnRent)
+            text.Append(", zero on rent");
+        text.Append(", mapping budget ").Append(settings.MappingBudget).Append(", reserve ").Append(settings.MappingReserve);
+        if (IsDisposed)
+            text.Append(", disposed");
+        return text.ToString();
+    }
+
     // ---------------- lifetime ----------------
 
     public void Dispose()

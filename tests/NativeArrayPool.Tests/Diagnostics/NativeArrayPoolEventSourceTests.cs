@@ -39,7 +39,7 @@ public class NativeArrayPoolEventSourceTests
             NativeBuffer<byte> buffer = pool.Rent(100_000);           // 1 rented (no thread cache: every rent is a slow one)
             pool.Return(buffer);                                       // 2 returned
             Assert.Throws<InvalidOperationException>(() => pool.Return(buffer)); // 6 misuse: double return
-            Assert.Throws<InvalidOperationException>(() => pool.Return(default)); // 6 misuse: default lease
+            Assert.Throws<ArgumentException>(() => pool.Return(default)); // 6 misuse: default lease
             buffer = pool.Rent(4096);
             pool.Resize(ref buffer, 8192);                             // 3 grown in place (the buddy is free)
             pool.Return(buffer);

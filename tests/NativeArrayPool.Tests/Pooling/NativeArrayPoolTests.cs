@@ -73,16 +73,21 @@ public class NativeArrayPoolTests
     }
 
     [Fact]
-    public void A_default_lease_is_refused_by_Return_and_Resize()
+    public void A_default_lease_is_refused_by_Return_and_rented_by_Resize()
     {
         using var pool = NativeArrayPool<byte>.Create();
         NativeBuffer<byte> none = default;
         Assert.False(none.IsValid);
         Assert.True(none.AsSpan().IsEmpty);
         none.Dispose(); // harmless, so a default in a using block is not an error
-        var e = Assert.Throws<InvalidOperationException>(() => pool.Return(none));
+        var e = Assert.Throws<ArgumentException>(() => pool.Return(none)); // as ArrayPool<T>.Return(null)
+        Assert.Equal("buffer", e.ParamName);
         Assert.Contains("default", e.Message);
-        Assert.Throws<InvalidOperationException>(() => pool.Resize(ref none, 10));
+
+        pool.Resize(ref none, 10); // as ArrayPool.Resize(ref null, n): a struct field starts as default
+        Assert.True(none.IsValid);
+        Assert.True(none.Length >= 10);
+        pool.Return(none);
     }
 
     [Fact]
@@ -113,10 +118,11 @@ public class NativeArrayPoolTests
         using var first = NativeArrayPool<byte>.Create();
         using var second = NativeArrayPool<byte>.Create();
         NativeBuffer<byte> buffer = first.Rent(100);
-        var e = Assert.Throws<InvalidOperationException>(() => second.Return(buffer));
+        var e = Assert.Throws<ArgumentException>(() => second.Return(buffer));
+        Assert.Equal("buffer", e.ParamName);
         Assert.Contains("different pool", e.Message);
-        Assert.Throws<InvalidOperationException>(() => NativeArrayPool<byte>.Shared.Return(buffer));
-        Assert.Throws<InvalidOperationException>(() => second.Resize(ref buffer, 1000));
+        Assert.Equal("buffer", Assert.Throws<ArgumentException>(() => NativeArrayPool<byte>.Shared.Return(buffer)).ParamName);
+        Assert.Equal("buffer", Assert.Throws<ArgumentException>(() => second.Resize(ref buffer, 1000)).ParamName);
         Assert.True(buffer.IsValid);
         first.Return(buffer);
     }

@@ -127,18 +127,30 @@ public abstract class NativeBufferMisuseTests : IDisposable
     }
 
     [Fact]
-    public void Default_lease_cannot_be_returned_or_resized_but_Dispose_ignores_it()
+    public void Default_lease_cannot_be_returned_Dispose_ignores_it_and_Resize_rents()
     {
         NativeBuffer<byte> none = default;
 
-        var returned = Assert.Throws<InvalidOperationException>(() => _pool.Return(none));
-        var resized = Assert.Throws<InvalidOperationException>(() => _pool.Resize(ref none, 10));
+        var returned = Assert.Throws<ArgumentException>(() => _pool.Return(none));
         none.Dispose();
 
+        Assert.Equal("buffer", returned.ParamName);
         Assert.Contains("default NativeBuffer", returned.Message);
-        Assert.Contains("default NativeBuffer", resized.Message);
         Assert.False(none.IsValid);
-        AssertConsistentAndServing(expectedMisuse: 2);
+        AssertConsistentAndServing(expectedMisuse: 1);
+
+        // A struct field starts as default: growing it from there rents, as ArrayPool.Resize(ref null, n) does.
+        NativeBuffer<byte> field = default;
+        _pool.Resize(ref field, 0);
+        Assert.True(field.IsValid);
+        Assert.True(field.IsEmpty);
+        field = default;
+        _pool.Resize(ref field, 5000);
+        Assert.True(field.IsValid);
+        Assert.True(field.Length >= 5000);
+        field.AsSpan().Fill(3);
+        _pool.Return(field);
+        AssertConsistentAndServing(expectedMisuse: 1);
     }
 
     [Fact]
@@ -148,9 +160,11 @@ public abstract class NativeBufferMisuseTests : IDisposable
         NativeBuffer<byte> buffer = other.Rent(3000);
         buffer.AsSpan().Fill(9);
 
-        var returned = Assert.Throws<InvalidOperationException>(() => _pool.Return(buffer));
-        var resized = Assert.Throws<InvalidOperationException>(() => _pool.Resize(ref buffer, 9000));
+        var returned = Assert.Throws<ArgumentException>(() => _pool.Return(buffer));
+        var resized = Assert.Throws<ArgumentException>(() => _pool.Resize(ref buffer, 9000));
 
+        Assert.Equal("buffer", returned.ParamName);
+        Assert.Equal("buffer", resized.ParamName);
         Assert.Contains("different pool", returned.Message);
         Assert.Contains("different pool", resized.Message);
         Assert.True(buffer.IsValid);
@@ -165,7 +179,7 @@ public abstract class NativeBufferMisuseTests : IDisposable
     {
         NativeBuffer<byte> buffer = _pool.Rent(128);
 
-        Assert.Throws<InvalidOperationException>(() => NativeArrayPool<byte>.Shared.Return(buffer));
+        Assert.Equal("buffer", Assert.Throws<ArgumentException>(() => NativeArrayPool<byte>.Shared.Return(buffer)).ParamName);
 
         Assert.True(buffer.IsValid);
         _pool.Return(buffer);

@@ -38,6 +38,18 @@ internal static partial class ThrowHelper
         throw new InvalidOperationException("Enumeration has not started or has already finished: call MoveNext and read Current only while it returns true.");
 
     [DoesNotReturn]
+    public static void ThrowComparerFailed(Exception inner) =>
+        throw new InvalidOperationException("The comparer threw an exception; the elements are left in an unspecified order. See the inner exception.", inner);
+
+    [DoesNotReturn]
+    public static void ThrowCountTooLargeForInt(string typeName, long count) =>
+        throw new OverflowException($"This {typeName} holds {count} elements, more than an int Count (ICollection<T>, IReadOnlyCollection<T>, LINQ's Count() and Any()) can report. Read the long Count property instead.");
+
+    [DoesNotReturn]
+    public static void ThrowDestinationTooShort(string paramName, long needed, long available) =>
+        throw new ArgumentException($"The destination has room for {available} elements, fewer than the {needed} to copy. Pass a larger destination or copy a window.", paramName);
+
+    [DoesNotReturn]
     public static void ThrowAdvancedTooFar(int count, long free) =>
         throw new ArgumentException($"Advance({count}) goes past the end of the buffer, which has {free} free elements. Advance at most by the length of the span or memory GetSpan/GetMemory returned.", "count");
 

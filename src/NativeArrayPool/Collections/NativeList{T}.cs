@@ -38,10 +38,14 @@ namespace NativeBuffers;
 /// </example>
 /// <typeparam name="T">An unmanaged element type.</typeparam>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmanaged
+public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<T>, IDisposable where T : unmanaged
 {
     private readonly NativeArrayPool<T> _pool;
     private NativeBuffer<T> _buffer;
+    // The lease's address, kept here because the list alone can end or resize its lease (it never hands the lease
+    // out): reading elements then costs no lease check, which is what lets the indexer and enumerator keep up with
+    // List<T>'s. Set on every change of _buffer; 0 once disposed.
+    private nint _address;
     private long _count;
     private int _version;
     private bool _disposed;
@@ -62,6 +66,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
     {
         _pool = pool ?? NativeArrayPool<T>.Shared;
         _buffer = _pool.Rent(capacity);
+        _address = LeaseAddress.Of(_buffer);
     }
 
     /// <summary>The pool this list rents from.</summary>
@@ -100,7 +105,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
             ThrowIfDisposed();
             if ((ulong)index >= (ulong)_count)
                 ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
-            return ref _buffer[index];
+            return ref MemoryAccess.ElementAt<T>(_address, index);
         }
     }
 
@@ -114,7 +119,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         long count = _count;
         if (count == _buffer.Length)
             Grow(count + 1);
-        _buffer[count] = item;
+        MemoryAccess.ElementAt<T>(_address, count) = item;
         _count = count + 1;
         _version++;
     }
@@ -153,7 +158,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         if (_count == _buffer.Length)
             Grow(_count + 1);
         MoveElements(index, index + 1, _count - index);
-        _buffer[index] = item;
+        MemoryAccess.ElementAt<T>(_address, index) = item;
         _count++;
         _version++;
     }
@@ -276,6 +281,21 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
 
+    /// <summary>
+    /// <see cref="Count"/> as an int, for <see cref="ICollection{T}"/> and its users: LINQ's <c>Count()</c> and
+    /// <c>Any()</c>, <c>new List&lt;T&gt;(list)</c>, <c>ToArray()</c> read it instead of enumerating.
+    /// </summary>
+    /// <exception cref="OverflowException"><see cref="Count"/> exceeds <see cref="int.MaxValue"/>: such a list has no int
+    /// count (enumerating it in <c>Count()</c> would overflow as well); read the long <see cref="Count"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    int ICollection<T>.Count => IntCount();
+
+    /// <inheritdoc cref="ICollection{T}.Count"/>
+    int IReadOnlyCollection<T>.Count => IntCount();
+
+    /// <summary>False: the list can be changed.</summary>
+    bool ICollection<T>.IsReadOnly => false;
+
     /// <summary>Returns the buffer to the pool. Calling it again does nothing.</summary>
     public void Dispose()
     {
@@ -284,7 +304,9 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         _disposed = true;
         NativeBuffer<T> buffer = _buffer;
         _buffer = default;
+        _address = 0;
         _count = 0;
+        _version++; // so an enumerator's one version check also notices disposal
         // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
         buffer.Dispose();
     }
@@ -302,6 +324,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeList<T>), minimum, max);
         long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
         _pool.Resize(ref _buffer, Math.Max(minimum, doubled));
+        _address = LeaseAddress.Of(_buffer);
     }
 
     /// <summary>
@@ -321,11 +344,17 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
     {
         if (count <= 0)
             return;
-        nint address = LeaseAddress.Of(_buffer);
         nint size = Unsafe.SizeOf<T>();
-        MemoryAccess.Move(address + (nint)from * size, address + (nint)to * size, (nuint)(count * size));
+        MemoryAccess.Move(_address + (nint)from * size, _address + (nint)to * size, (nuint)(count * size));
     }
 
+    private int IntCount()
+    {
+        ThrowIfDisposed();
+        if (_count > int.MaxValue)
+            ThrowHelper.ThrowCountTooLargeForInt(nameof(NativeList<T>), _count);
+        return (int)_count;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()
@@ -367,19 +396,28 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         /// <summary>Advances to the next element; false at the end.</summary>
         /// <exception cref="InvalidOperationException">The list was modified since the enumerator was created.</exception>
         /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool MoveNext()
         {
+            // List<T>'s shape: one version check (Dispose bumps the version too) and one bounds check per element,
+            // then a read from the list's current address, which growth by EnsureCapacity may have changed.
             NativeList<T> list = _list;
-            list.ThrowIfDisposed();
-            if (_version != list._version)
-                ThrowHelper.ThrowEnumerationModified();
-            if ((ulong)_index < (ulong)list._count)
+            if (_version == list._version && (ulong)_index < (ulong)list._count)
             {
-                _current = list._buffer[_index];
+                _current = MemoryAccess.ElementAt<T>(list._address, _index);
                 _index++;
                 return true;
             }
-            _index = list._count + 1;
+            return MoveNextRare();
+        }
+
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private bool MoveNextRare()
+        {
+            _list.ThrowIfDisposed();
+            if (_version != _list._version)
+                ThrowHelper.ThrowEnumerationModified();
+            _index = _list._count + 1;
             _current = default;
             return false;
         }

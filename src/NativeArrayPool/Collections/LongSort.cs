@@ -60,10 +60,16 @@ internal static class LongSort
     public static void Sort<T, TOrder>(nint address, long start, long count, TOrder order, long spanLimit)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
-        if (count < 2)
-            return;
         int depthLimit = 2 * (64 - (int)ulong.LeadingZeroCount((ulong)count));
-        SortRange<T, TOrder>(address, start, start + count, order, spanLimit, depthLimit);
+        Sort<T, TOrder>(address, start, count, order, spanLimit, depthLimit);
+    }
+
+    /// <summary>The sort with the number of partition levels before heap sort as a parameter, so tests can force the heap sort.</summary>
+    internal static void Sort<T, TOrder>(nint address, long start, long count, TOrder order, long spanLimit, int depthLimit)
+        where T : unmanaged where TOrder : IElementOrder<T>
+    {
+        if (count >= 2)
+            SortRange<T, TOrder>(address, start, start + count, order, spanLimit, depthLimit);
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Collections;
 using NativeBuffers.Os;
@@ -396,30 +397,31 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         /// <summary>Advances to the next element; false at the end.</summary>
         /// <exception cref="InvalidOperationException">The list was modified since the enumerator was created.</exception>
         /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public bool MoveNext()
         {
             // List<T>'s shape: one version check (Dispose bumps the version too) and one bounds check per element,
-            // then a read from the list's current address, which growth by EnsureCapacity may have changed.
+            // then a read from the list's current address, which growth by EnsureCapacity may have changed. Nothing
+            // here takes the enumerator's address, so the JIT keeps it in registers in a foreach loop.
             NativeList<T> list = _list;
-            if (_version == list._version && (ulong)_index < (ulong)list._count)
+            if (_version != list._version)
+                ThrowModifiedOrDisposed(list);
+            if ((ulong)_index < (ulong)list._count)
             {
                 _current = MemoryAccess.ElementAt<T>(list._address, _index);
                 _index++;
                 return true;
             }
-            return MoveNextRare();
-        }
-
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private bool MoveNextRare()
-        {
-            _list.ThrowIfDisposed();
-            if (_version != _list._version)
-                ThrowHelper.ThrowEnumerationModified();
-            _index = _list._count + 1;
+            _index = list._count + 1;
             _current = default;
             return false;
+        }
+
+        [DoesNotReturn]
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void ThrowModifiedOrDisposed(NativeList<T> list)
+        {
+            list.ThrowIfDisposed();
+            ThrowHelper.ThrowEnumerationModified();
         }
 
         /// <summary>Goes back to before the first element.</summary>

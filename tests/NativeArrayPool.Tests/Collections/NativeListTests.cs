@@ -8,7 +8,23 @@ namespace NativeBuffers.Tests.Collections;
 
 public class NativeListTests
 {
-    public enum Kind { Add, AddRange, Get, Set, Insert, RemoveAt, RemoveRange, Clear, EnsureCapacity, Enumerate, ModifyWhileEnumerating, AsSpan, AddRangeOwn }
+    public enum Kind
+    {
+        Add, AddRange, Get, Set, Insert, RemoveAt, RemoveRange, Clear, EnsureCapacity, Enumerate, ModifyWhileEnumerating, AsSpan, AddRangeOwn,
+        GrowWhileEnumerating, Sort, SortDescending, SortComparison, SortRange, SortLongIndex, BinarySearch, BinarySearchRange,
+        IndexOf, IndexOfFrom, IndexOfRange, LastIndexOf, LastIndexOfFrom, LastIndexOfRange, Contains, Remove,
+        CopyToArray, CopyToRange, CopyToSpan, CopyToWindow, LinqCount, NewListFrom,
+    }
+
+    // A total order other than the default, so both sides must agree on every position after a sort.
+    private static readonly Comparer<int> Descending = Comparer<int>.Create((x, y) => y.CompareTo(x));
+    private static readonly Comparison<int> Scrambled = (x, y) => (x ^ 0x55).CompareTo(y ^ 0x55);
+
+    // A value to look for: B (in -3 … 40), which the programs' values (-100 … 100) often hold and often do not.
+    private static int Sought(Op op) => op.B;
+
+    // A second count for the three-argument searches: -3 … 67.
+    private static int Count2(Op op) => op.Items.Length - 3;
 
     /// <summary>One step of a random program; A and B become indexes and counts relative to the list's size when it runs.</summary>
     public sealed record Op(Kind Kind, int A, int B, int[] Items)
@@ -82,6 +98,48 @@ public class NativeListTests
                 (int start, int count) = OwnWindow(list.Count, op);
                 list.AddRange(CollectionsMarshal.AsSpan(list).Slice(start, count));
             }),
+            Kind.GrowWhileEnumerating => Differential.Capture(() =>
+            {
+                List<int>.Enumerator e = list.GetEnumerator();
+                e.MoveNext();
+                list.EnsureCapacity(list.Capacity * 2 + 1);
+                return Enumerate(e);
+            }),
+            Kind.Sort => Differential.Capture(list.Sort),
+            Kind.SortDescending => Differential.Capture(() => list.Sort(Descending)),
+            Kind.SortComparison => Differential.Capture(() => list.Sort(Scrambled)),
+            Kind.SortRange or Kind.SortLongIndex => Differential.Capture(() => list.Sort(index, op.B, op.Items.Length % 2 == 0 ? null : Descending)),
+            Kind.BinarySearch => Differential.Capture(() => list.BinarySearch(Sought(op))),
+            Kind.BinarySearchRange => Differential.Capture(() => list.BinarySearch(index, op.B, Count2(op), op.Items.Length % 2 == 0 ? null : Descending)),
+            Kind.IndexOf => Differential.Capture(() => list.IndexOf(Sought(op))),
+            Kind.IndexOfFrom => Differential.Capture(() => list.IndexOf(Sought(op), index)),
+            Kind.IndexOfRange => Differential.Capture(() => list.IndexOf(Sought(op), index, Count2(op))),
+            Kind.LastIndexOf => Differential.Capture(() => list.LastIndexOf(Sought(op))),
+            Kind.LastIndexOfFrom => Differential.Capture(() => list.LastIndexOf(Sought(op), index)),
+            Kind.LastIndexOfRange => Differential.Capture(() => list.LastIndexOf(Sought(op), index, Count2(op))),
+            Kind.Contains => Differential.Capture(() => list.Contains(Sought(op))),
+            Kind.Remove => Differential.Capture(() => list.Remove(Sought(op))),
+            Kind.CopyToArray => Differential.Capture(() =>
+            {
+                int[] array = new int[op.B + 3];
+                list.CopyTo(array, op.Items.Length % 6 - 1);
+                return array;
+            }),
+            Kind.CopyToRange => Differential.Capture(() =>
+            {
+                int[] array = new int[40];
+                list.CopyTo(index, array, op.Items.Length % 12 - 1, op.B);
+                return array;
+            }),
+            Kind.CopyToSpan => Differential.Capture(() =>
+            {
+                int[] array = new int[op.B + 3];
+                CollectionsMarshal.AsSpan(list).CopyTo(array);
+                return array;
+            }),
+            Kind.CopyToWindow => Differential.Capture(() => list.GetRange(index, Math.Abs(op.B)).ToArray()),
+            Kind.LinqCount => Differential.Capture(() => Enumerable.Count(list) + (Enumerable.Any(list) ? 1000 : 0)),
+            Kind.NewListFrom => Differential.Capture(() => new List<int>(list).ToArray()),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
     }
@@ -121,6 +179,55 @@ public class NativeListTests
                 (int start, int count) = OwnWindow((int)list.Count, op);
                 list.AddRange(list.AsSpan(start, count));
             }),
+            Kind.GrowWhileEnumerating => Differential.Capture(() =>
+            {
+                NativeList<int>.Enumerator e = list.GetEnumerator();
+                e.MoveNext();
+                list.EnsureCapacity(list.Capacity * 2 + 1); // moves the elements: the enumerator must read them at their new address
+                return Enumerate(e);
+            }),
+            Kind.Sort => Differential.Capture(list.Sort),
+            Kind.SortDescending => Differential.Capture(() => list.Sort(Descending)),
+            Kind.SortComparison => Differential.Capture(() => list.Sort(Scrambled)),
+            Kind.SortRange => Differential.Capture(() => list.Sort(index, op.B, op.Items.Length % 2 == 0 ? null : Descending)),
+            // The path of lists longer than a span, over small ones: pieces of at most 1 … 5 elements go to the span sort.
+            Kind.SortLongIndex => Differential.Capture(() => list.Sort(index, op.B, op.Items.Length % 2 == 0 ? null : Descending, spanLimit: 1 + op.A % 5)),
+            Kind.BinarySearch => Differential.Capture(() => list.BinarySearch(Sought(op))),
+            Kind.BinarySearchRange => Differential.Capture(() => list.BinarySearch(index, op.B, Count2(op), op.Items.Length % 2 == 0 ? null : Descending)),
+            Kind.IndexOf => Differential.Capture(() => list.IndexOf(Sought(op))),
+            Kind.IndexOfFrom => Differential.Capture(() => list.IndexOf(Sought(op), index)),
+            Kind.IndexOfRange => Differential.Capture(() => list.IndexOf(Sought(op), index, Count2(op))),
+            Kind.LastIndexOf => Differential.Capture(() => list.LastIndexOf(Sought(op))),
+            Kind.LastIndexOfFrom => Differential.Capture(() => list.LastIndexOf(Sought(op), index)),
+            Kind.LastIndexOfRange => Differential.Capture(() => list.LastIndexOf(Sought(op), index, Count2(op))),
+            Kind.Contains => Differential.Capture(() => list.Contains(Sought(op))),
+            Kind.Remove => Differential.Capture(() => list.Remove(Sought(op))),
+            Kind.CopyToArray => Differential.Capture(() =>
+            {
+                int[] array = new int[op.B + 3];
+                list.CopyTo(array, op.Items.Length % 6 - 1);
+                return array;
+            }),
+            Kind.CopyToRange => Differential.Capture(() =>
+            {
+                int[] array = new int[40];
+                list.CopyTo(index, array, op.Items.Length % 12 - 1, op.B);
+                return array;
+            }),
+            Kind.CopyToSpan => Differential.Capture(() =>
+            {
+                int[] array = new int[op.B + 3];
+                list.CopyTo(array.AsSpan());
+                return array;
+            }),
+            Kind.CopyToWindow => Differential.Capture(() =>
+            {
+                int[] array = new int[Math.Abs(op.B)];
+                list.CopyTo(index, array.AsSpan());
+                return array;
+            }),
+            Kind.LinqCount => Differential.Capture(() => Enumerable.Count(list) + (Enumerable.Any(list) ? 1000 : 0)),
+            Kind.NewListFrom => Differential.Capture(() => new List<int>(list).ToArray()),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
     }

@@ -26,6 +26,11 @@ namespace NativeBuffers;
 /// <see cref="ObjectDisposedException"/> instead. <see cref="AddRange"/> accepts the list's own elements, as
 /// <see cref="List{T}"/> does. Elements beyond <see cref="Count"/> hold whatever the memory held: the pool does not
 /// clear on rent. docs/collections.md has the details.</para>
+/// <para>Searching, sorting and copying out (<see cref="IndexOf(T)"/>, <see cref="Sort()"/>, <see cref="BinarySearch(T)"/>,
+/// <see cref="CopyTo(T[])"/> and their overloads) behave as their <see cref="List{T}"/> namesakes, by long index,
+/// also past int.MaxValue elements. Through <see cref="ICollection{T}"/> and <see cref="IReadOnlyCollection{T}"/> the
+/// count is an int, which LINQ's <c>Count()</c> and <c>Any()</c> read instead of enumerating; beyond int.MaxValue
+/// elements it throws <see cref="OverflowException"/>: read the long <see cref="Count"/> instead.</para>
 /// <para>Thread-safety: none. Like <see cref="List{T}"/>, concurrent reads are safe while nobody writes;
 /// anything else needs external locking.</para>
 /// </remarks>

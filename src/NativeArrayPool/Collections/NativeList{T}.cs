@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Collections;
 using System.Diagnostics;
-using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Collections;
 using NativeBuffers.Os;
@@ -406,10 +405,11 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         {
             // List<T>'s shape: one version check (Dispose bumps the version too) and one bounds check per element,
             // then a read from the list's current address, which growth by EnsureCapacity may have changed. Nothing
-            // here takes the enumerator's address, so the JIT keeps it in registers in a foreach loop.
+            // here takes the enumerator's address, and the only call is a throw helper that never returns, so in a
+            // foreach loop the JIT keeps the enumerator and the caller's locals in registers and hoists the loads.
             NativeList<T> list = _list;
             if (_version != list._version)
-                ThrowModifiedOrDisposed(list);
+                ThrowHelper.ThrowEnumerationEnded(list._disposed, nameof(NativeList<T>));
             if ((ulong)_index < (ulong)list._count)
             {
                 _current = MemoryAccess.ElementAt<T>(list._address, _index);
@@ -419,14 +419,6 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
             _index = list._count + 1;
             _current = default;
             return false;
-        }
-
-        [DoesNotReturn]
-        [MethodImpl(MethodImplOptions.NoInlining)]
-        private static void ThrowModifiedOrDisposed(NativeList<T> list)
-        {
-            list.ThrowIfDisposed();
-            ThrowHelper.ThrowEnumerationModified();
         }
 
         /// <summary>Goes back to before the first element.</summary>

@@ -47,9 +47,11 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
 {
     private readonly NativeArrayPool<T> _pool;
     private NativeBuffer<T> _buffer;
-    // The lease's address, kept here because the list alone can end or resize its lease (it never hands the lease
-    // out): reading elements then costs no lease check, which is what lets the indexer and enumerator keep up with
-    // List<T>'s. Set on every change of _buffer; 0 once disposed.
+    // The lease's address, kept for the enumerator: the list alone resizes or returns its lease (it never hands it
+    // out), so a per-element read needs no lease check, which is what lets foreach keep up with List<T>'s. Every other
+    // member checks the lease (CurrentAddress), so a list whose pool was disposed throws ObjectDisposedException; an
+    // enumeration already under way then goes on reading the lease's memory, which stays mapped until the list is
+    // disposed. Set on every change of _buffer; 0 once disposed.
     private nint _address;
     private long _count;
     private int _version;
@@ -110,7 +112,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
             ThrowIfDisposed();
             if ((ulong)index >= (ulong)_count)
                 ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
-            return ref MemoryAccess.ElementAt<T>(_address, index);
+            return ref MemoryAccess.ElementAt<T>(CurrentAddress(), index);
         }
     }
 
@@ -124,7 +126,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         long count = _count;
         if (count == _buffer.Length)
             Grow(count + 1);
-        MemoryAccess.ElementAt<T>(_address, count) = item;
+        MemoryAccess.ElementAt<T>(CurrentAddress(), count) = item;
         _count = count + 1;
         _version++;
     }
@@ -163,7 +165,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         if (_count == _buffer.Length)
             Grow(_count + 1);
         MoveElements(index, index + 1, _count - index);
-        MemoryAccess.ElementAt<T>(_address, index) = item;
+        MemoryAccess.ElementAt<T>(CurrentAddress(), index) = item;
         _count++;
         _version++;
     }
@@ -279,6 +281,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     public Enumerator GetEnumerator()
     {
         ThrowIfDisposed();
+        CurrentAddress(); // a lease ended by the pool's disposal throws here, before the unchecked reads begin
         return new Enumerator(this);
     }
 
@@ -349,9 +352,14 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     {
         if (count <= 0)
             return;
+        nint address = CurrentAddress();
         nint size = Unsafe.SizeOf<T>();
-        MemoryAccess.Move(_address + (nint)from * size, _address + (nint)to * size, (nuint)(count * size));
+        MemoryAccess.Move(address + (nint)from * size, address + (nint)to * size, (nuint)(count * size));
     }
+
+    /// <summary>The lease's address, checked: throws <see cref="ObjectDisposedException"/> if the pool's disposal ended the lease.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nint CurrentAddress() => _buffer.CheckedAddress();
 
     private int IntCount()
     {

@@ -33,9 +33,31 @@ internal static partial class ThrowHelper
     public static void ThrowEnumerationModified() =>
         throw new InvalidOperationException("The collection was modified after the enumerator was created; enumeration cannot continue. Finish enumerating before adding, inserting or removing.");
 
+    /// <summary>
+    /// One helper for both ways an enumeration can end early, so an enumerator's MoveNext holds one call to a method
+    /// without a return (a bare throw): the JIT then treats the branch as cold and keeps the loop's state in registers.
+    /// </summary>
+    [DoesNotReturn]
+    public static void ThrowEnumerationEnded(bool disposed, string typeName) =>
+        throw (disposed
+            ? new ObjectDisposedException(typeName, $"This {typeName} was disposed and its memory returned to the pool. Create a new one.")
+            : new InvalidOperationException("The collection was modified after the enumerator was created; enumeration cannot continue. Finish enumerating before adding, inserting or removing."));
+
     [DoesNotReturn]
     public static void ThrowEnumerationNotStarted() =>
         throw new InvalidOperationException("Enumeration has not started or has already finished: call MoveNext and read Current only while it returns true.");
+
+    [DoesNotReturn]
+    public static void ThrowComparerFailed(Exception inner) =>
+        throw new InvalidOperationException("The comparer threw an exception; the elements are left in an unspecified order. See the inner exception.", inner);
+
+    [DoesNotReturn]
+    public static void ThrowCountTooLargeForInt(string typeName, long count) =>
+        throw new OverflowException($"This {typeName} holds {count} elements, more than an int Count (ICollection<T>, IReadOnlyCollection<T>, LINQ's Count() and Any()) can report. Read the long Count property instead.");
+
+    [DoesNotReturn]
+    public static void ThrowDestinationTooShort(string paramName, long needed, long available) =>
+        throw new ArgumentException($"The destination has room for {available} elements, fewer than the {needed} to copy. Pass a larger destination or copy a window.", paramName);
 
     [DoesNotReturn]
     public static void ThrowAdvancedTooFar(int count, long free) =>

@@ -25,6 +25,11 @@ namespace NativeBuffers;
 /// <see cref="ObjectDisposedException"/> instead. <see cref="AddRange"/> accepts the list's own elements, as
 /// <see cref="List{T}"/> does. Elements beyond <see cref="Count"/> hold whatever the memory held: the pool does not
 /// clear on rent. docs/collections.md has the details.</para>
+/// <para>Searching, sorting and copying out (<see cref="IndexOf(T)"/>, <see cref="Sort()"/>, <see cref="BinarySearch(T)"/>,
+/// <see cref="CopyTo(T[])"/> and their overloads) behave as their <see cref="List{T}"/> namesakes, by long index,
+/// also past int.MaxValue elements. Through <see cref="ICollection{T}"/> and <see cref="IReadOnlyCollection{T}"/> the
+/// count is an int, which LINQ's <c>Count()</c> and <c>Any()</c> read instead of enumerating; beyond int.MaxValue
+/// elements it throws <see cref="OverflowException"/>: read the long <see cref="Count"/> instead.</para>
 /// <para>Thread-safety: none. Like <see cref="List{T}"/>, concurrent reads are safe while nobody writes;
 /// anything else needs external locking.</para>
 /// </remarks>
@@ -38,10 +43,16 @@ namespace NativeBuffers;
 /// </example>
 /// <typeparam name="T">An unmanaged element type.</typeparam>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmanaged
+public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<T>, IDisposable where T : unmanaged
 {
     private readonly NativeArrayPool<T> _pool;
     private NativeBuffer<T> _buffer;
+    // The lease's address, kept for the enumerator: the list alone resizes or returns its lease (it never hands it
+    // out), so a per-element read needs no lease check, which is what lets foreach keep up with List<T>'s. Every other
+    // member checks the lease (CurrentAddress), so a list whose pool was disposed throws ObjectDisposedException; an
+    // enumeration already under way then goes on reading the lease's memory, which stays mapped until the list is
+    // disposed. Set on every change of _buffer; 0 once disposed.
+    private nint _address;
     private long _count;
     private int _version;
     private bool _disposed;
@@ -62,6 +73,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
     {
         _pool = pool ?? NativeArrayPool<T>.Shared;
         _buffer = _pool.Rent(capacity);
+        _address = LeaseAddress.Of(_buffer);
     }
 
     /// <summary>The pool this list rents from.</summary>
@@ -100,7 +112,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
             ThrowIfDisposed();
             if ((ulong)index >= (ulong)_count)
                 ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
-            return ref _buffer[index];
+            return ref MemoryAccess.ElementAt<T>(CurrentAddress(), index);
         }
     }
 
@@ -114,7 +126,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         long count = _count;
         if (count == _buffer.Length)
             Grow(count + 1);
-        _buffer[count] = item;
+        MemoryAccess.ElementAt<T>(CurrentAddress(), count) = item;
         _count = count + 1;
         _version++;
     }
@@ -153,7 +165,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         if (_count == _buffer.Length)
             Grow(_count + 1);
         MoveElements(index, index + 1, _count - index);
-        _buffer[index] = item;
+        MemoryAccess.ElementAt<T>(CurrentAddress(), index) = item;
         _count++;
         _version++;
     }
@@ -269,12 +281,28 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
     public Enumerator GetEnumerator()
     {
         ThrowIfDisposed();
+        CurrentAddress(); // a lease ended by the pool's disposal throws here, before the unchecked reads begin
         return new Enumerator(this);
     }
 
     IEnumerator<T> IEnumerable<T>.GetEnumerator() => GetEnumerator();
 
     IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    /// <summary>
+    /// <see cref="Count"/> as an int, for <see cref="ICollection{T}"/> and its users: LINQ's <c>Count()</c> and
+    /// <c>Any()</c>, <c>new List&lt;T&gt;(list)</c>, <c>ToArray()</c> read it instead of enumerating.
+    /// </summary>
+    /// <exception cref="OverflowException"><see cref="Count"/> exceeds <see cref="int.MaxValue"/>: such a list has no int
+    /// count (enumerating it in <c>Count()</c> would overflow as well); read the long <see cref="Count"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
+    int ICollection<T>.Count => IntCount();
+
+    /// <inheritdoc cref="ICollection{T}.Count"/>
+    int IReadOnlyCollection<T>.Count => IntCount();
+
+    /// <summary>False: the list can be changed.</summary>
+    bool ICollection<T>.IsReadOnly => false;
 
     /// <summary>Returns the buffer to the pool. Calling it again does nothing.</summary>
     public void Dispose()
@@ -284,7 +312,9 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         _disposed = true;
         NativeBuffer<T> buffer = _buffer;
         _buffer = default;
+        _address = 0;
         _count = 0;
+        _version++; // so an enumerator's one version check also notices disposal
         // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
         buffer.Dispose();
     }
@@ -302,6 +332,7 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeList<T>), minimum, max);
         long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
         _pool.Resize(ref _buffer, Math.Max(minimum, doubled));
+        _address = LeaseAddress.Of(_buffer);
     }
 
     /// <summary>
@@ -321,11 +352,22 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
     {
         if (count <= 0)
             return;
-        nint address = LeaseAddress.Of(_buffer);
+        nint address = CurrentAddress();
         nint size = Unsafe.SizeOf<T>();
         MemoryAccess.Move(address + (nint)from * size, address + (nint)to * size, (nuint)(count * size));
     }
 
+    /// <summary>The lease's address, checked: throws <see cref="ObjectDisposedException"/> if the pool's disposal ended the lease.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private nint CurrentAddress() => _buffer.CheckedAddress();
+
+    private int IntCount()
+    {
+        ThrowIfDisposed();
+        if (_count > int.MaxValue)
+            ThrowHelper.ThrowCountTooLargeForInt(nameof(NativeList<T>), _count);
+        return (int)_count;
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()
@@ -369,13 +411,16 @@ public sealed class NativeList<T> : IEnumerable<T>, IDisposable where T : unmana
         /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
         public bool MoveNext()
         {
+            // List<T>'s shape: one version check (Dispose bumps the version too) and one bounds check per element,
+            // then a read from the list's current address, which growth by EnsureCapacity may have changed. Nothing
+            // here takes the enumerator's address, and the only call is a throw helper that never returns, so in a
+            // foreach loop the JIT keeps the enumerator and the caller's locals in registers and hoists the loads.
             NativeList<T> list = _list;
-            list.ThrowIfDisposed();
             if (_version != list._version)
-                ThrowHelper.ThrowEnumerationModified();
+                ThrowHelper.ThrowEnumerationEnded(list._disposed, nameof(NativeList<T>));
             if ((ulong)_index < (ulong)list._count)
             {
-                _current = list._buffer[_index];
+                _current = MemoryAccess.ElementAt<T>(list._address, _index);
                 _index++;
                 return true;
             }

@@ -14,6 +14,13 @@ internal static unsafe class MemoryAccess
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ref T AsRef<T>(nint address) where T : unmanaged => ref Unsafe.AsRef<T>((void*)address);
 
+    /// <summary>
+    /// Element <paramref name="index"/> of the array of <typeparamref name="T"/> at <paramref name="address"/>, by a
+    /// 64-bit index: for walks over buffers longer than a span can cover. No bounds check: the caller has made one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ref T ElementAt<T>(nint address, long index) where T : unmanaged => ref ((T*)address)[index];
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T* AsPointer<T>(nint address) where T : unmanaged => (T*)address;
 

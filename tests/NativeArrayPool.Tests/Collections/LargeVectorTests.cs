@@ -70,6 +70,66 @@ public class LargeVectorTests(ITestOutputHelper output)
         AssertLargeStepsMovedPages(pool.GetStatistics(), steps);
     }
 
+    /// <summary>
+    /// A <see cref="NativeList{T}"/> of 2 GiB + 4 KiB bytes: the searches cross the 2^30-element chunks they walk and
+    /// int.MaxValue, the sort takes the long-index partition (the list is longer than a span) and span-sorts the
+    /// pieces, and the int count of ICollection&lt;T&gt; refuses. Mostly 7s, with markers on both sides of the chunk
+    /// and int.MaxValue boundaries, so one three-way partition pass around 7 leaves only tiny pieces to span-sort.
+    /// </summary>
+    [Fact]
+    public void NativeList_of_more_than_int_MaxValue_bytes_searches_and_sorts_by_long_index()
+    {
+        const long count = int.MaxValue + 4097L;
+        const long chunk = 1L << 30;
+        var phases = new Phases();
+        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux });
+        using var list = new NativeList<byte>(count, pool);
+        byte[] sevens = new byte[LargeWrite];
+        sevens.AsSpan().Fill(7);
+        while (list.Count < count)
+            list.AddRange(sevens.AsSpan(0, (int)Math.Min(sevens.Length, count - list.Count)));
+        // Not at 0, count/2 or count-1: the partition's pivot is the median of those three, and should be 7.
+        (long Index, byte Value)[] markers =
+        [
+            (5, 3), (chunk - 1, 200), (chunk, 1), (count / 3, 100),
+            (int.MaxValue - 1, 9), (int.MaxValue, 0), (int.MaxValue + 1L, 255), (count - 2, 2),
+        ];
+        foreach ((long index, byte value) in markers)
+            list[index] = value;
+        phases.Lap("fill");
+
+        Assert.Throws<OverflowException>(() => ((ICollection<byte>)list).Count);
+        Assert.Throws<OverflowException>(() => list.Count());
+        Assert.Equal(int.MaxValue, list.IndexOf(0));
+        Assert.Equal(int.MaxValue + 1L, list.IndexOf(255));
+        Assert.Equal(int.MaxValue + 2L, list.IndexOf(7, int.MaxValue));
+        Assert.Equal(count - 2, list.LastIndexOf(2));
+        Assert.Equal(5, list.LastIndexOf(3)); // backwards across both chunk boundaries
+        Assert.Equal(chunk, list.LastIndexOf(1, chunk + 10, 11));
+        Assert.Equal(-1, list.IndexOf(42));
+        bool found = list.Contains(42); // the method, not xunit's walk of 2 G elements
+        Assert.False(found);
+        byte[] window = new byte[4];
+        list.CopyTo(int.MaxValue - 1L, window);
+        Assert.Equal([9, 0, 255, 7], window);
+        phases.Lap("searches");
+
+        list.Sort();
+        phases.Lap("sort");
+        Assert.Equal(count, list.Count);
+        Assert.Equal([0, 1, 2, 3], list.AsSpan(0, 4).ToArray());
+        Assert.Equal([9, 100, 200, 255], list.AsSpan(count - 4, 4).ToArray());
+        for (long at = 4; at < count - 4; at += chunk)
+            Assert.Equal(-1, list.AsSpan(at, (int)Math.Min(chunk, count - 4 - at)).IndexOfAnyExcept((byte)7));
+        Assert.Equal(count - 2, list.BinarySearch(200));
+        Assert.Equal(~(count - 4), list.BinarySearch(8));
+        Assert.Equal(~(count - 1), list.BinarySearch(250));
+        Assert.True(list.Remove(255));
+        Assert.Equal(count - 5, list.LastIndexOf(7));
+        phases.Lap("checks");
+        output.WriteLine($"NativeList<byte> of {count:N0} elements: {phases}");
+    }
+
     [Fact]
     public async Task MemoryStream_holds_more_than_3_GiB_and_grows_without_copying_large_steps()
     {

@@ -8,7 +8,23 @@ namespace NativeBuffers.Tests.Collections;
 
 public class NativeListTests
 {
-    public enum Kind { Add, AddRange, Get, Set, Insert, RemoveAt, RemoveRange, Clear, EnsureCapacity, Enumerate, ModifyWhileEnumerating, AsSpan, AddRangeOwn }
+    public enum Kind
+    {
+        Add, AddRange, Get, Set, Insert, RemoveAt, RemoveRange, Clear, EnsureCapacity, Enumerate, ModifyWhileEnumerating, AsSpan, AddRangeOwn,
+        GrowWhileEnumerating, Sort, SortDescending, SortComparison, SortRange, SortLongIndex, BinarySearch, BinarySearchRange,
+        IndexOf, IndexOfFrom, IndexOfRange, LastIndexOf, LastIndexOfFrom, LastIndexOfRange, Contains, Remove,
+        CopyToArray, CopyToRange, CopyToSpan, CopyToWindow, LinqCount, NewListFrom,
+    }
+
+    // A total order other than the default, so both sides must agree on every position after a sort.
+    private static readonly Comparer<int> Descending = Comparer<int>.Create((x, y) => y.CompareTo(x));
+    private static readonly Comparison<int> Scrambled = (x, y) => (x ^ 0x55).CompareTo(y ^ 0x55);
+
+    // A value to look for: B (in -3 … 40), which the programs' values (-100 … 100) often hold and often do not.
+    private static int Sought(Op op) => op.B;
+
+    // A second count for the three-argument searches: -3 … 67.
+    private static int Count2(Op op) => op.Items.Length - 3;
 
     /// <summary>One step of a random program; A and B become indexes and counts relative to the list's size when it runs.</summary>
     public sealed record Op(Kind Kind, int A, int B, int[] Items)
@@ -82,6 +98,48 @@ public class NativeListTests
                 (int start, int count) = OwnWindow(list.Count, op);
                 list.AddRange(CollectionsMarshal.AsSpan(list).Slice(start, count));
             }),
+            Kind.GrowWhileEnumerating => Differential.Capture(() =>
+            {
+                List<int>.Enumerator e = list.GetEnumerator();
+                e.MoveNext();
+                list.EnsureCapacity(list.Capacity * 2 + 1);
+                return Enumerate(e);
+            }),
+            Kind.Sort => Differential.Capture(list.Sort),
+            Kind.SortDescending => Differential.Capture(() => list.Sort(Descending)),
+            Kind.SortComparison => Differential.Capture(() => list.Sort(Scrambled)),
+            Kind.SortRange or Kind.SortLongIndex => Differential.Capture(() => list.Sort(index, op.B, op.Items.Length % 2 == 0 ? null : Descending)),
+            Kind.BinarySearch => Differential.Capture(() => list.BinarySearch(Sought(op))),
+            Kind.BinarySearchRange => Differential.Capture(() => list.BinarySearch(index, op.B, Count2(op), op.Items.Length % 2 == 0 ? null : Descending)),
+            Kind.IndexOf => Differential.Capture(() => list.IndexOf(Sought(op))),
+            Kind.IndexOfFrom => Differential.Capture(() => list.IndexOf(Sought(op), index)),
+            Kind.IndexOfRange => Differential.Capture(() => list.IndexOf(Sought(op), index, Count2(op))),
+            Kind.LastIndexOf => Differential.Capture(() => list.LastIndexOf(Sought(op))),
+            Kind.LastIndexOfFrom => Differential.Capture(() => list.LastIndexOf(Sought(op), index)),
+            Kind.LastIndexOfRange => Differential.Capture(() => list.LastIndexOf(Sought(op), index, Count2(op))),
+            Kind.Contains => Differential.Capture(() => list.Contains(Sought(op))),
+            Kind.Remove => Differential.Capture(() => list.Remove(Sought(op))),
+            Kind.CopyToArray => Differential.Capture(() =>
+            {
+                int[] array = new int[op.B + 3];
+                list.CopyTo(array, op.Items.Length % 6 - 1);
+                return array;
+            }),
+            Kind.CopyToRange => Differential.Capture(() =>
+            {
+                int[] array = new int[40];
+                list.CopyTo(index, array, op.Items.Length % 12 - 1, op.B);
+                return array;
+            }),
+            Kind.CopyToSpan => Differential.Capture(() =>
+            {
+                int[] array = new int[op.B + 3];
+                CollectionsMarshal.AsSpan(list).CopyTo(array);
+                return array;
+            }),
+            Kind.CopyToWindow => Differential.Capture(() => list.GetRange(index, Math.Abs(op.B)).ToArray()),
+            Kind.LinqCount => Differential.Capture(() => Enumerable.Count(list) + (Enumerable.Any(list) ? 1000 : 0)),
+            Kind.NewListFrom => Differential.Capture(() => new List<int>(list).ToArray()),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
     }
@@ -121,6 +179,55 @@ public class NativeListTests
                 (int start, int count) = OwnWindow((int)list.Count, op);
                 list.AddRange(list.AsSpan(start, count));
             }),
+            Kind.GrowWhileEnumerating => Differential.Capture(() =>
+            {
+                NativeList<int>.Enumerator e = list.GetEnumerator();
+                e.MoveNext();
+                list.EnsureCapacity(list.Capacity * 2 + 1); // moves the elements: the enumerator must read them at their new address
+                return Enumerate(e);
+            }),
+            Kind.Sort => Differential.Capture(list.Sort),
+            Kind.SortDescending => Differential.Capture(() => list.Sort(Descending)),
+            Kind.SortComparison => Differential.Capture(() => list.Sort(Scrambled)),
+            Kind.SortRange => Differential.Capture(() => list.Sort(index, op.B, op.Items.Length % 2 == 0 ? null : Descending)),
+            // The path of lists longer than a span, over small ones: pieces of at most 1 … 5 elements go to the span sort.
+            Kind.SortLongIndex => Differential.Capture(() => list.Sort(index, op.B, op.Items.Length % 2 == 0 ? null : Descending, spanLimit: 1 + op.A % 5)),
+            Kind.BinarySearch => Differential.Capture(() => list.BinarySearch(Sought(op))),
+            Kind.BinarySearchRange => Differential.Capture(() => list.BinarySearch(index, op.B, Count2(op), op.Items.Length % 2 == 0 ? null : Descending)),
+            Kind.IndexOf => Differential.Capture(() => list.IndexOf(Sought(op))),
+            Kind.IndexOfFrom => Differential.Capture(() => list.IndexOf(Sought(op), index)),
+            Kind.IndexOfRange => Differential.Capture(() => list.IndexOf(Sought(op), index, Count2(op))),
+            Kind.LastIndexOf => Differential.Capture(() => list.LastIndexOf(Sought(op))),
+            Kind.LastIndexOfFrom => Differential.Capture(() => list.LastIndexOf(Sought(op), index)),
+            Kind.LastIndexOfRange => Differential.Capture(() => list.LastIndexOf(Sought(op), index, Count2(op))),
+            Kind.Contains => Differential.Capture(() => list.Contains(Sought(op))),
+            Kind.Remove => Differential.Capture(() => list.Remove(Sought(op))),
+            Kind.CopyToArray => Differential.Capture(() =>
+            {
+                int[] array = new int[op.B + 3];
+                list.CopyTo(array, op.Items.Length % 6 - 1);
+                return array;
+            }),
+            Kind.CopyToRange => Differential.Capture(() =>
+            {
+                int[] array = new int[40];
+                list.CopyTo(index, array, op.Items.Length % 12 - 1, op.B);
+                return array;
+            }),
+            Kind.CopyToSpan => Differential.Capture(() =>
+            {
+                int[] array = new int[op.B + 3];
+                list.CopyTo(array.AsSpan());
+                return array;
+            }),
+            Kind.CopyToWindow => Differential.Capture(() =>
+            {
+                int[] array = new int[Math.Abs(op.B)];
+                list.CopyTo(index, array.AsSpan());
+                return array;
+            }),
+            Kind.LinqCount => Differential.Capture(() => Enumerable.Count(list) + (Enumerable.Any(list) ? 1000 : 0)),
+            Kind.NewListFrom => Differential.Capture(() => new List<int>(list).ToArray()),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
     }
@@ -222,5 +329,102 @@ public class NativeListTests
         // the six doublings from 2 MiB to 128 MiB move pages or grow in place.
         Assert.True(stats.BytesCopied < NativeBuffers.Arenas.SizeClasses.HugeSize, $"{stats}");
         Assert.True(stats.GrowsInPlace + stats.GrowsRemappedFixed + stats.GrowsRemapped >= 6, $"{stats}");
+    }
+    [Fact]
+    public void Doubles_are_searched_and_sorted_by_their_Equals_and_CompareTo_as_List_does()
+    {
+        // Not bitwise: 0.0 equals -0.0, NaN equals NaN; the default comparer puts NaN first.
+        double[] values = [3.5, -0.0, double.NaN, 0.0, double.NegativeInfinity, 1e-300, -2, double.PositiveInfinity, 0.0, double.NaN, -7.25];
+        using var list = new NativeList<double>();
+        list.AddRange(values);
+        var reference = new List<double>(values);
+        foreach (double sought in new[] { 0.0, -0.0, double.NaN, -2, 42.0 })
+        {
+            Assert.Equal(reference.IndexOf(sought), list.IndexOf(sought));
+            Assert.Equal(reference.LastIndexOf(sought), list.LastIndexOf(sought));
+            Assert.Equal(reference.Contains(sought), list.Contains(sought));
+        }
+
+        reference.Sort();
+        list.Sort();
+        Assert.Equal(reference.Select(BitConverter.DoubleToInt64Bits), list.ToArray().Select(BitConverter.DoubleToInt64Bits));
+        foreach (double sought in new[] { 0.0, double.NaN, 2.0, double.PositiveInfinity, 1e308 })
+            Assert.Equal(reference.BinarySearch(sought), list.BinarySearch(sought));
+
+        // The long-index path orders by the same comparer; equal elements (0.0 and -0.0) may land in either order.
+        using var shuffled = new NativeList<double>();
+        shuffled.AddRange(values);
+        shuffled.Sort(0, shuffled.Count, null, spanLimit: 2);
+        Assert.Equal(reference, shuffled.ToArray());
+    }
+
+    public enum Side : short { Left = -1, Right = 1, Up = 300 }
+
+    [Fact]
+    public void Enums_and_structs_are_found_as_List_finds_them()
+    {
+        Side[] sides = [Side.Up, Side.Left, Side.Right, Side.Up, Side.Left];
+        using var enums = new NativeList<Side>();
+        enums.AddRange(sides);
+        foreach (Side s in new[] { Side.Left, Side.Right, Side.Up, (Side)7 })
+        {
+            Assert.Equal(sides.ToList().IndexOf(s), enums.IndexOf(s));
+            Assert.Equal(sides.ToList().LastIndexOf(s), enums.LastIndexOf(s));
+        }
+
+        (int, long)[] pairs = [(1, 2), (3, 4), (1, 2), (0, 0)];
+        using var structs = new NativeList<(int, long)>();
+        structs.AddRange(pairs);
+        Assert.Equal(2, structs.LastIndexOf((1, 2)));
+        Assert.Equal(3, structs.IndexOf(default));
+        Assert.True(structs.Remove((3, 4)));
+        Assert.False(structs.Remove((3, 4)));
+        Assert.Equal([(1, 2), (1, 2), (0, 0)], structs.ToArray());
+    }
+
+    [Fact]
+    public void LINQ_and_collection_constructors_read_the_count_instead_of_enumerating()
+    {
+        using var list = new NativeList<int>();
+        list.AddRange([5, 6, 7]);
+        Assert.True(Enumerable.TryGetNonEnumeratedCount(list, out int count));
+        Assert.Equal(3, count);
+        ICollection<int> collection = list;
+        Assert.False(collection.IsReadOnly);
+        Assert.Equal(3, ((IReadOnlyCollection<int>)list).Count);
+        Assert.Equal([5, 6, 7], new List<int>(list)); // Count, then CopyTo(T[], 0)
+        list.Dispose();
+        Assert.Throws<ObjectDisposedException>(() => collection.Count);
+    }
+
+    [Fact]
+    public void Sort_by_Comparison_rejects_null_and_a_throwing_comparer_throws_InvalidOperationException_as_in_List()
+    {
+        using var list = new NativeList<int>();
+        list.AddRange([3, 1, 2]);
+        Assert.Throws<ArgumentNullException>(() => list.Sort((Comparison<int>)null!));
+        var reference = new List<int>([3, 1, 2]);
+        Comparison<int> throwing = (_, _) => throw new FormatException();
+        Assert.IsType<FormatException>(Assert.Throws<InvalidOperationException>(() => reference.Sort(throwing)).InnerException);
+        Assert.IsType<FormatException>(Assert.Throws<InvalidOperationException>(() => list.Sort(throwing)).InnerException);
+        Assert.IsType<FormatException>(Assert.Throws<InvalidOperationException>(() => list.BinarySearch(1, Comparer<int>.Create(throwing))).InnerException);
+        Assert.Throws<ArgumentNullException>(() => list.CopyTo(null!, 0));
+    }
+
+    [Fact]
+    public void Sorting_or_removing_during_enumeration_makes_the_enumerator_throw_as_in_List()
+    {
+        using var list = new NativeList<int>();
+        list.AddRange([3, 1, 2]);
+        NativeList<int>.Enumerator e = list.GetEnumerator();
+        Assert.True(e.MoveNext());
+        list.Sort();
+        Assert.Throws<InvalidOperationException>(() => e.MoveNext());
+        e = list.GetEnumerator();
+        Assert.True(e.MoveNext());
+        Assert.False(list.Remove(42)); // nothing removed: the enumerator goes on
+        Assert.True(e.MoveNext());
+        Assert.True(list.Remove(1));
+        Assert.Throws<InvalidOperationException>(() => e.MoveNext());
     }
 }

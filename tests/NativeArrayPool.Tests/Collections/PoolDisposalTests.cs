@@ -17,6 +17,11 @@ public class PoolDisposalTests
         Assert.Throws<ObjectDisposedException>(() => list.Add(4));               // room left: writes through the stale lease
         Assert.Throws<ObjectDisposedException>(() => list.EnsureCapacity(1 << 20)); // growth goes to the disposed pool
         Assert.Throws<ObjectDisposedException>(() => list.RemoveAt(0));
+        Assert.Throws<ObjectDisposedException>(() => list.IndexOf(2));
+        Assert.Throws<ObjectDisposedException>(() => list.Sort());
+        Assert.Throws<ObjectDisposedException>(() => list.BinarySearch(2));
+        Assert.Throws<ObjectDisposedException>(() => list.CopyTo(new int[3]));
+        Assert.Throws<ObjectDisposedException>(() => list.GetEnumerator());
         list.Dispose();
     }
 

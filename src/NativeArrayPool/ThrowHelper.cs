@@ -30,7 +30,7 @@ internal static partial class ThrowHelper
     /// elements. The message shows the whole window, so no single actual value is attached.
     /// </summary>
     [DoesNotReturn]
-    public static void ThrowWindowOutside(string paramName, long start, int length, long size, string container) =>
+    public static void ThrowWindowOutside(string paramName, long start, long length, long size, string container) =>
         throw new ArgumentOutOfRangeException(paramName, $"The window [{start}, {start}+{length}) is not inside the {container} of {size} elements.");
 
     [DoesNotReturn]

@@ -41,7 +41,7 @@ public sealed partial class NativeList<T>
         if ((ulong)index > (ulong)_count)
             ThrowSearchStartOutOfRange(index);
         if (count < 0 || index > _count - count)
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(count), count, $"The range [{index}, {index}+{count}) is not inside the list of {_count} elements.");
+            ThrowHelper.ThrowWindowOutside(nameof(count), index, count, _count, "list");
         return Find(item, index, count);
     }
 
@@ -79,7 +79,7 @@ public sealed partial class NativeList<T>
         if ((ulong)index >= (ulong)_count)
             ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
         if (count < 0 || count > index + 1)
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(count), count, $"The {count} elements ending at index {index} do not lie inside the list: count must be in [0, {index + 1}].");
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(count), count, $"The elements counted back from index {index} must lie inside the list: count must be in [0, {index + 1}].");
         return FindLast(item, index, count);
     }
 
@@ -256,7 +256,7 @@ public sealed partial class NativeList<T>
     }
 
     private void ThrowSearchStartOutOfRange(long index) =>
-        ThrowHelper.ThrowArgumentOutOfRange(nameof(index), index, $"A search can start at any index in [0, {_count}]; {index} is outside the list of {_count} elements.");
+        ThrowHelper.ThrowArgumentOutOfRange(nameof(index), index, $"A search can start at any index in [0, {_count}] of the list.");
 
     // Forward search of [start, start+count) a span at a time.
     private long Find(T item, long start, long count)

@@ -249,7 +249,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     {
         ThrowIfDisposed();
         if ((ulong)start > (ulong)_count || (ulong)length > (ulong)(_count - start))
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(start), start, $"The window [{start}, {start}+{length}) is not inside the list of {_count} elements.");
+            ThrowHelper.ThrowWindowOutside(nameof(start), start, length, _count, "list");
         return _buffer.AsSpan(start, length);
     }
 

@@ -29,7 +29,11 @@ internal abstract class VirtualMemory
     /// <summary>Whether <see cref="Discard"/> and <see cref="Refresh"/> leave zeros behind (fresh anonymous pages).</summary>
     public abstract bool DiscardedPagesReadZero { get; }
 
-    /// <summary>Maps <paramref name="length"/> bytes read-write, aligned to <paramref name="alignment"/> (a power of two ≥ page), as one mapping.</summary>
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes read-write, aligned to <paramref name="alignment"/> (a power of two ≥ page),
+    /// as one mapping that touches no other mapping when it is made (on Linux an unmapped page stays on either side,
+    /// so the kernel never merges two reservations into one VMA).
+    /// </summary>
     public abstract OsError Reserve(nuint length, nuint alignment, bool hugePages, out nint address);
 
     /// <summary>Unmaps a range this layer mapped (a whole reservation, a part of one, or a moved range).</summary>

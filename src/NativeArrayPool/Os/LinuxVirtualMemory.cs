@@ -123,6 +123,9 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
 
     public override void Clear(nint address, nuint length) => NativeMemory.Clear((void*)address, length);
 
+    // Its own value: the byte may be a buffer's contents, or a free block's zero.
+    public override void Stamp(nint address) => Volatile.Write(ref *(byte*)address, Volatile.Read(ref *(byte*)address));
+
     // Best effort: a kernel built without THP answers EINVAL, and the memory works the same without it.
     private static void AdviseHugePages(nint address, nuint length) => Libc.MAdvise(address, length, Libc.MADV_HUGEPAGE);
 

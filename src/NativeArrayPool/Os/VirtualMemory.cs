@@ -77,6 +77,13 @@ internal abstract class VirtualMemory
     public abstract void Clear(nint address, nuint length);
 
     /// <summary>
+    /// Writes the byte at <paramref name="address"/> back with its own value (in a range the caller owns exclusively):
+    /// on Linux the write fault gives the kernel mapping holding it an anon_vma, which every piece it is later split
+    /// into shares, so the pieces can merge again. Layers without kernel mappings to merge do nothing.
+    /// </summary>
+    public abstract void Stamp(nint address);
+
+    /// <summary>
     /// The kernel's limit on this process's mappings (<c>vm.max_map_count</c>), or -1 where this layer's reservations
     /// are not kernel mappings the process could run out of (the portable layer). Read once; cheap.
     /// </summary>

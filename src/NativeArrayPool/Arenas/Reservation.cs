@@ -271,7 +271,16 @@ internal sealed class Reservation
         _runs.Where(r => r.Kind != SegmentKind.Fresh).Select(r => (r.Offset, r.Length, r.Kind)).ToList();
 
     /// <summary>The runs as "kind identity @ offset + length", for failure messages. Allocates.</summary>
-    public string DescribeRuns() => string.Join(" ", _runs.Select(r => $"{r.Kind}{r.Identity}{(_stamped.Contains(r.Identity) ? "*" : "")}@{r.Offset:x}+{r.Length:x}"));
+    public string DescribeRuns()
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (Run run in _runs)
+        {
+            text.Append(text.Length == 0 ? "" : " ").Append(run.Kind).Append(run.Identity).Append(_stamped.Contains(run.Identity) ? "*" : "")
+                .Append('@').Append(run.Offset.ToString("x")).Append('+').Append(run.Length.ToString("x"));
+        }
+        return text.ToString();
+    }
 
     /// <summary>The ranges we may unmap when the reservation goes: all of it except ranges others mapped.</summary>
     public IEnumerable<(nint Start, long Length)> OwnedRanges()

@@ -100,6 +100,7 @@ internal sealed partial class Arena
         int order = space.OrderOf(newBytes);
         Reservation destination;
         long offset;
+        bool stamp, stampSource;
         lock (_lock)
         {
             long reserveDeclines = DeclinedByMappingReserve;
@@ -112,10 +113,18 @@ internal sealed partial class Arena
                     Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
+            stamp = destination.NeedsStamp(offset);
+            stampSource = SourceNeedsStamp(allocation);
         }
 
         nint target = destination.AddressOf(offset);
+        // The move is about to cut the destination's fresh mapping in two. Written now, that mapping has an anon_vma
+        // the two pieces share, so they merge again when the island goes (Reservation.Split). One fault per identity.
+        if (stamp)
+            _os.Stamp(target);
         Placement source = Placement.Of(allocation);
+        if (stampSource)
+            _os.Stamp(source.Address);
         // A detached mapping (made by a plain mremap) moving into the huge space lacks VM_HUGEPAGE; advise the
         // island so its new pages fault in as huge pages too. (Small-space blocks never get here: they copy.)
         bool adviseHuge = destination.HugePages && !(source.Reservation?.HugePages ?? false);
@@ -142,9 +151,11 @@ internal sealed partial class Arena
             }
             return false;
         }
-        GiveBackVacated(source, vacated);
+        GiveBackVacated(source, vacated, stampSource);
         lock (_lock)
         {
+            if (stamp)
+                destination.MarkStamped(offset);
             destination.MarkIsland(offset, newBytes);
             _detached.Remove(allocation);
             allocation.Kind = AllocationKind.Block;
@@ -219,6 +230,7 @@ internal sealed partial class Arena
     private bool TryRemap(Allocation allocation, int newClass, List<Allocation>? vacated)
     {
         long newBytes = SizeClasses.SizeOf(newClass);
+        bool stampSource;
         lock (_lock)
         {
             if (!FitsBudget(1))
@@ -232,8 +244,11 @@ internal sealed partial class Arena
             if (!FitsReserveAfterConsolidating(2))
                 return false;
             NoteAdded(1);
+            stampSource = SourceNeedsStamp(allocation);
         }
         Placement source = Placement.Of(allocation);
+        if (stampSource)
+            _os.Stamp(source.Address);
         OsError error = _os.Move(source.Address, (nuint)source.Capacity, (nuint)newBytes, out nint moved);
         if (error.IsFailure)
         {
@@ -245,7 +260,7 @@ internal sealed partial class Arena
         // then stays in its reservation as the anchor of the now longer mapping. Otherwise the pages left.
         bool left = moved != source.Address;
         if (left)
-            GiveBackVacated(source, vacated);
+            GiveBackVacated(source, vacated, stampSource);
         lock (_lock)
         {
             if (left)
@@ -265,11 +280,18 @@ internal sealed partial class Arena
     }
 
     /// <summary>
+    /// Whether a move out of <paramref name="allocation"/>'s block would cut a fresh mapping whose identity is not
+    /// stamped yet: the block is then written (its own first byte rewritten) before the move. Under the lock.
+    /// </summary>
+    private static bool SourceNeedsStamp(Allocation allocation) =>
+        allocation.Kind == AllocationKind.Block && !allocation.IsIsland && allocation.Reservation!.NeedsStamp(allocation.Offset);
+
+    /// <summary>
     /// After a successful move the source range is unmapped. If it was part of a reservation, map it again
     /// (never over someone else's mapping) and return its block, or hand it to <paramref name="vacated"/> as a
     /// record of its own (still taken); an island's segment goes with it.
     /// </summary>
-    private void GiveBackVacated(Placement source, List<Allocation>? vacated)
+    private void GiveBackVacated(Placement source, List<Allocation>? vacated, bool stamped)
     {
         if (source.Reservation is not Reservation reservation)
             return; // a detached mapping: the kernel already took it away, nothing of ours is left there
@@ -277,6 +299,8 @@ internal sealed partial class Arena
         OsError restored = _os.Restore(reservation.AddressOf(source.Offset), (nuint)bytes, reservation.HugePages);
         lock (_lock)
         {
+            if (stamped)
+                reservation.MarkStamped(source.Offset); // before the model cuts the run around the vacated range
             if (restored.IsSuccess)
             {
                 reservation.MarkFresh(source.Offset, bytes);

@@ -186,6 +186,8 @@ internal sealed class Reservation
 
     private readonly List<Run> _runs = new();
     private int _nextIdentity = 2;
+    // Identities whose mapping is known to have an anon_vma, because the arena wrote into it (see Split).
+    private readonly HashSet<int> _stamped = new();
 
     private readonly record struct Run(long Offset, long Length, SegmentKind Kind, int Identity)
     {
@@ -204,6 +206,31 @@ internal sealed class Reservation
         return false;
     }
 
+    /// <summary>Whether the fresh run holding <paramref name="offset"/> must be stamped before a move cuts it (see Split).</summary>
+    public bool NeedsStamp(long offset)
+    {
+        foreach (Run run in _runs)
+        {
+            if (run.Offset <= offset && offset < run.End)
+                return run.Kind == SegmentKind.Fresh && !_stamped.Contains(run.Identity);
+        }
+        return false;
+    }
+
+    /// <summary>The arena wrote into the fresh run holding <paramref name="offset"/>: its mapping has an anon_vma.</summary>
+    public void MarkStamped(long offset)
+    {
+        foreach (Run run in _runs)
+        {
+            if (run.Offset <= offset && offset < run.End)
+            {
+                if (run.Kind == SegmentKind.Fresh)
+                    _stamped.Add(run.Identity);
+                return;
+            }
+        }
+    }
+
     /// <summary>Pages moved in at [offset, offset+length): a VMA of their own.</summary>
     public void MarkIsland(long offset, long length) => Set(_runs, offset, length, SegmentKind.Island, _nextIdentity++);
 
@@ -216,9 +243,11 @@ internal sealed class Reservation
         // a fresh neighbour outside (another reservation) has a contiguous page offset, so the range merges
         // with it and inherits its anon_vma, and cannot merge with a touched run inside afterwards (measured:
         // a huge-page reservation showed [0,4) and [4,8) MiB apart after its first island was refreshed).
+        // Likewise a hole on the left may hold someone else's mapping now, which the kernel would try first: only an
+        // island on the left (a VMA whose page offset does not continue into the range) leaves the right as the choice.
         int identity =
             at > 0 && _runs[at - 1].Kind == SegmentKind.Fresh ? _runs[at - 1].Identity
-            : offset != 0 && at + 1 < _runs.Count && _runs[at + 1].Kind == SegmentKind.Fresh ? _runs[at + 1].Identity
+            : at > 0 && _runs[at - 1].Kind == SegmentKind.Island && at + 1 < _runs.Count && _runs[at + 1].Kind == SegmentKind.Fresh ? _runs[at + 1].Identity
             : _nextIdentity++;
         _runs[at] = _runs[at] with { Identity = identity };
         Normalize(_runs);
@@ -240,6 +269,18 @@ internal sealed class Reservation
     /// <summary>Islands and holes, for tests and diagnostics.</summary>
     public IReadOnlyList<(long Offset, long Length, SegmentKind Kind)> Segments =>
         _runs.Where(r => r.Kind != SegmentKind.Fresh).Select(r => (r.Offset, r.Length, r.Kind)).ToList();
+
+    /// <summary>The runs as "kind identity @ offset + length", for failure messages. Allocates.</summary>
+    public string DescribeRuns()
+    {
+        var text = new System.Text.StringBuilder();
+        foreach (Run run in _runs)
+        {
+            text.Append(text.Length == 0 ? "" : " ").Append(run.Kind).Append(run.Identity).Append(_stamped.Contains(run.Identity) ? "*" : "")
+                .Append('@').Append(run.Offset.ToString("x")).Append('+').Append(run.Length.ToString("x"));
+        }
+        return text.ToString();
+    }
 
     /// <summary>The ranges we may unmap when the reservation goes: all of it except ranges others mapped.</summary>
     public IEnumerable<(nint Start, long Length)> OwnedRanges()
@@ -266,7 +307,12 @@ internal sealed class Reservation
             VmaCount = CountVmas(runs);
     }
 
-    private static void Split(List<Run> runs, long at)
+    // Cutting a fresh run gives the right-hand piece an identity of its own unless the identity is stamped. The
+    // kernel splits a VMA without changing its anon_vma, but a VMA nobody has written to has none yet, and then each
+    // piece gets its own when first written: pieces of one mapping may never merge again (KernelMergeTests shows
+    // it). Whether the user wrote cannot be seen from here; the arena stamps an identity (rewrites a byte of the
+    // block a move vacates or replaces) before the move cuts it, and pieces of a stamped identity share its anon_vma.
+    private void Split(List<Run> runs, long at)
     {
         for (int i = 0; i < runs.Count; i++)
         {
@@ -274,7 +320,8 @@ internal sealed class Reservation
             if (run.Offset < at && at < run.End)
             {
                 runs[i] = run with { Length = at - run.Offset };
-                runs.Insert(i + 1, run with { Offset = at, Length = run.End - at });
+                int identity = run.Kind == SegmentKind.Fresh && !_stamped.Contains(run.Identity) ? _nextIdentity++ : run.Identity;
+                runs.Insert(i + 1, run with { Offset = at, Length = run.End - at, Identity = identity });
                 return;
             }
         }

@@ -167,4 +167,5 @@ internal sealed class FaultInjectingVirtualMemory : VirtualMemory
 
     public override void Copy(nint source, nint destination, nuint length) => _inner.Copy(source, destination, length);
     public override void Clear(nint address, nuint length) => _inner.Clear(address, length);
+    public override void Stamp(nint address) => _inner.Stamp(address);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using NativeBuffers.Interop;
 
@@ -36,17 +37,24 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
     public override OsError Reserve(nuint length, nuint alignment, bool hugePages, out nint address)
     {
         address = 0;
-        // Over-map by the alignment and trim both ends: the trimmed pieces are unmapped, so the result is one VMA.
-        nuint slack = alignment > PageSize ? alignment - PageSize : 0;
+        // Over-map by the alignment and a page, and trim both ends, each by at least a page. The result is one VMA
+        // with an unmapped page on either side when it is made. That is what keeps reservations apart: the kernel
+        // places mappings top-down, so one made after another tends to touch it, and touching reservations of the
+        // same flags become one VMA (seen: three 64 MiB huge-page reservations as one line of /proc/self/maps).
+        // Whether a new mapping merges depends on neighbours the pool cannot see (its own, and anyone else's), so
+        // the mapping model could not count such merges without risking an undercount; apart, every reservation is
+        // exactly its own VMAs, and a later mapping can only merge into one by filling a gap, which lowers the count.
+        nuint slack = alignment + PageSize;
         nint raw = Libc.MMap(0, length + slack, ReadWrite, AnonymousPrivate, -1, 0);
         if (raw == Libc.MAP_FAILED)
             return LastError();
 
-        nint aligned = (nint)(((nuint)raw + slack) & ~(alignment - 1));
+        nint aligned = (nint)(((nuint)raw + PageSize + alignment - 1) & ~(alignment - 1));
         nuint head = (nuint)(aligned - raw);
         nuint tail = slack - head;
-        if (head != 0) Libc.MUnmap(raw, head);
-        if (tail != 0) Libc.MUnmap(aligned + (nint)length, tail);
+        Debug.Assert(head >= PageSize && tail >= PageSize);
+        Libc.MUnmap(raw, head);
+        Libc.MUnmap(aligned + (nint)length, tail);
 
         if (hugePages)
             AdviseHugePages(aligned, length);
@@ -114,6 +122,9 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
         Buffer.MemoryCopy((void*)source, (void*)destination, length, length);
 
     public override void Clear(nint address, nuint length) => NativeMemory.Clear((void*)address, length);
+
+    // Its own value: the byte may be a buffer's contents, or a free block's zero.
+    public override void Stamp(nint address) => Volatile.Write(ref *(byte*)address, Volatile.Read(ref *(byte*)address));
 
     // Best effort: a kernel built without THP answers EINVAL, and the memory works the same without it.
     private static void AdviseHugePages(nint address, nuint length) => Libc.MAdvise(address, length, Libc.MADV_HUGEPAGE);

@@ -76,4 +76,6 @@ internal sealed unsafe class PortableVirtualMemory : VirtualMemory
         Buffer.MemoryCopy((void*)source, (void*)destination, length, length);
 
     public override void Clear(nint address, nuint length) => NativeMemory.Clear((void*)address, length);
+
+    public override void Stamp(nint address) { } // no kernel mappings to merge
 }

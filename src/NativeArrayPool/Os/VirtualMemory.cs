@@ -29,7 +29,11 @@ internal abstract class VirtualMemory
     /// <summary>Whether <see cref="Discard"/> and <see cref="Refresh"/> leave zeros behind (fresh anonymous pages).</summary>
     public abstract bool DiscardedPagesReadZero { get; }
 
-    /// <summary>Maps <paramref name="length"/> bytes read-write, aligned to <paramref name="alignment"/> (a power of two ≥ page), as one mapping.</summary>
+    /// <summary>
+    /// Maps <paramref name="length"/> bytes read-write, aligned to <paramref name="alignment"/> (a power of two ≥ page),
+    /// as one mapping that touches no other mapping when it is made (on Linux an unmapped page stays on either side,
+    /// so the kernel never merges two reservations into one VMA).
+    /// </summary>
     public abstract OsError Reserve(nuint length, nuint alignment, bool hugePages, out nint address);
 
     /// <summary>Unmaps a range this layer mapped (a whole reservation, a part of one, or a moved range).</summary>
@@ -71,6 +75,13 @@ internal abstract class VirtualMemory
 
     /// <summary>Writes zeros over a range. Cannot fail for a valid range.</summary>
     public abstract void Clear(nint address, nuint length);
+
+    /// <summary>
+    /// Writes the byte at <paramref name="address"/> back with its own value (in a range the caller owns exclusively):
+    /// on Linux the write fault gives the kernel mapping holding it an anon_vma, which every piece it is later split
+    /// into shares, so the pieces can merge again. Layers without kernel mappings to merge do nothing.
+    /// </summary>
+    public abstract void Stamp(nint address);
 
     /// <summary>
     /// The kernel's limit on this process's mappings (<c>vm.max_map_count</c>), or -1 where this layer's reservations

@@ -107,12 +107,32 @@ public class ReservationTests
     {
         var reservation = new Reservation(Base, Size, GranuleShift, hugePages: false);
         Assert.Equal(expected, reservation.VmaCountWithIsland(offset, length));
+        reservation.MarkStamped(offset); // as the arena does before a move cuts an identity
         reservation.MarkIsland(offset, length);
         Assert.Equal(expected, reservation.VmaCount);
         reservation.MarkFresh(offset, length);
         // Mapped again with a fresh neighbour on its left it merges back; at offset 0 the mapping before the
         // reservation may take it, so the model counts it apart.
         Assert.Equal(offset == 0 && length < Size ? 2 : 1, reservation.VmaCount);
+    }
+
+    [Fact]
+    public void Pieces_of_an_identity_cut_before_it_was_stamped_stay_apart()
+    {
+        // Nobody may have written the mapping before the cut, so each piece may get its own anon_vma later.
+        var reservation = new Reservation(Base, Size, GranuleShift, hugePages: false);
+        Assert.True(reservation.NeedsStamp(2L << 20));
+        reservation.MarkIsland(2L << 20, 1L << 20);
+        reservation.MarkFresh(2L << 20, 1L << 20);
+        Assert.Equal(2, reservation.VmaCount);        // [0, 3) joined the left piece; [3, 4) stays apart
+
+        var stamped = new Reservation(Base, Size, GranuleShift, hugePages: false);
+        stamped.MarkStamped(2L << 20);
+        Assert.False(stamped.NeedsStamp(2L << 20));
+        stamped.MarkIsland(2L << 20, 1L << 20);
+        Assert.False(stamped.NeedsStamp(3L << 20));   // the pieces share the stamped identity
+        stamped.MarkFresh(2L << 20, 1L << 20);
+        Assert.Equal(1, stamped.VmaCount);
     }
 
     [Fact]

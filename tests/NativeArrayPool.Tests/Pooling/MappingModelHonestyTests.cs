@@ -9,9 +9,12 @@ namespace NativeBuffers.Tests.Pooling;
 /// at every sample of random soaks of mixed sizes and growth paths. The kernel's count is attributed to the pool
 /// by address: every line of /proc/self/maps that overlaps one of the pool's ranges (reservations, detached
 /// mappings, ranges still to unmap). A budget and a reserve built on the model must never undercount, so the
-/// model is never below that count. How far above it is is printed, not asserted: the kernel merges neighbouring
-/// reservations, and re-mapped ranges that were never touched, which the model cannot see, and these soaks found
-/// the model up to 4× above the kernel (8 against 2 after a trim; 6 against 2 with three adjacent reservations).
+/// model is never below that count, and at every sample of the soak it is at most twice the count (docs/design.md,
+/// "The kernel-mapping model", says what the model knows and where it counts high).
+/// After the final Trim only the first half is asserted: every buffer is back, and the ranges mapped again in place
+/// of moved buffers are blank (nobody wrote them since), so they have no anon_vma and the kernel merges them with
+/// every neighbour, which the model cannot see without asking the kernel. Across 45 seeds the model was then up to
+/// 2.5× the kernel (10 against 4), while during the soaks it stayed within 1.75× (7 against 4).
 /// </summary>
 [Collection(nameof(SerialKernelCollection))]
 [Trait(Layer.Trait, Layer.Linux)]
@@ -72,6 +75,7 @@ public class MappingModelHonestyTests(ITestOutputHelper output)
                 (int model, int kernel, string detail) = Compare(pool);
                 samples++;
                 Assert.True(model >= kernel, $"seed {seed}, operation {op}: the model counts {model} mappings, the kernel {kernel}\n{detail}");
+                Assert.True(model <= 2 * kernel, $"seed {seed}, operation {op}: the model counts {model} mappings, more than twice the kernel's {kernel}\n{Describe(pool)}");
                 if (model * worstRatioKernel > worstRatioModel * Math.Max(kernel, 1))
                     (worstRatioModel, worstRatioKernel) = (model, Math.Max(kernel, 1));
             }
@@ -102,14 +106,21 @@ public class MappingModelHonestyTests(ITestOutputHelper output)
         int model = arena.KernelMappings;
         List<(nint Start, nint End)> mappings = ProcessMemory.ReadMappings()!;
         var ours = mappings.Where(m => ranges.Any(r => m.Start < r.End && r.Start < m.End)).ToList();
-        string detail = "";
-        if (ours.Count > model)
+        return (model, ours.Count, ours.Count > model ? Describe(pool) : "");
+    }
+
+    /// <summary>Every reservation's runs as the model has them, with the kernel's mappings over it; for failure messages.</summary>
+    private static string Describe(NativeArrayPool<byte> pool)
+    {
+        var arena = pool.Core.Arena;
+        List<(nint Start, nint End)> mappings = ProcessMemory.ReadMappings()!;
+        var text = new System.Text.StringBuilder("pool ranges: ")
+            .AppendJoin(", ", arena.MappedRanges().Select(r => $"{r.Start:x}-{r.End:x}")).AppendLine();
+        foreach (var r in arena.ReservationsSnapshot().OrderBy(r => r.Base))
         {
-            detail = "pool ranges: " + string.Join(", ", ranges.Select(r => $"{r.Start:x}-{r.End:x}")) + "\nkernel: " +
-                     string.Join(", ", ours.Select(m => $"{m.Start:x}-{m.End:x}")) + "\nreservations: " +
-                     string.Join("; ", arena.ReservationsSnapshot().Select(r => $"{r.Base:x}+{r.Size:x} vmas {r.VmaCount} [" +
-                         string.Join(" ", r.Segments.Select(s => $"{s.Kind}@{s.Offset:x}+{s.Length:x}")) + "]"));
+            text.Append($"reservation {r.Base:x}+{r.Size:x}: model {r.VmaCount} [{r.DescribeRuns()}], kernel ")
+                .AppendJoin(" ", mappings.Where(m => m.Start < r.End && r.Base < m.End).Select(m => $"{m.Start:x}-{m.End:x}")).AppendLine();
         }
-        return (model, ours.Count, detail);
+        return text.ToString();
     }
 }

@@ -35,4 +35,5 @@ internal sealed class AddressOnlyVirtualMemory : VirtualMemory
     public override OsError Protect(nint address, nuint length, bool accessible) => OsError.NotSupported;
     public override void Copy(nint source, nint destination, nuint length) => throw new InvalidOperationException("address-only layer has no memory");
     public override void Clear(nint address, nuint length) => throw new InvalidOperationException("address-only layer has no memory");
+    public override void Stamp(nint address) { } // nothing is mapped: there is nothing to merge
 }

@@ -53,4 +53,5 @@ internal sealed class InterceptingVirtualMemory : VirtualMemory
     public override OsError Protect(nint address, nuint length, bool accessible) => _inner.Protect(address, length, accessible);
     public override void Copy(nint source, nint destination, nuint length) => _inner.Copy(source, destination, length);
     public override void Clear(nint address, nuint length) => _inner.Clear(address, length);
+    public override void Stamp(nint address) => _inner.Stamp(address);
 }

@@ -113,7 +113,10 @@ internal sealed partial class Arena
                     Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
                 return false;
             }
-            stamp = destination.NeedsStamp(offset);
+            // Not in the huge space: there the stamp faults in a whole 2 MiB page (and may wait for compaction:
+            // 5-30 ms measured), on the growth path of the largest buffers, only to keep the model's count tight.
+            // Unstamped, the cut pieces are counted as separate mappings, which is high but never low.
+            stamp = !destination.HugePages && destination.NeedsStamp(offset);
             stampSource = SourceNeedsStamp(allocation);
         }
 

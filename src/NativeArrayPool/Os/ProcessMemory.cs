@@ -9,19 +9,17 @@ namespace NativeBuffers.Os;
 /// </summary>
 internal static class ProcessMemory
 {
-    private const long DefaultMaxMapCount = 65530;
-
     /// <summary>vm.max_map_count, or the kernel default where it cannot be read.</summary>
     public static long ReadMaxMapCount()
     {
         try
         {
             string text = File.ReadAllText("/proc/sys/vm/max_map_count").Trim();
-            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long value) && value > 0 ? value : DefaultMaxMapCount;
+            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long value) && value > 0 ? value : VirtualMemory.DefaultMaxMapCount;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            return DefaultMaxMapCount;
+            return VirtualMemory.DefaultMaxMapCount;
         }
     }
 
@@ -83,35 +81,6 @@ internal static class ProcessMemory
             }
         }
         return count;
-    }
-
-    /// <summary>Whether every page of [start, end) (page aligned) is mapped; null where the kernel cannot be asked.</summary>
-    /// <remarks>
-    /// One mincore(2) per 16 MiB, no file and no allocation: the arena asks this after a refused move, which
-    /// is when the process may be at vm.max_map_count and the runtime can hardly get memory of its own.
-    /// </remarks>
-    public static unsafe bool? IsWhollyMapped(nint start, nint end)
-    {
-        if (!OperatingSystem.IsLinux())
-            return null;
-        const int PagesPerCall = 4096;
-        byte* vector = stackalloc byte[PagesPerCall];
-        nuint page = (nuint)Environment.SystemPageSize;
-        try
-        {
-            for (nint at = start; at < end;)
-            {
-                nuint length = Math.Min((nuint)(end - at), PagesPerCall * page);
-                if (Interop.Libc.MInCore(at, length, vector) != 0)
-                    return System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Interop.Libc.ENOMEM ? false : null;
-                at += (nint)length;
-            }
-            return true;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return null;
-        }
     }
 
     /// <summary>The number of mappings the process has now; -1 without /proc.</summary>

@@ -43,46 +43,6 @@ internal static class ProcessMemory
         return -1;
     }
 
-    /// <summary>The process's mappings as [start, end) pairs, or null where /proc/self/maps does not exist.</summary>
-    public static List<(nint Start, nint End)>? ReadMappings()
-    {
-        if (!File.Exists("/proc/self/maps"))
-            return null;
-        var result = new List<(nint, nint)>(1024);
-        foreach (string line in File.ReadLines("/proc/self/maps"))
-        {
-            int dash = line.IndexOf('-');
-            int space = line.IndexOf(' ');
-            if (dash <= 0 || space <= dash)
-                continue;
-            long start = long.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            long end = long.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            result.Add(((nint)start, (nint)end));
-        }
-        return result;
-    }
-
-    /// <summary>How many kernel mappings intersect any of the given ranges; -1 without /proc.</summary>
-    public static int CountMappingsWithin(IReadOnlyList<(nint Start, nint End)> ranges)
-    {
-        List<(nint Start, nint End)>? mappings = ReadMappings();
-        if (mappings is null)
-            return -1;
-        int count = 0;
-        foreach ((nint start, nint end) in mappings)
-        {
-            foreach ((nint rs, nint re) in ranges)
-            {
-                if (start < re && rs < end)
-                {
-                    count++;
-                    break;
-                }
-            }
-        }
-        return count;
-    }
-
     /// <summary>The number of mappings the process has now; -1 without /proc.</summary>
     /// <remarks>Allocation-light (see <see cref="Scan{TVisitor}"/>): the arena calls it to explain a failure at vm.max_map_count.</remarks>
     public static int CountMappings()
@@ -164,27 +124,6 @@ internal static class ProcessMemory
     }
 
     private static ulong HexValue(byte c) => c <= (byte)'9' ? (ulong)(c - '0') : (ulong)((c | 0x20) - 'a' + 10);
-
-    /// <summary>Resident set size in bytes (VmRSS), or -1 where /proc/self/status is absent.</summary>
-    public static long ReadResidentBytes()
-    {
-        try
-        {
-            foreach (string line in File.ReadLines("/proc/self/status"))
-            {
-                if (!line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                    continue;
-                ReadOnlySpan<char> value = line.AsSpan(6).Trim();
-                int space = value.IndexOf(' ');
-                if (space > 0 && long.TryParse(value[..space], NumberStyles.None, CultureInfo.InvariantCulture, out long kib))
-                    return kib * 1024;
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-        return -1;
-    }
 
     /// <summary>
     /// Resident bytes of the given ranges, from the Rss lines of /proc/self/smaps; -1 where it is absent.

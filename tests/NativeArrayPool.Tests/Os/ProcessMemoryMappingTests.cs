@@ -1,5 +1,6 @@
 using NativeBuffers.Interop;
 using NativeBuffers.Os;
+using NativeBuffers.Tests.Support;
 
 namespace NativeBuffers.Tests.Os;
 
@@ -39,7 +40,7 @@ public class ProcessMemoryMappingTests
         // Other threads may map between the two reads: retry until two readings agree.
         for (int attempt = 0; attempt < 10; attempt++)
         {
-            int listed = ProcessMemory.ReadMappings()!.Count;
+            int listed = ProcSelf.ReadMappings()!.Count;
             int counted = ProcessMemory.CountMappings();
             if (listed == counted)
                 return;

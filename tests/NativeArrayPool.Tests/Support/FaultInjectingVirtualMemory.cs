@@ -1,4 +1,6 @@
-namespace NativeBuffers.Os;
+using NativeBuffers.Os;
+
+namespace NativeBuffers.Tests.Support;
 
 /// <summary>The primitives a fault can be injected into.</summary>
 internal enum Primitive

@@ -4,8 +4,9 @@ using Microsoft.Win32.SafeHandles;
 namespace NativeBuffers.Os;
 
 /// <summary>
-/// What the kernel says about this process's memory: its mappings (one line of /proc/self/maps per VMA),
-/// the map-count limit, and resident memory. Returns nothing (null, -1) where /proc is absent.
+/// What /proc says about this process's memory: the map-count and address-space limits and the number of its
+/// mappings (for <see cref="LinuxVirtualMemory"/>), and the resident bytes of given ranges (for the metrics).
+/// Returns -1 where /proc is absent. The arena never calls this directly: it asks through <see cref="VirtualMemory"/>.
 /// </summary>
 internal static class ProcessMemory
 {
@@ -44,7 +45,10 @@ internal static class ProcessMemory
     }
 
     /// <summary>The number of mappings the process has now; -1 without /proc.</summary>
-    /// <remarks>Allocation-light (see <see cref="Scan{TVisitor}"/>): the arena calls it to explain a failure at vm.max_map_count.</remarks>
+    /// <remarks>
+    /// Allocation-light (see <see cref="Scan{TVisitor}"/>): the Linux layer's <see cref="VirtualMemory.CountProcessMappings"/>,
+    /// which the arena asks when its estimate of the process's free mappings nears the mapping reserve, close to vm.max_map_count.
+    /// </remarks>
     public static int CountMappings()
     {
         var visitor = new CountVisitor();

@@ -105,46 +105,7 @@ public sealed class NativeMemoryPoolFactory : IMemoryPoolFactory<byte>, IDisposa
             pools = _pools.ToArray();
         NativePoolStatistics sum = new() { Backend = "" };
         foreach (NativeMemoryPool pool in pools)
-        {
-            NativePoolStatistics s = pool.GetStatistics();
-            sum = sum with
-            {
-                MappedBytes = sum.MappedBytes + s.MappedBytes,
-                InUseBytes = sum.InUseBytes + s.InUseBytes,
-                KernelMappings = sum.KernelMappings + s.KernelMappings,
-                PeakKernelMappings = sum.PeakKernelMappings + s.PeakKernelMappings,
-                MappingBudget = sum.MappingBudget + s.MappingBudget,
-                // Every pool keeps the same process's reserve: the sum would overstate it.
-                MappingReserve = Math.Max(sum.MappingReserve, s.MappingReserve),
-                DeclinedByMappingReserve = sum.DeclinedByMappingReserve + s.DeclinedByMappingReserve,
-                ProcessMappingReads = sum.ProcessMappingReads + s.ProcessMappingReads,
-                Reservations = sum.Reservations + s.Reservations,
-                DetachedMappings = sum.DetachedMappings + s.DetachedMappings,
-                Rents = sum.Rents + s.Rents,
-                BytesRented = sum.BytesRented + s.BytesRented,
-                Returns = sum.Returns + s.Returns,
-                GrowsInPlace = sum.GrowsInPlace + s.GrowsInPlace,
-                GrowsRemappedFixed = sum.GrowsRemappedFixed + s.GrowsRemappedFixed,
-                GrowsRemapped = sum.GrowsRemapped + s.GrowsRemapped,
-                GrowsCopied = sum.GrowsCopied + s.GrowsCopied,
-                BytesCopied = sum.BytesCopied + s.BytesCopied,
-                MovesDeclinedByBudget = sum.MovesDeclinedByBudget + s.MovesDeclinedByBudget,
-                MovesFailed = sum.MovesFailed + s.MovesFailed,
-                MisuseDetected = sum.MisuseDetected + s.MisuseDetected,
-                RedundantDisposes = sum.RedundantDisposes + s.RedundantDisposes,
-                Trims = sum.Trims + s.Trims,
-                PressureTrims = sum.PressureTrims + s.PressureTrims,
-                BytesDiscarded = sum.BytesDiscarded + s.BytesDiscarded,
-                TrackedLeases = sum.TrackedLeases + s.TrackedLeases,
-                LeaksReported = sum.LeaksReported + s.LeaksReported,
-                LeakedBytes = sum.LeakedBytes + s.LeakedBytes,
-                StaleWritesDetected = sum.StaleWritesDetected + s.StaleWritesDetected,
-                QuarantinedBuffers = sum.QuarantinedBuffers + s.QuarantinedBuffers,
-                QuarantinedBytes = sum.QuarantinedBytes + s.QuarantinedBytes,
-                ProtectedBuffers = sum.ProtectedBuffers + s.ProtectedBuffers,
-                Backend = s.Backend,
-            };
-        }
+            sum = sum.Combine(pool.GetStatistics());
         return sum;
     }
 

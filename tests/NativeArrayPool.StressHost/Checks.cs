@@ -1,5 +1,6 @@
 using NativeBuffers.Arenas;
 using NativeBuffers.Os;
+using NativeBuffers.Tests.Support;
 
 namespace NativeBuffers.StressHost;
 
@@ -47,7 +48,7 @@ internal static class Checks
     public static int LeftInside(List<(nint Start, nint End)> ranges)
     {
         int count = 0;
-        foreach ((nint start, nint end) in ProcessMemory.ReadMappings()!)
+        foreach ((nint start, nint end) in ProcSelf.ReadMappings()!)
         {
             foreach ((nint rs, nint re) in ranges)
             {

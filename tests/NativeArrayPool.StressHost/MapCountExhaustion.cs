@@ -80,7 +80,7 @@ internal static class MapCountExhaustion
         {
             _ = e.Message.Contains("vm.max_map_count", StringComparison.Ordinal);
         }
-        _ = ProcessMemory.IsWhollyMapped(0x10000, 0x20000);
+        _ = LinuxVirtualMemory.Instance.IsWhollyMapped(0x10000, 0x10000);
         // Compiling is not enough: static constructors (the EventSource, the metrics registry) and type loads
         // commit loader-heap pages, which split VMAs. Run every path once for real while mappings are free.
         _ = NativeBuffers.Diagnostics.NativeArrayPoolEventSource.Log.IsEnabled();

@@ -185,8 +185,7 @@ internal sealed partial class Arena
     /// The one case this cannot tell apart is another thread mapping exactly the whole gap in the microseconds
     /// between the kernel's unmap and our restore; a partial occupant is recognized and left alone.
     /// </summary>
-    private static bool DestinationSurvived(nint target, long bytes) =>
-        ProcessMemory.IsWhollyMapped(target, target + (nint)bytes) == true;
+    private bool DestinationSurvived(nint target, long bytes) => _os.IsWhollyMapped(target, (nuint)bytes) == true;
 
     /// <summary>
     /// Chooses where a moved buffer lands, cheapest in kernel mappings first: a free block that is a whole

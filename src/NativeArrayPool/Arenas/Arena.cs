@@ -47,6 +47,8 @@ internal sealed partial class Arena : IDisposable
         Settings = settings;
         _os = settings.Os;
         CanMovePages = _os.CanMovePages && _os.PageSize <= SizeClasses.PageSize;
+        _maxMapCount = _os.MaxMapCount;
+        _addressSpaceLimit = _os.AddressSpaceLimit;
         _small = new Space(_os, SmallGranuleShift, hugePages: false, settings.MinimumReservationBytes, settings.ReservationsPerSize);
         _huge = new Space(_os, HugeGranuleShift, settings.HugePages, settings.MinimumReservationBytes, settings.ReservationsPerSize);
         _slabOrder = _small.OrderOf(Slab.Bytes);
@@ -450,8 +452,8 @@ internal sealed partial class Arena : IDisposable
     // Read once: the failure message below is built when the process may be at vm.max_map_count, where reading a
     // file (or the tens of thousands of lines of /proc/self/maps) needs native memory the runtime cannot map, and
     // the process dies instead of throwing (seen in the map-count exhaustion test, NativeArrayPool.StressHost).
-    private readonly long _maxMapCount = ProcessMemory.ReadMaxMapCount();
-    private readonly long _addressSpaceLimit = ProcessMemory.ReadAddressSpaceLimit();
+    private readonly long _maxMapCount;
+    private readonly long _addressSpaceLimit;
 
     private string DescribeMappingFailure(long bytes, OsError error)
     {
@@ -459,7 +461,7 @@ internal sealed partial class Arena : IDisposable
             ? $"the process's address space is limited to {_addressSpaceLimit} bytes (RLIMIT_AS, ulimit -v) and the pool has {ReservedBytesLocked()} of them mapped: raise the limit, or return and Trim buffers"
             : "otherwise it is out of address space or memory";
         return $"The pool could not map {bytes} bytes of address space ({error}). " +
-               $"The kernel refuses new mappings when the process has vm.max_map_count = {_maxMapCount} of them; " +
+               $"The kernel refuses new mappings when the process has vm.max_map_count{(_maxMapCount >= 0 ? $" = {_maxMapCount}" : "")} of them; " +
                $"the pool owns {CountKernelMappings()} of them (budget {Settings.MappingBudget}), count the rest in /proc/<pid>/maps. " +
                $"If the process is at vm.max_map_count, release mappings or raise the limit (sysctl vm.max_map_count); {addressSpace}.";
     }

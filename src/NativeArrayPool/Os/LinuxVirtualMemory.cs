@@ -19,6 +19,7 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
     private static readonly Lazy<bool> s_available = new(ProbeMremap);
     // Read once: the limit rarely changes, and reading a file at the limit itself may be what fails.
     private static readonly Lazy<long> s_maxMapCount = new(ProcessMemory.ReadMaxMapCount);
+    private static readonly Lazy<long> s_addressSpaceLimit = new(ProcessMemory.ReadAddressSpaceLimit);
 
     private LinuxVirtualMemory() => PageSize = (nuint)Environment.SystemPageSize;
 
@@ -33,6 +34,31 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
     public override long MaxMapCount => s_maxMapCount.Value;
 
     public override int CountProcessMappings() => ProcessMemory.CountMappings();
+
+    public override long AddressSpaceLimit => s_addressSpaceLimit.Value;
+
+    // One mincore(2) per 16 MiB of pages: it fails with ENOMEM at the first page that is not mapped.
+    public override bool? IsWhollyMapped(nint address, nuint length)
+    {
+        const int PagesPerCall = 4096;
+        byte* vector = stackalloc byte[PagesPerCall];
+        nint end = address + (nint)length;
+        try
+        {
+            for (nint at = address; at < end;)
+            {
+                nuint chunk = Math.Min((nuint)(end - at), PagesPerCall * PageSize);
+                if (Libc.MInCore(at, chunk, vector) != 0)
+                    return Marshal.GetLastPInvokeError() == Libc.ENOMEM ? false : null;
+                at += (nint)chunk;
+            }
+            return true;
+        }
+        catch (EntryPointNotFoundException)
+        {
+            return null; // a libc without mincore: unknown, so the arena restores the destination as if it were vacated
+        }
+    }
 
     public override OsError Reserve(nuint length, nuint alignment, bool hugePages, out nint address)
     {

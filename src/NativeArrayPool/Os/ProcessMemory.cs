@@ -4,24 +4,23 @@ using Microsoft.Win32.SafeHandles;
 namespace NativeBuffers.Os;
 
 /// <summary>
-/// What the kernel says about this process's memory: its mappings (one line of /proc/self/maps per VMA),
-/// the map-count limit, and resident memory. Returns nothing (null, -1) where /proc is absent.
+/// What /proc says about this process's memory: the map-count and address-space limits and the number of its
+/// mappings (for <see cref="LinuxVirtualMemory"/>), and the resident bytes of given ranges (for the metrics).
+/// Returns -1 where /proc is absent. The arena never calls this directly: it asks through <see cref="VirtualMemory"/>.
 /// </summary>
 internal static class ProcessMemory
 {
-    private const long DefaultMaxMapCount = 65530;
-
     /// <summary>vm.max_map_count, or the kernel default where it cannot be read.</summary>
     public static long ReadMaxMapCount()
     {
         try
         {
             string text = File.ReadAllText("/proc/sys/vm/max_map_count").Trim();
-            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long value) && value > 0 ? value : DefaultMaxMapCount;
+            return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long value) && value > 0 ? value : VirtualMemory.DefaultMaxMapCount;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            return DefaultMaxMapCount;
+            return VirtualMemory.DefaultMaxMapCount;
         }
     }
 
@@ -45,77 +44,11 @@ internal static class ProcessMemory
         return -1;
     }
 
-    /// <summary>The process's mappings as [start, end) pairs, or null where /proc/self/maps does not exist.</summary>
-    public static List<(nint Start, nint End)>? ReadMappings()
-    {
-        if (!File.Exists("/proc/self/maps"))
-            return null;
-        var result = new List<(nint, nint)>(1024);
-        foreach (string line in File.ReadLines("/proc/self/maps"))
-        {
-            int dash = line.IndexOf('-');
-            int space = line.IndexOf(' ');
-            if (dash <= 0 || space <= dash)
-                continue;
-            long start = long.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            long end = long.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
-            result.Add(((nint)start, (nint)end));
-        }
-        return result;
-    }
-
-    /// <summary>How many kernel mappings intersect any of the given ranges; -1 without /proc.</summary>
-    public static int CountMappingsWithin(IReadOnlyList<(nint Start, nint End)> ranges)
-    {
-        List<(nint Start, nint End)>? mappings = ReadMappings();
-        if (mappings is null)
-            return -1;
-        int count = 0;
-        foreach ((nint start, nint end) in mappings)
-        {
-            foreach ((nint rs, nint re) in ranges)
-            {
-                if (start < re && rs < end)
-                {
-                    count++;
-                    break;
-                }
-            }
-        }
-        return count;
-    }
-
-    /// <summary>Whether every page of [start, end) (page aligned) is mapped; null where the kernel cannot be asked.</summary>
-    /// <remarks>
-    /// One mincore(2) per 16 MiB, no file and no allocation: the arena asks this after a refused move, which
-    /// is when the process may be at vm.max_map_count and the runtime can hardly get memory of its own.
-    /// </remarks>
-    public static unsafe bool? IsWhollyMapped(nint start, nint end)
-    {
-        if (!OperatingSystem.IsLinux())
-            return null;
-        const int PagesPerCall = 4096;
-        byte* vector = stackalloc byte[PagesPerCall];
-        nuint page = (nuint)Environment.SystemPageSize;
-        try
-        {
-            for (nint at = start; at < end;)
-            {
-                nuint length = Math.Min((nuint)(end - at), PagesPerCall * page);
-                if (Interop.Libc.MInCore(at, length, vector) != 0)
-                    return System.Runtime.InteropServices.Marshal.GetLastPInvokeError() == Interop.Libc.ENOMEM ? false : null;
-                at += (nint)length;
-            }
-            return true;
-        }
-        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>The number of mappings the process has now; -1 without /proc.</summary>
-    /// <remarks>Allocation-light (see <see cref="Scan{TVisitor}"/>): the arena calls it to explain a failure at vm.max_map_count.</remarks>
+    /// <remarks>
+    /// Allocation-light (see <see cref="Scan{TVisitor}"/>): the Linux layer's <see cref="VirtualMemory.CountProcessMappings"/>,
+    /// which the arena asks when its estimate of the process's free mappings nears the mapping reserve, close to vm.max_map_count.
+    /// </remarks>
     public static int CountMappings()
     {
         var visitor = new CountVisitor();
@@ -195,27 +128,6 @@ internal static class ProcessMemory
     }
 
     private static ulong HexValue(byte c) => c <= (byte)'9' ? (ulong)(c - '0') : (ulong)((c | 0x20) - 'a' + 10);
-
-    /// <summary>Resident set size in bytes (VmRSS), or -1 where /proc/self/status is absent.</summary>
-    public static long ReadResidentBytes()
-    {
-        try
-        {
-            foreach (string line in File.ReadLines("/proc/self/status"))
-            {
-                if (!line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                    continue;
-                ReadOnlySpan<char> value = line.AsSpan(6).Trim();
-                int space = value.IndexOf(' ');
-                if (space > 0 && long.TryParse(value[..space], NumberStyles.None, CultureInfo.InvariantCulture, out long kib))
-                    return kib * 1024;
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-        return -1;
-    }
 
     /// <summary>
     /// Resident bytes of the given ranges, from the Rss lines of /proc/self/smaps; -1 where it is absent.

@@ -76,6 +76,9 @@ internal abstract class VirtualMemory
     /// <summary>Writes zeros over a range. Cannot fail for a valid range.</summary>
     public abstract void Clear(nint address, nuint length);
 
+    /// <summary>The kernel's default vm.max_map_count: what a pool sizes its mapping budget by where <see cref="MaxMapCount"/> is unknown.</summary>
+    public const long DefaultMaxMapCount = 65530;
+
     /// <summary>
     /// Writes the byte at <paramref name="address"/> back with its own value (in a range the caller owns exclusively):
     /// on Linux the write fault gives the kernel mapping holding it an anon_vma, which every piece it is later split
@@ -95,6 +98,19 @@ internal abstract class VirtualMemory
     /// and its estimate of the process's headroom is near the reserve; it allocates nothing per mapping.
     /// </summary>
     public virtual int CountProcessMappings() => -1;
+
+    /// <summary>
+    /// The process's soft limit on address space in bytes (RLIMIT_AS, what <c>ulimit -v</c> sets), or -1 when it is
+    /// unlimited or this layer cannot know it. Read once; cheap. The arena names it when a mapping is refused.
+    /// </summary>
+    public virtual long AddressSpaceLimit => -1;
+
+    /// <summary>
+    /// Whether every page of [<paramref name="address"/>, <paramref name="address"/> + <paramref name="length"/>)
+    /// is mapped now; null where this layer cannot ask the kernel. Allocates nothing and reads no file: the arena
+    /// asks after a refused move, when the process may be at vm.max_map_count.
+    /// </summary>
+    public virtual bool? IsWhollyMapped(nint address, nuint length) => null;
 
     /// <summary>The layer this process should use: Linux where mremap exists, the portable one elsewhere.</summary>
     public static VirtualMemory ForCurrentPlatform() =>

@@ -251,7 +251,8 @@ public sealed class NativePoolOptions
                 : throw new PlatformNotSupportedException("MemoryBackend.Linux needs Linux with mremap. Use MemoryBackend.Automatic or Portable."),
             _ => VirtualMemory.ForCurrentPlatform(),
         };
-        int budget = MappingBudget != 0 ? MappingBudget : (int)Math.Max(64, ProcessMemory.ReadMaxMapCount() / 100);
+        long maxMapCount = os.MaxMapCount >= 0 ? os.MaxMapCount : VirtualMemory.DefaultMaxMapCount;
+        int budget = MappingBudget != 0 ? MappingBudget : (int)Math.Max(64, maxMapCount / 100);
         return new ArenaSettings(os, ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, budget, MappingReserve, TransparentHugePages, GrowthPaths);
     }
 }

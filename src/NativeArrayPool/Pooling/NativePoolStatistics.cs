@@ -118,4 +118,47 @@ public readonly record struct NativePoolStatistics
 
     /// <summary>The virtual-memory layer in use ("linux", "portable").</summary>
     public string Backend { get; init; }
+
+    /// <summary>
+    /// These counters together with <paramref name="other"/>'s, as one figure for several pools (a factory's): every
+    /// counter is summed except <see cref="MappingReserve"/>, which every pool keeps for the same process, so the
+    /// largest is the reserve in force; <see cref="Backend"/> is <paramref name="other"/>'s. A property added to this
+    /// type needs a line here (NativePoolStatisticsTests checks every one by reflection).
+    /// </summary>
+    internal NativePoolStatistics Combine(NativePoolStatistics other) => this with
+    {
+        MappedBytes = MappedBytes + other.MappedBytes,
+        InUseBytes = InUseBytes + other.InUseBytes,
+        KernelMappings = KernelMappings + other.KernelMappings,
+        PeakKernelMappings = PeakKernelMappings + other.PeakKernelMappings,
+        MappingBudget = MappingBudget + other.MappingBudget,
+        MappingReserve = Math.Max(MappingReserve, other.MappingReserve),
+        DeclinedByMappingReserve = DeclinedByMappingReserve + other.DeclinedByMappingReserve,
+        ProcessMappingReads = ProcessMappingReads + other.ProcessMappingReads,
+        Reservations = Reservations + other.Reservations,
+        DetachedMappings = DetachedMappings + other.DetachedMappings,
+        Rents = Rents + other.Rents,
+        BytesRented = BytesRented + other.BytesRented,
+        Returns = Returns + other.Returns,
+        GrowsInPlace = GrowsInPlace + other.GrowsInPlace,
+        GrowsRemappedFixed = GrowsRemappedFixed + other.GrowsRemappedFixed,
+        GrowsRemapped = GrowsRemapped + other.GrowsRemapped,
+        GrowsCopied = GrowsCopied + other.GrowsCopied,
+        BytesCopied = BytesCopied + other.BytesCopied,
+        MovesDeclinedByBudget = MovesDeclinedByBudget + other.MovesDeclinedByBudget,
+        MovesFailed = MovesFailed + other.MovesFailed,
+        MisuseDetected = MisuseDetected + other.MisuseDetected,
+        RedundantDisposes = RedundantDisposes + other.RedundantDisposes,
+        Trims = Trims + other.Trims,
+        PressureTrims = PressureTrims + other.PressureTrims,
+        BytesDiscarded = BytesDiscarded + other.BytesDiscarded,
+        TrackedLeases = TrackedLeases + other.TrackedLeases,
+        LeaksReported = LeaksReported + other.LeaksReported,
+        LeakedBytes = LeakedBytes + other.LeakedBytes,
+        StaleWritesDetected = StaleWritesDetected + other.StaleWritesDetected,
+        QuarantinedBuffers = QuarantinedBuffers + other.QuarantinedBuffers,
+        QuarantinedBytes = QuarantinedBytes + other.QuarantinedBytes,
+        ProtectedBuffers = ProtectedBuffers + other.ProtectedBuffers,
+        Backend = other.Backend,
+    };
 }

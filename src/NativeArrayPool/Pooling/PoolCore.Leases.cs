@@ -21,19 +21,4 @@ internal sealed partial class PoolCore
         Diagnostics.OnLeak(info.Bytes, Arenas.SizeClasses.ClassOf(Math.Max(1, info.Bytes)));
         _leakReported?.Invoke(info);
     }
-
-    /// <summary>
-    /// Measurement only (benchmarks see internals): <see cref="Return"/> without the misuse checks — a plain store
-    /// of the next generation instead of the compare-and-swap, and no test of the lease. Rent plus this, against
-    /// Rent plus <c>NativeArrayPool.Return</c>, is the cost of the default-mode checks. Never used by the library.
-    /// </summary>
-    internal void ReturnUnchecked(Allocation allocation, int generation)
-    {
-        allocation.Generation = generation + 1;
-        ThreadCache cache = GetCache();
-        cache.Returns++;
-        cache.InUseBytes -= allocation.Capacity;
-        if (!cache.TryPush(allocation))
-            ReturnSlow(allocation);
-    }
 }

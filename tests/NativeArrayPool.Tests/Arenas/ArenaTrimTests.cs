@@ -42,12 +42,12 @@ public class ArenaTrimTests(ITestOutputHelper output)
         var ranges = pool.Core.Arena.MappedRanges();
         long mappedBefore = pool.GetStatistics().MappedBytes;
         long residentBefore = ResidentMemory.Within(ranges);
-        long processBefore = ProcessMemory.ReadResidentBytes();
+        long processBefore = ProcSelf.ReadResidentBytes();
 
         long given = pool.Trim();
 
         long residentAfter = ResidentMemory.Within(ranges);
-        long processAfter = ProcessMemory.ReadResidentBytes();
+        long processAfter = ProcSelf.ReadResidentBytes();
         long returned = (Buffers - 1L) * BufferBytes;
         output.WriteLine($"pool mappings Rss {residentBefore} -> {residentAfter} bytes; process VmRSS {processBefore} -> {processAfter}; Trim returned {given}");
         Assert.True(residentBefore >= returned, $"the buffers were touched: {residentBefore} resident before");

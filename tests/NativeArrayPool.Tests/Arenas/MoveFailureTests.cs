@@ -107,6 +107,33 @@ public class MoveFailureTests
         Assert.Equal(0, refused);
     }
 
+    [LinuxFact]
+    public void After_a_failed_move_the_arena_asks_the_os_layer_whether_the_destination_survived()
+    {
+        // The question goes through the VirtualMemory contract (mincore on Linux), so a test layer sees it and
+        // could answer it: no side door to the kernel that fault injection cannot reach.
+        var plan = new FaultPlan(0) { MoveIntoFailureUnmapsDestination = false }.FailAt(Primitive.MoveInto, 0, OsError.OutOfMemory);
+        FaultInjectingVirtualMemory os = plan.Wrap(LinuxVirtualMemory.Instance);
+        var asked = new List<(nint Address, nuint Length)>();
+        os.WhollyMapped = (address, length) =>
+        {
+            asked.Add((address, length));
+            return LinuxVirtualMemory.Instance.IsWhollyMapped(address, length);
+        };
+        GrowthFaultTests.RunToCleanEnd(Options(os, GrowthPaths.All), plan, driver =>
+        {
+            TwoNeighbours(driver);
+            driver.Resize(0, 128 * KiB);
+
+            Assert.Equal(1, os.Failures(Primitive.MoveInto));
+            (nint address, nuint length) = Assert.Single(asked);
+            Assert.Equal((nuint)(128 * KiB), length);
+            Assert.True(KernelView.IsFullyMapped(address, address + (nint)length), "the kernel refused before unmapping: the destination is intact");
+            AssertReservationsWhollyMapped(driver.Arena);
+        }, out int refused);
+        Assert.Equal(0, refused);
+    }
+
     [Fact]
     public void A_vacated_range_that_cannot_be_mapped_again_is_a_hole_until_consolidation_maps_it()
     {

@@ -370,14 +370,14 @@ public class LeaseGuardTests
         using NativeArrayPool<byte> pool = CreateGuarded(MemoryBackend.Linux);
         var buffers = Enumerable.Range(0, 3).Select(_ => pool.Rent(1 << 20)).ToList();
         var ranges = pool.Core.Arena.MappedRanges();
-        int before = NativeBuffers.Os.ProcessMemory.CountMappingsWithin(ranges);
+        int before = ProcSelf.CountMappingsWithin(ranges);
         int modelBefore = pool.GetStatistics().KernelMappings;
 
         pool.Return(buffers[1]); // the middle one: protecting it splits its reservation's mapping in three
-        int protectedCount = NativeBuffers.Os.ProcessMemory.CountMappingsWithin(ranges);
+        int protectedCount = ProcSelf.CountMappingsWithin(ranges);
         int modelProtected = pool.GetStatistics().KernelMappings;
         pool.Trim();
-        int released = NativeBuffers.Os.ProcessMemory.CountMappingsWithin(ranges);
+        int released = ProcSelf.CountMappingsWithin(ranges);
 
         Assert.InRange(protectedCount, before + 1, before + LeaseGuard.MappingsPerProtection);
         Assert.Equal(modelBefore + LeaseGuard.MappingsPerProtection, modelProtected);

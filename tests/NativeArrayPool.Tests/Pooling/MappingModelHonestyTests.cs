@@ -104,7 +104,7 @@ public class MappingModelHonestyTests(ITestOutputHelper output)
         var arena = pool.Core.Arena;
         List<(nint Start, nint End)> ranges = arena.MappedRanges();
         int model = arena.KernelMappings;
-        List<(nint Start, nint End)> mappings = ProcessMemory.ReadMappings()!;
+        List<(nint Start, nint End)> mappings = ProcSelf.ReadMappings()!;
         var ours = mappings.Where(m => ranges.Any(r => m.Start < r.End && r.Start < m.End)).ToList();
         return (model, ours.Count, ours.Count > model ? Describe(pool) : "");
     }

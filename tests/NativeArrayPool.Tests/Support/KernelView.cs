@@ -8,7 +8,7 @@ internal static class KernelView
     /// <summary>True when every byte of [start, end) lies in some kernel mapping.</summary>
     public static bool IsFullyMapped(nint start, nint end)
     {
-        List<(nint Start, nint End)> mappings = ProcessMemory.ReadMappings()!;
+        List<(nint Start, nint End)> mappings = ProcSelf.ReadMappings()!;
         mappings.Sort((a, b) => a.Start.CompareTo(b.Start));
         nint cursor = start;
         foreach ((nint s, nint e) in mappings)
@@ -26,5 +26,5 @@ internal static class KernelView
 
     /// <summary>True when no byte of [start, end) lies in a kernel mapping.</summary>
     public static bool IsUnmapped(nint start, nint end) =>
-        ProcessMemory.ReadMappings()!.All(m => m.End <= start || m.Start >= end);
+        ProcSelf.ReadMappings()!.All(m => m.End <= start || m.Start >= end);
 }

@@ -10,9 +10,9 @@ internal sealed class MappingsProbe
     public void Record<T>(NativeArrayPool<T> pool) where T : unmanaged => _ever.AddRange(pool.Core.Arena.MappedRanges());
 
     /// <summary>Kernel mappings (lines of /proc/self/maps) that intersect anything the arena ever mapped.</summary>
-    public int Remaining() => ProcessMemory.CountMappingsWithin(_ever);
+    public int Remaining() => ProcSelf.CountMappingsWithin(_ever);
 
     /// <summary>Kernel mappings inside the pool's current ranges: what the pool really costs the process now.</summary>
     public static int KernelMappingsOf<T>(NativeArrayPool<T> pool) where T : unmanaged =>
-        ProcessMemory.CountMappingsWithin(pool.Core.Arena.MappedRanges());
+        ProcSelf.CountMappingsWithin(pool.Core.Arena.MappedRanges());
 }

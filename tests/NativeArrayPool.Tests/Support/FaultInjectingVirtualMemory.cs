@@ -1,4 +1,6 @@
-namespace NativeBuffers.Os;
+using NativeBuffers.Os;
+
+namespace NativeBuffers.Tests.Support;
 
 /// <summary>The primitives a fault can be injected into.</summary>
 internal enum Primitive
@@ -75,7 +77,21 @@ internal sealed class FaultInjectingVirtualMemory : VirtualMemory
     public long ProcessMappingCounts => Interlocked.Read(ref _processMappingCounts);
     private long _processMappingCounts;
 
+    /// <summary>Plays a different RLIMIT_AS; null passes the inner layer's through.</summary>
+    public long? AddressSpaceLimitOverride { get; set; }
+
+    /// <summary>
+    /// Plays mincore's answer to <see cref="IsWhollyMapped"/> (say, null for a kernel that cannot be asked, or false
+    /// for a destination the kernel unmapped); null asks the inner layer.
+    /// </summary>
+    public Func<nint, nuint, bool?>? WhollyMapped { get; set; }
+
     public override long MaxMapCount => MaxMapCountOverride ?? _inner.MaxMapCount;
+
+    public override long AddressSpaceLimit => AddressSpaceLimitOverride ?? _inner.AddressSpaceLimit;
+
+    public override bool? IsWhollyMapped(nint address, nuint length) =>
+        WhollyMapped is { } play ? play(address, length) : _inner.IsWhollyMapped(address, length);
 
     public override int CountProcessMappings()
     {

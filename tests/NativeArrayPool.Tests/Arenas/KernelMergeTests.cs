@@ -20,7 +20,7 @@ public unsafe class KernelMergeTests
 
     private static void Touch(Allocation a) => *(byte*)a.Address = 1;
 
-    private static int KernelMappingsIn(Reservation r) => ProcessMemory.ReadMappings()!.Count(m => m.Start < r.End && r.Base < m.End);
+    private static int KernelMappingsIn(Reservation r) => ProcSelf.ReadMappings()!.Count(m => m.Start < r.End && r.Base < m.End);
 
     /// <summary>
     /// A reservation split by moves before anything in it was written: each piece gets its own anon_vma when it is

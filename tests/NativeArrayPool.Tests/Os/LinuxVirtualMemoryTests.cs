@@ -36,7 +36,7 @@ public class LinuxVirtualMemoryTests
                 Assert.Equal(0, (long)address % alignment);
                 *(byte*)address = 1; // a touched mapping, as the pool's are once used
             }
-            List<(nint Start, nint End)> mappings = ProcessMemory.ReadMappings()!;
+            List<(nint Start, nint End)> mappings = ProcSelf.ReadMappings()!;
             foreach (nint address in reserved)
             {
                 nint end = address + (nint)size;

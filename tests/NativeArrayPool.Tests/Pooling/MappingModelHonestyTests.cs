@@ -113,7 +113,7 @@ public class MappingModelHonestyTests(ITestOutputHelper output)
     private static string Describe(NativeArrayPool<byte> pool)
     {
         var arena = pool.Core.Arena;
-        List<(nint Start, nint End)> mappings = ProcessMemory.ReadMappings()!;
+        List<(nint Start, nint End)> mappings = ProcSelf.ReadMappings()!;
         var text = new System.Text.StringBuilder("pool ranges: ")
             .AppendJoin(", ", arena.MappedRanges().Select(r => $"{r.Start:x}-{r.End:x}")).AppendLine();
         foreach (var r in arena.ReservationsSnapshot().OrderBy(r => r.Base))

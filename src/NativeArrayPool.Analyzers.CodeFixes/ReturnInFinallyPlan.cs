@@ -14,7 +14,7 @@ namespace NativeBuffers.Analyzers.CodeFixes;
 /// <list type="bullet">
 /// <item><c>var b = pool.Rent(n);</c> declares one local, without <c>using</c>, directly in a block, and at least one
 /// statement follows it there;</item>
-/// <item>the pool is a local, a by-value parameter, a field, or a static property without a setter, and nothing that
+/// <item>the pool is a local, a by-value parameter, a readonly field, or a static property without a setter, and nothing that
 /// follows assigns it, so <c>pool.Return(b)</c> in the finally block names the pool the lease came from;</item>
 /// <item>what follows only reads the lease (<c>AsSpan</c>, <c>AsMemory</c>, <c>Pointer</c>, the indexer, <c>Length</c>,
 /// <c>IsEmpty</c>, <c>IsValid</c>, <c>ToString</c>), resizes it through the same pool, or returns it once by a
@@ -157,14 +157,15 @@ internal sealed class ReturnInFinallyPlan
 
     /// <summary>
     /// The pool a Rent, Return or Resize is called on, when naming it again later names the same pool: a local, a
-    /// by-value parameter, a field of this object or a static one, or a static property without a setter (such as
+    /// by-value parameter, a readonly field of this object or a static one, or a static property without a setter (such as
     /// <c>NativeArrayPool&lt;T&gt;.Shared</c>). Null for anything else (a call, an indexer, another object's field).
     /// </summary>
     private static ISymbol? PoolSymbol(IOperation? instance) => instance switch
     {
         ILocalReferenceOperation { Local.RefKind: RefKind.None } local => local.Local,
         IParameterReferenceOperation { Parameter.RefKind: RefKind.None or RefKind.In } parameter => parameter.Parameter,
-        IFieldReferenceOperation { Instance: null or IInstanceReferenceOperation { ReferenceKind: InstanceReferenceKind.ContainingTypeInstance } } field => field.Field,
+        // Only a readonly field: any call in between could assign another, and nothing here would see it.
+        IFieldReferenceOperation { Field.IsReadOnly: true, Instance: null or IInstanceReferenceOperation { ReferenceKind: InstanceReferenceKind.ContainingTypeInstance } } field => field.Field,
         IPropertyReferenceOperation { Property: { IsStatic: true, SetMethod: null, Parameters.Length: 0 } } property => property.Property,
         _ => null,
     };

@@ -172,7 +172,21 @@ public class ReturnInFinallyCodeFixTests
             }
         }
         """)]
-    public async Task No_fix_is_offered_where_the_lease_is_handed_off_overwritten_outlived_by_a_span_or_its_pool_reassigned(string source)
+    [InlineData("""
+        using NativeBuffers;
+        class C
+        {
+            NativeArrayPool<int> _pool = NativeArrayPool<int>.Shared;
+            void Reset() => _pool = NativeArrayPool<int>.Create();
+            void M()
+            {
+                var b = _pool.Rent(16);
+                Reset();
+                b[0] = 1;
+            }
+        }
+        """)]
+    public async Task No_fix_is_offered_where_the_lease_is_handed_off_overwritten_outlived_by_a_span_or_its_pool_may_change(string source)
     {
         await CodeFixHarness.VerifyNoFix(source);
     }

@@ -36,7 +36,7 @@ if (args.Length > 1 && args[0] is string feed)
 }
 
 // 5. Every package in the folder carries its README, the license, the assembly and its XML docs (and NativeArrayPool
-//    its analyzer).
+//    its analyzer and code fixes).
 if (args.Length > 0)
 {
     foreach (string package in Directory.GetFiles(args[0], "*.nupkg").Order())
@@ -45,9 +45,9 @@ if (args.Length > 0)
         var names = zip.Entries.Select(e => e.FullName).ToHashSet();
         string id = zip.Entries.Single(e => e.FullName.EndsWith(".nuspec", StringComparison.Ordinal)).Name[..^".nuspec".Length];
         string[] expected = ["README.md", "LICENSE", $"lib/net10.0/{id}.dll", $"lib/net10.0/{id}.xml"];
-        // The lease analyzer ships inside NativeArrayPool, so that every consumer runs it.
+        // The lease analyzer ships inside NativeArrayPool, so that every consumer runs it, and its code fixes beside it.
         if (id == "NativeArrayPool")
-            expected = [.. expected, "analyzers/dotnet/cs/NativeArrayPool.Analyzers.dll"];
+            expected = [.. expected, "analyzers/dotnet/cs/NativeArrayPool.Analyzers.dll", "analyzers/dotnet/cs/NativeArrayPool.Analyzers.CodeFixes.dll"];
         string[] missing = expected.Where(e => !names.Contains(e)).ToArray();
         Console.WriteLine(missing.Length == 0 ? $"package {id}: complete" : $"package {id}: missing {string.Join(", ", missing)}");
     }

@@ -13,7 +13,8 @@ namespace NativeBuffers.Analyzers.Tests.Support;
 /// </summary>
 internal static partial class AnalyzerHarness
 {
-    private static readonly ImmutableArray<MetadataReference> References = LoadReferences();
+    /// <summary>What every snippet compiles against; <see cref="CodeFixHarness"/> builds its workspace on them too.</summary>
+    internal static readonly ImmutableArray<MetadataReference> References = LoadReferences();
 
     /// <summary>Asserts that the analyzer reports exactly the diagnostics the snippet's comments name, on those lines.</summary>
     public static void Verify(string source, OutputKind kind = OutputKind.DynamicallyLinkedLibrary)
@@ -31,12 +32,13 @@ internal static partial class AnalyzerHarness
     /// <summary>The analyzer's diagnostics for <paramref name="source"/>; fails if the snippet does not compile.</summary>
     public static ImmutableArray<Diagnostic> Analyze(string source, OutputKind kind)
     {
-        var tree = CSharpSyntaxTree.ParseText(source, new CSharpParseOptions(LanguageVersion.Latest), path: "Snippet.cs");
-        var compilation = CSharpCompilation.Create(
-            "Snippet",
-            [tree],
-            References,
-            new CSharpCompilationOptions(kind, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Enable));
+        var tree = CSharpSyntaxTree.ParseText(source, ParseOptions, path: "Snippet.cs");
+        return Analyze(CSharpCompilation.Create("Snippet", [tree], References, CompilationOptions(kind)));
+    }
+
+    /// <summary>The analyzer's diagnostics for <paramref name="compilation"/>; fails if it does not compile.</summary>
+    public static ImmutableArray<Diagnostic> Analyze(Compilation compilation)
+    {
         var errors = compilation.GetDiagnostics().Where(d => d.Severity == DiagnosticSeverity.Error).ToList();
         Assert.True(errors.Count == 0, "the snippet does not compile: " + string.Join("; ", errors));
         var withAnalyzer = compilation.WithAnalyzers([new LeaseAnalyzer()]);
@@ -45,6 +47,11 @@ internal static partial class AnalyzerHarness
         Assert.True(failures.Count == 0, "the analyzer threw: " + string.Join("; ", failures));
         return analyzerErrors;
     }
+
+    internal static readonly CSharpParseOptions ParseOptions = new(LanguageVersion.Latest);
+
+    internal static CSharpCompilationOptions CompilationOptions(OutputKind kind) =>
+        new(kind, allowUnsafe: true, nullableContextOptions: NullableContextOptions.Enable);
 
     private static HashSet<(string Id, int Line)> Expected(string source)
     {

@@ -45,11 +45,9 @@ public class GrowthFaultTests
         TrimOnMemoryPressure = false,
     };
 
-    [Fact]
+    [LinuxFact]
     public void The_leak_check_sees_mappings_the_arena_still_holds()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         var driver = new PoolDriver(Options(LinuxVirtualMemory.Instance, GrowthPaths.All));
         driver.Rent(64 * 1024);
         driver.Rent(3 << 20);
@@ -94,11 +92,9 @@ public class GrowthFaultTests
          from steps in Gen.Choose(10, 60).SelectMany(n => Gen.ArrayOf(Steps, n))
          select new Scenario(seed, probability, paths, budget, steps)).ToArbitrary();
 
-    [Fact]
+    [LinuxFact]
     public void Random_faults_in_every_primitive_never_lose_contents_overlap_or_leak()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         int runs = 0;
         long injected = 0, refusals = 0;
         Prop.ForAll(Scenarios, scenario =>
@@ -198,12 +194,10 @@ public class GrowthFaultTests
 
     public static TheoryData<GrowthPaths> ScriptPaths => new(PathChoices);
 
-    [Theory]
+    [LinuxTheory]
     [MemberData(nameof(ScriptPaths))]
     public void Every_call_of_every_primitive_failing_once_is_absorbed_or_refused_cleanly(GrowthPaths paths)
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         // A clean run counts the calls each primitive gets.
         var counting = new FaultPlan(0);
         FaultInjectingVirtualMemory countingOs = counting.Wrap(LinuxVirtualMemory.Instance);

@@ -8,10 +8,9 @@ namespace NativeBuffers.Tests.Pooling;
 [Trait(Layer.Trait, Layer.Linux)]
 public class NativeArrayPoolKernelTests
 {
-    [Fact]
+    [LinuxFact]
     public void A_1_GiB_buffer_resized_to_2_GiB_copies_nothing_and_keeps_its_contents()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux });
         NativeBuffer<byte> buffer = pool.Rent(1L << 30);
         Pattern.Fill(buffer, 1L << 30, seed: 77);
@@ -29,10 +28,9 @@ public class NativeArrayPoolKernelTests
         pool.Return(buffer);
     }
 
-    [Fact]
+    [LinuxFact]
     public void After_Dispose_no_kernel_mapping_is_left_where_the_pool_mapped()
     {
-        if (!OperatingSystem.IsLinux()) return;
         var probe = new MappingsProbe();
         var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, MinimumReservationBytes = 2L << 20, RemapThresholdBytes = 64 * 1024 });
         var random = new Random(5);
@@ -68,10 +66,9 @@ public class NativeArrayPoolKernelTests
         Assert.Equal(0, probe.Remaining());
     }
 
-    [Fact]
+    [LinuxFact]
     public void The_mapping_model_never_undercounts_the_kernel()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, MinimumReservationBytes = 2L << 20, RemapThresholdBytes = 64 * 1024 });
         var random = new Random(11);
         var live = new List<NativeBuffer<byte>>();

@@ -13,7 +13,7 @@ namespace NativeBuffers.Tests.Arenas;
 /// each live buffer holds its pattern, no two overlap, the arena validates. At the end, with faults off: all
 /// returned, the pool disposed, and nothing the arena ever mapped is still mapped.
 /// </summary>
-[Collection(ProcessMappingsCollection.Name)]
+[Collection(nameof(SerialKernelCollection))]
 [Trait(Layer.Trait, Layer.Linux)] // wraps the Linux layer: the failures it injects are mremap's and mmap's
 public class GrowthFaultTests
 {

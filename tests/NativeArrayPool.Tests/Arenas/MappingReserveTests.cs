@@ -45,7 +45,7 @@ public class MappingReserveTests
         os.ProcessMappings = LeaveHeadroom(pool, 101); // room for the first reservation, then the reserve is reached
         NativeBuffer<byte> a = pool.Rent(256 * KiB);
         NativeBuffer<byte> neighbour = pool.Rent(256 * KiB); // a cannot grow in place
-        Pattern.Fill(a, a.Length, seed: 3);
+        Pattern.Fill(a, id: 3, 0, a.Length);
         int own = pool.GetStatistics().KernelMappings;
         Assert.Equal(1, own);
 
@@ -54,7 +54,7 @@ public class MappingReserveTests
         Assert.True(stats.GrowsCopied == 1, $"{stats}");
         Assert.Equal(0, stats.GrowsRemappedFixed + stats.GrowsRemapped);
         Assert.True(stats.DeclinedByMappingReserve >= 1);
-        Assert.Equal(-1, Pattern.FirstMismatch(a, 256 * KiB, seed: 3));
+        Assert.Equal(-1, Pattern.FirstMismatch(a, id: 3, 256 * KiB));
         NativeBuffer<byte> fromFreeSpace = pool.Rent(64 * KiB); // the reservation still has room: served
         pool.Return(fromFreeSpace);
 
@@ -70,7 +70,7 @@ public class MappingReserveTests
         os.ProcessMappings = null;
         NativeBuffer<byte> big = pool.Rent(64 * MiB);
         pool.Resize(ref a, 4 * MiB);
-        Assert.Equal(-1, Pattern.FirstMismatch(a, 256 * KiB, seed: 3));
+        Assert.Equal(-1, Pattern.FirstMismatch(a, id: 3, 256 * KiB));
         foreach (NativeBuffer<byte> buffer in new[] { a, neighbour, big })
             pool.Return(buffer);
         Assert.Null(pool.Core.Arena.Validate());

@@ -10,7 +10,7 @@ namespace NativeBuffers.Tests.Arenas;
 /// unmapped (or did not) before failing, a vacated range that cannot be mapped again yet, and a vacated range
 /// that someone else mapped first.
 /// </summary>
-[Collection(ProcessMappingsCollection.Name)]
+[Collection(nameof(SerialKernelCollection))]
 [Trait(Layer.Trait, Layer.Linux)] // mremap failures on the Linux layer
 public class MoveFailureTests
 {

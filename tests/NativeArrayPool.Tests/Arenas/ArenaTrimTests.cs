@@ -27,11 +27,9 @@ public class ArenaTrimTests(ITestOutputHelper output)
         });
 
     [Trait(Layer.Trait, Layer.Linux)] // reads resident memory, which only madvise gives back
-    [Fact]
+    [LinuxFact]
     public void Resident_memory_falls_after_Trim_and_buffers_still_work()
     {
-        if (!ResidentMemory.IsAvailable)
-            return; // needs /proc/self/smaps (Linux)
         using NativeArrayPool<byte> pool = CreatePool(MemoryBackend.Linux);
         var buffers = Enumerable.Range(0, Buffers).Select(_ => pool.Rent(BufferBytes)).ToList();
         for (int i = 0; i < Buffers; i++)

@@ -37,17 +37,15 @@ public class MappingReserveTests
     private static Func<int> LeaveHeadroom(NativeArrayPool<byte> pool, int headroom) =>
         () => (int)(LinuxVirtualMemory.Instance.MaxMapCount - headroom) + pool.Core.Arena.KernelMappings;
 
-    [Fact]
+    [LinuxFact]
     public void Below_the_reserve_growth_copies_and_a_rent_needing_a_mapping_is_refused_naming_the_limit()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         (NativeArrayPool<byte> pool, FaultInjectingVirtualMemory os) = Create(reserve: 100);
         using var _ = pool;
         os.ProcessMappings = LeaveHeadroom(pool, 101); // room for the first reservation, then the reserve is reached
         NativeBuffer<byte> a = pool.Rent(256 * KiB);
         NativeBuffer<byte> neighbour = pool.Rent(256 * KiB); // a cannot grow in place
-        Pattern.Fill(a, a.Length, seed: 3);
+        Pattern.Fill(a, id: 3, 0, a.Length);
         int own = pool.GetStatistics().KernelMappings;
         Assert.Equal(1, own);
 
@@ -56,7 +54,7 @@ public class MappingReserveTests
         Assert.True(stats.GrowsCopied == 1, $"{stats}");
         Assert.Equal(0, stats.GrowsRemappedFixed + stats.GrowsRemapped);
         Assert.True(stats.DeclinedByMappingReserve >= 1);
-        Assert.Equal(-1, Pattern.FirstMismatch(a, 256 * KiB, seed: 3));
+        Assert.Equal(-1, Pattern.FirstMismatch(a, id: 3, 256 * KiB));
         NativeBuffer<byte> fromFreeSpace = pool.Rent(64 * KiB); // the reservation still has room: served
         pool.Return(fromFreeSpace);
 
@@ -72,17 +70,15 @@ public class MappingReserveTests
         os.ProcessMappings = null;
         NativeBuffer<byte> big = pool.Rent(64 * MiB);
         pool.Resize(ref a, 4 * MiB);
-        Assert.Equal(-1, Pattern.FirstMismatch(a, 256 * KiB, seed: 3));
+        Assert.Equal(-1, Pattern.FirstMismatch(a, id: 3, 256 * KiB));
         foreach (NativeBuffer<byte> buffer in new[] { a, neighbour, big })
             pool.Return(buffer);
         Assert.Null(pool.Core.Arena.Validate());
     }
 
-    [Fact]
+    [LinuxFact]
     public void Far_from_the_limit_the_process_is_counted_once_per_read_interval_and_never_on_paths_that_add_nothing()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         (NativeArrayPool<byte> pool, FaultInjectingVirtualMemory os) = Create(reserve: 64); // read interval 16
         using var _ = pool;
         var held = new List<NativeBuffer<byte>>();
@@ -108,11 +104,9 @@ public class MappingReserveTests
         Assert.Equal(readsWhileAdding, os.ProcessMappingCounts);
     }
 
-    [Fact]
+    [LinuxFact]
     public void Near_the_reserve_every_addition_counts_the_process_afresh()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         (NativeArrayPool<byte> pool, FaultInjectingVirtualMemory os) = Create(reserve: 64);
         using var _ = pool;
         os.ProcessMappings = LeaveHeadroom(pool, 64 + 6); // within a read interval (16) of the reserve from the start
@@ -134,11 +128,9 @@ public class MappingReserveTests
             pool.Return(b);
     }
 
-    [Fact]
+    [LinuxFact]
     public void A_reserve_of_zero_never_counts_the_process()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         (NativeArrayPool<byte> pool, FaultInjectingVirtualMemory os) = Create(reserve: 0);
         using var _ = pool;
         os.ProcessMappings = LeaveHeadroom(pool, 10);

@@ -10,7 +10,7 @@ namespace NativeBuffers.Tests.Arenas;
 /// unmapped (or did not) before failing, a vacated range that cannot be mapped again yet, and a vacated range
 /// that someone else mapped first.
 /// </summary>
-[Collection(ProcessMappingsCollection.Name)]
+[Collection(nameof(SerialKernelCollection))]
 [Trait(Layer.Trait, Layer.Linux)] // mremap failures on the Linux layer
 public class MoveFailureTests
 {
@@ -34,11 +34,9 @@ public class MoveFailureTests
         }
     }
 
-    [Fact]
+    [LinuxFact]
     public void A_reservation_whose_release_fails_part_way_is_never_allocated_from_again()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         // A move out of offset 0 leaves a fresh range that the kernel keeps as a mapping of its own, so the empty
         // reservation is unmapped in two calls. When the second fails, the first range is gone already: the arena
         // must not hand out memory from it.
@@ -76,15 +74,13 @@ public class MoveFailureTests
         }, out _);
     }
 
-    [Theory]
+    [LinuxTheory]
     [InlineData(Libc.EFAULT, true)]
     [InlineData(Libc.ENOMEM, true)]
     [InlineData(Libc.EFAULT, false)]
     [InlineData(Libc.ENOMEM, false)]
     public void A_failed_move_into_the_arena_gets_its_destination_back_and_the_next_path_serves(int errno, bool kernelUnmapsDestinationFirst)
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         var plan = new FaultPlan(0) { MoveIntoFailureUnmapsDestination = kernelUnmapsDestinationFirst }.FailAt(Primitive.MoveInto, 0, new OsError(errno));
         FaultInjectingVirtualMemory os = plan.Wrap(LinuxVirtualMemory.Instance);
         GrowthFaultTests.RunToCleanEnd(Options(os, GrowthPaths.All), plan, driver =>
@@ -134,11 +130,9 @@ public class MoveFailureTests
         Assert.Equal(0, refused);
     }
 
-    [Fact]
+    [LinuxFact]
     public void A_vacated_range_that_cannot_be_mapped_again_is_a_hole_until_consolidation_maps_it()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         // Restore #0 is the one after the first successful move: giving back the range the buffer left.
         var plan = new FaultPlan(0).FailAt(Primitive.Restore, 0, OsError.OutOfMemory);
         FaultInjectingVirtualMemory os = plan.Wrap(LinuxVirtualMemory.Instance);
@@ -165,11 +159,9 @@ public class MoveFailureTests
         Assert.Equal(0, refused);
     }
 
-    [Fact]
+    [LinuxFact]
     public void A_vacated_range_someone_else_mapped_first_is_never_used_or_unmapped_by_the_pool()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         const int Page = 4096;
         nint foreign = 0;
         var os = new InterceptingVirtualMemory(LinuxVirtualMemory.Instance);
@@ -216,11 +208,9 @@ public class MoveFailureTests
         }
     }
 
-    [Fact]
+    [LinuxFact]
     public void A_buffer_grown_past_its_reservation_gives_its_tail_back_even_if_the_first_unmap_fails()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         // Plain mremap grows a block in place when it ends its reservation and the addresses after it are free.
         // Then the buffer is a block plus a tail past the reservation's end, and returning it unmaps the tail.
         // Place the first reservation so that free address space follows it, then make the tail's unmap fail.

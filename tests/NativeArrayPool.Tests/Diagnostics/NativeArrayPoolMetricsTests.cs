@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using NativeBuffers.Tests.Support;
 
 namespace NativeBuffers.Tests.Diagnostics;
 
@@ -75,13 +76,12 @@ public class NativeArrayPoolMetricsTests
         pool.Return(grown);
     }
 
-    [Fact]
+    [Trait(Layer.Trait, Layer.Linux)] // resident bytes are read from /proc
+    [LinuxFact]
     public void Resident_bytes_follow_the_pages_the_pool_touched()
     {
-        if (!OperatingSystem.IsLinux())
-            return;
         string name = "resident-" + Guid.NewGuid().ToString("N");
-        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Name = name, TransparentHugePages = false });
+        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Name = name, Backend = MemoryBackend.Linux, TransparentHugePages = false });
         NativeBuffer<byte> buffer = pool.Rent(32 << 20);
         long before = Collect(name)["nativearraypool.memory.resident"];
         buffer.AsSpan().Fill(1);

@@ -4,13 +4,12 @@ using NativeBuffers.Tests.Support;
 
 namespace NativeBuffers.Tests.Os;
 
+[Trait(Layer.Trait, Layer.Linux)] // reads /proc/self/maps
 public class ProcessMemoryMappingTests
 {
-    [Fact]
+    [LinuxFact]
     public void Streaming_scan_sees_mapped_and_unmapped_ranges()
     {
-        if (!OperatingSystem.IsLinux())
-            return;
         const int Page = 4096;
         nint range = Libc.MMap(0, 3 * Page, Libc.PROT_READ, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
         Assert.NotEqual(Libc.MAP_FAILED, range);
@@ -32,11 +31,9 @@ public class ProcessMemoryMappingTests
 
     private static bool? Mapped(nint address, nuint length) => LinuxVirtualMemory.Instance.IsWhollyMapped(address, length);
 
-    [Fact]
+    [LinuxFact]
     public void Streaming_count_agrees_with_the_line_by_line_reader()
     {
-        if (!OperatingSystem.IsLinux())
-            return;
         // Other threads may map between the two reads: retry until two readings agree.
         for (int attempt = 0; attempt < 10; attempt++)
         {

@@ -1,15 +1,15 @@
 using NativeBuffers.Os;
+using NativeBuffers.Tests.Support;
 
 namespace NativeBuffers.Tests.Os;
 
+[Trait(Layer.Trait, Layer.Linux)] // reads /proc/self/smaps and pagemap
 public class ProcessMemoryTests
 {
-    [Fact]
+    [LinuxFact]
     public void Resident_bytes_count_only_the_touched_pages_inside_the_ranges()
     {
-        if (!OperatingSystem.IsLinux())
-            return;
-        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { TransparentHugePages = false });
+        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, TransparentHugePages = false });
         NativeBuffer<byte> buffer = pool.Rent(32 << 20);
         nint start = buffer._allocation!.Address;
         nint middle = start + (16 << 20), end = start + (32 << 20);
@@ -27,11 +27,9 @@ public class ProcessMemoryTests
         pool.Return(buffer);
     }
 
-    [Fact]
+    [LinuxFact]
     public void No_ranges_have_no_resident_bytes()
     {
-        if (!OperatingSystem.IsLinux())
-            return;
         Assert.Equal(0, ProcessMemory.ReadResidentBytesWithin([]));
     }
 }

@@ -103,7 +103,7 @@ public class ConcurrencySoakTests
                     {
                         var item = new Item { Buffer = pool.Rent(NextLength(random)), Id = Interlocked.Increment(ref nextId) };
                         registry.Add(item.Buffer, item.Id);
-                        Patterns.Fill(item.Buffer, item.Id, 0, item.Buffer.Length);
+                        Pattern.Fill(item.Buffer, item.Id, 0, item.Buffer.Length);
                         mine.Add(item);
                     }
                     else if (op < 55)
@@ -118,10 +118,10 @@ public class ConcurrencySoakTests
                         Assert.False(item.Buffer.IsValid);
                         item.Buffer = buffer;
                         registry.Add(buffer, item.Id);
-                        long mismatch = Patterns.FirstMismatch(buffer, item.Id, kept);
+                        long mismatch = Pattern.FirstMismatch(buffer, item.Id, kept);
                         if (mismatch >= 0)
                             throw new InvalidOperationException($"buffer {item.Id}: resize to {newLength} lost byte {mismatch} of {kept}");
-                        Patterns.Fill(buffer, item.Id, kept, buffer.Length);
+                        Pattern.Fill(buffer, item.Id, kept, buffer.Length);
                     }
                     else if (op < 65)
                     {
@@ -201,7 +201,7 @@ public class ConcurrencySoakTests
 
     private static void Verify(Item item, string when)
     {
-        long mismatch = Patterns.FirstMismatch(item.Buffer, item.Id, item.Buffer.Length);
+        long mismatch = Pattern.FirstMismatch(item.Buffer, item.Id, item.Buffer.Length);
         if (mismatch >= 0)
             throw new InvalidOperationException($"buffer {item.Id} ({item.Buffer.Length} bytes) {when}: byte {mismatch} lost");
     }

@@ -1,6 +1,7 @@
 using FsCheck;
 using FsCheck.Fluent;
 using NativeBuffers.Pooling;
+using NativeBuffers.Tests.Support;
 
 namespace NativeBuffers.Tests.Pooling;
 
@@ -201,11 +202,10 @@ public class EnvironmentOptionsTests
         Assert.Equal("NATIVEARRAYPOOL_BACKEND", error.ParamName);
     }
 
-    [Fact]
+    // Not Layer=Linux: it is meant to run in both CI passes. It needs Linux only because a pinned Linux pool does.
+    [LinuxFact]
     public void Automatic_pools_follow_the_backend_variable_of_this_process_and_pinned_pools_do_not()
     {
-        if (!OperatingSystem.IsLinux())
-            return;
         // CI runs the suite with and without NATIVEARRAYPOOL_BACKEND=Portable: this test sees each in turn.
         string expected = EnvironmentOptions.ReadBackend(Environment.GetEnvironmentVariable) == MemoryBackend.Portable ? "portable" : "linux";
         using (var automatic = NativeArrayPool<byte>.Create(new NativePoolOptions()))

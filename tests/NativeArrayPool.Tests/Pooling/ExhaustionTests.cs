@@ -17,18 +17,10 @@ public class ExhaustionTests
 
     public ExhaustionTests(ITestOutputHelper output) => _output = output;
 
-    [Fact]
+    [LinuxMapCountFact] // skipped where vm.max_map_count is too large to eat: that would spend memory on VMAs, not test the pool
     public void At_vm_max_map_count_the_pool_serves_what_needs_no_mapping_refuses_the_rest_clearly_and_recovers()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         long max = ProcessMemory.ReadMaxMapCount();
-        if (max > 1_100_000)
-        {
-            // Eating millions of mappings would take the machine's memory for VMAs, not test the pool.
-            _output.WriteLine($"vm.max_map_count is {max}: too many mappings to consume here; not run.");
-            return;
-        }
         var environment = new Dictionary<string, string>
         {
             // At the limit the runtime cannot map memory of its own: no W^X double mapping, no re-JIT later,
@@ -67,17 +59,9 @@ public class ExhaustionTests
         Assert.EndsWith("PASS", output.TrimEnd());
     }
 
-    [Fact]
+    [LinuxMapCountFact]
     public void Near_vm_max_map_count_the_pool_leaves_the_mapping_reserve_to_the_runtime_with_WX_on()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
-        long max = ProcessMemory.ReadMaxMapCount();
-        if (max > 1_100_000)
-        {
-            _output.WriteLine($"vm.max_map_count is {max}: too many mappings to consume here; not run.");
-            return;
-        }
         // The runtime at its defaults (W^X on, tiered compilation on): what production runs, and what died here
         // (SIGSEGV, or "Failed to create RW mapping for RX memory") when the pool took the last mappings.
         (int exitCode, string output) = StressHostProcess.Run("headroom", new Dictionary<string, string>(), TimeSpan.FromMinutes(3));
@@ -90,11 +74,9 @@ public class ExhaustionTests
         Assert.EndsWith("PASS", output.TrimEnd());
     }
 
-    [Fact]
+    [LinuxFact]
     public void Under_a_small_address_space_limit_the_pool_refuses_clearly_keeps_buffers_and_recovers()
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         (int exitCode, string output) = StressHostProcess.Run("addressspace", new Dictionary<string, string>
         {
             // Keep the GC's own reservation small, so the limit bites the pool and not the runtime.

@@ -216,13 +216,11 @@ public class LeaseGuardTests
     }
 
     [Trait(Layer.Trait, Layer.Linux)]
-    [Theory]
+    [LinuxTheory]
     [InlineData(GrowthPaths.RemapFixed)]
     [InlineData(GrowthPaths.Remap)]
     public void The_range_a_page_move_vacated_is_protected_in_the_quarantine_until_it_leaves(GrowthPaths path)
     {
-        if (!ResidentMemory.IsAvailable)
-            return; // reads page permissions from /proc/self/maps (Linux)
         using NativeArrayPool<byte> pool = CreateGuarded(MemoryBackend.Linux, paths: path);
         NativeBuffer<byte> buffer = pool.Rent(2 << 20);
         nint old = buffer._allocation!.Address;
@@ -334,11 +332,9 @@ public class LeaseGuardTests
     }
 
     [Trait(Layer.Trait, Layer.Linux)]
-    [Fact]
+    [LinuxFact]
     public void Returned_blocks_are_inaccessible_until_they_leave_the_quarantine()
     {
-        if (!ResidentMemory.IsAvailable)
-            return; // needs /proc (Linux)
         using NativeArrayPool<byte> pool = CreateGuarded(MemoryBackend.Linux);
         NativeBuffer<byte> pin = pool.Rent(1 << 20); // keeps the reservation mapped through Trim
         NativeBuffer<byte> buffer = pool.Rent(4096);  // a page is enough to be protected
@@ -362,11 +358,9 @@ public class LeaseGuardTests
     }
 
     [Trait(Layer.Trait, Layer.Linux)]
-    [Fact]
+    [LinuxFact]
     public void A_protected_buffer_is_charged_two_kernel_mappings_and_costs_at_most_that()
     {
-        if (!ResidentMemory.IsAvailable)
-            return; // counts VMAs in /proc/self/maps (Linux)
         using NativeArrayPool<byte> pool = CreateGuarded(MemoryBackend.Linux);
         var buffers = Enumerable.Range(0, 3).Select(_ => pool.Rent(1 << 20)).ToList();
         var ranges = pool.Core.Arena.MappedRanges();
@@ -410,11 +404,9 @@ public class LeaseGuardTests
     }
 
     [Trait(Layer.Trait, Layer.Linux)]
-    [Fact]
+    [LinuxFact]
     public void A_failing_mprotect_falls_back_to_the_pattern_and_a_failing_unprotect_never_hands_out_inaccessible_memory()
     {
-        if (!ResidentMemory.IsAvailable)
-            return; // reads page permissions from /proc/self/maps (Linux)
         NativeArrayPool<byte> Guarded(FaultInjectingVirtualMemory os) => NativeArrayPool<byte>.Create(new NativePoolOptions
         {
             Guarded = true,
@@ -471,14 +463,12 @@ public class LeaseGuardTests
     }
 
     [Trait(Layer.Trait, Layer.Linux)]
-    [Theory]
+    [LinuxTheory]
     [InlineData("span")]
     [InlineData("pointer")]
     [InlineData("memory")] // NativeMemoryPool: Memory<byte>.Span throws, the pointer its Pin gave faults
     public void A_stale_write_to_a_protected_buffer_faults_at_the_write_after_the_size_is_rented_again(string mode)
     {
-        if (!OperatingSystem.IsLinux())
-            return; // mprotect protection is Linux-only
         (int exitCode, string stdout, string stderr) = RunChild(mode);
 
         AssertFaultedAtTheWrite(exitCode, stdout, stderr);
@@ -488,14 +478,12 @@ public class LeaseGuardTests
     }
 
     [Trait(Layer.Trait, Layer.Linux)]
-    [Theory]
+    [LinuxTheory]
     [InlineData("resize-copy", "copy")]
     [InlineData("resize-remapfixed", "remapfixed")]
     [InlineData("resize-remap", "remap")]
     public void A_stale_write_to_the_range_a_resize_vacated_faults_at_the_write(string mode, string path)
     {
-        if (!OperatingSystem.IsLinux())
-            return; // mprotect protection is Linux-only
         (int exitCode, string stdout, string stderr) = RunChild(mode);
 
         Assert.Contains("MOVED=1", stdout);
@@ -504,11 +492,9 @@ public class LeaseGuardTests
     }
 
     [Trait(Layer.Trait, Layer.Linux)]
-    [Fact]
+    [LinuxFact]
     public void The_child_survives_the_same_write_into_a_rented_buffer()
     {
-        if (!OperatingSystem.IsLinux())
-            return; // mprotect protection is Linux-only
         (int exitCode, string stdout, string stderr) = RunChild("control");
 
         Assert.True(exitCode == 0, $"exit {exitCode}; stderr: {stderr}");

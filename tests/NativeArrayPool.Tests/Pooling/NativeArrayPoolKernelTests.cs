@@ -8,13 +8,12 @@ namespace NativeBuffers.Tests.Pooling;
 [Trait(Layer.Trait, Layer.Linux)]
 public class NativeArrayPoolKernelTests
 {
-    [Fact]
+    [LinuxFact]
     public void A_1_GiB_buffer_resized_to_2_GiB_copies_nothing_and_keeps_its_contents()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux });
         NativeBuffer<byte> buffer = pool.Rent(1L << 30);
-        Pattern.Fill(buffer, 1L << 30, seed: 77);
+        Pattern.Fill(buffer, id: 77, 0, 1L << 30);
 
         pool.Resize(ref buffer, 2L << 30);
 
@@ -23,17 +22,16 @@ public class NativeArrayPoolKernelTests
         Assert.Equal(0, stats.BytesCopied);
         Assert.Equal(0, stats.GrowsCopied);
         Assert.Equal(1, stats.GrowsInPlace + stats.GrowsRemappedFixed + stats.GrowsRemapped);
-        Assert.Equal(-1, Pattern.FirstMismatch(buffer, 1L << 30, seed: 77));
+        Assert.Equal(-1, Pattern.FirstMismatch(buffer, id: 77, 1L << 30));
         // The new half is usable too.
         buffer.AsSpan((2L << 30) - 4096, 4096).Fill(1);
         pool.Return(buffer);
     }
 
-    [Fact]
+    [LinuxFact]
     public void After_Dispose_no_kernel_mapping_is_left_where_the_pool_mapped()
     {
-        if (!OperatingSystem.IsLinux()) return;
-        var probe = new MappingsProbe();
+        var probe = new MappingLedger();
         var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, MinimumReservationBytes = 2L << 20, RemapThresholdBytes = 64 * 1024 });
         var random = new Random(5);
         var live = new List<NativeBuffer<byte>>();
@@ -68,10 +66,9 @@ public class NativeArrayPoolKernelTests
         Assert.Equal(0, probe.Remaining());
     }
 
-    [Fact]
+    [LinuxFact]
     public void The_mapping_model_never_undercounts_the_kernel()
     {
-        if (!OperatingSystem.IsLinux()) return;
         using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Backend = MemoryBackend.Linux, MinimumReservationBytes = 2L << 20, RemapThresholdBytes = 64 * 1024 });
         var random = new Random(11);
         var live = new List<NativeBuffer<byte>>();
@@ -91,7 +88,7 @@ public class NativeArrayPoolKernelTests
                 live.RemoveAt(0);
             }
             int model = pool.GetStatistics().KernelMappings;
-            int kernel = MappingsProbe.KernelMappingsOf(pool);
+            int kernel = KernelView.MappingsOf(pool);
             // Adjacent reservations and islands from adjacent sources can merge, so the kernel may count fewer.
             Assert.True(kernel <= model, $"step {i}: the kernel has {kernel} mappings in the pool's ranges, the model only {model}");
         }

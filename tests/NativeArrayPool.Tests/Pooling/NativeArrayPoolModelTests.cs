@@ -58,7 +58,7 @@ public abstract class NativeArrayPoolModelTests
     private bool Run(Op[] ops)
     {
         NativePoolOptions options = Options;
-        var ledger = new LedgerVirtualMemory(Layer.For(options.Backend)); // Automatic: the portable layer too, in CI's second run
+        var ledger = new InterceptingVirtualMemory(Layer.For(options.Backend)); // Automatic: the portable layer too, in CI's second run
         options.VirtualMemoryOverride = ledger;
         var pool = NativeArrayPool<byte>.Create(options);
         var live = new List<Live>();
@@ -72,7 +72,7 @@ public abstract class NativeArrayPoolModelTests
             }
             foreach (Live item in live)
             {
-                Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Filled, item.Seed));
+                Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Seed, item.Filled));
                 pool.Return(item.Buffer);
             }
             NativePoolStatistics end = pool.GetStatistics();
@@ -100,7 +100,7 @@ public abstract class NativeArrayPoolModelTests
                 if (op.Size > 0)
                     rents++;
                 item.Filled = item.Buffer.Length;
-                Pattern.Fill(item.Buffer, item.Filled, item.Seed);
+                Pattern.Fill(item.Buffer, item.Seed, 0, item.Filled);
                 live.Add(item);
                 break;
             }
@@ -118,7 +118,7 @@ public abstract class NativeArrayPoolModelTests
                     // A forced path could not serve the growth: the lease and its contents must be untouched.
                     Assert.True(before.IsValid);
                     Assert.Equal(before.Length, item.Buffer.Length);
-                    Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Filled, item.Seed));
+                    Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Seed, item.Filled));
                     return;
                 }
                 Assert.True(item.Buffer.Length >= op.Size);
@@ -127,14 +127,14 @@ public abstract class NativeArrayPoolModelTests
                 if (wasEmpty && op.Size > 0) rents++;
                 if (!wasEmpty && op.Size == 0) returns++;
                 item.Filled = Math.Min(item.Filled, item.Buffer.Length);
-                Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Filled, item.Seed));
+                Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Seed, item.Filled));
                 break;
             }
             case OpKind.Return when live.Count > 0:
             {
                 int at = op.Index % live.Count;
                 Live item = live[at];
-                Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Filled, item.Seed));
+                Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Seed, item.Filled));
                 if (item.Buffer.Length > 0)
                     returns++;
                 pool.Return(item.Buffer);
@@ -147,7 +147,7 @@ public abstract class NativeArrayPoolModelTests
                 Live item = live[op.Index % live.Count];
                 item.Seed = op.Seed;
                 item.Filled = item.Buffer.Length;
-                Pattern.Fill(item.Buffer, item.Filled, item.Seed);
+                Pattern.Fill(item.Buffer, item.Seed, 0, item.Filled);
                 break;
             }
         }
@@ -162,7 +162,7 @@ public abstract class NativeArrayPoolModelTests
         for (int i = 1; i < ranges.Count; i++)
             Assert.True(ranges[i - 1].End <= ranges[i].Start, "two live buffers overlap");
         foreach (Live item in live)
-            Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Filled, item.Seed, sampleOnly: true));
+            Assert.Equal(-1, Pattern.FirstMismatch(item.Buffer, item.Seed, item.Filled, sampleOnly: true));
         NativePoolStatistics stats = pool.GetStatistics();
         Assert.Equal(rents, stats.Rents);
         Assert.Equal(returns, stats.Returns);

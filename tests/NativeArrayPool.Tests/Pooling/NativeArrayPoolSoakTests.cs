@@ -56,7 +56,7 @@ public class NativeArrayPoolSoakTests(ITestOutputHelper output)
 
             if (op % (mappingBudget == 0 ? 5000 : 500) == 0)
             {
-                int kernel = MappingsProbe.KernelMappingsOf(pool);
+                int kernel = KernelView.MappingsOf(pool);
                 worstKernel = Math.Max(worstKernel, kernel);
                 NativePoolStatistics now = pool.GetStatistics();
                 Assert.True(kernel <= now.KernelMappings, $"operation {op}: the kernel counts {kernel} mappings in the pool's ranges, the model {now.KernelMappings}");

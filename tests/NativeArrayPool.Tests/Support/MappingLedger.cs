@@ -1,5 +1,6 @@
 using System.Globalization;
 using NativeBuffers.Arenas;
+using NativeBuffers.Os;
 
 namespace NativeBuffers.Tests.Support;
 
@@ -23,7 +24,15 @@ internal sealed class MappingLedger
             _ranges.Add((start, end));
     }
 
+    public void Record<T>(NativeArrayPool<T> pool) where T : unmanaged => Record(pool.Core.Arena);
+
     public int Count => _ranges.Count;
+
+    /// <summary>
+    /// Kernel mappings (lines of /proc/self/maps) that intersect anything ever recorded, whatever they look like:
+    /// stricter than <see cref="Survivors"/>, so only for tests that run alone (<see cref="SerialKernelCollection"/>).
+    /// </summary>
+    public int Remaining() => ProcSelf.CountMappingsWithin(_ranges.ToList());
 
     /// <summary>Arena-like kernel mappings (from /proc/self/smaps) inside ranges ever recorded; empty when nothing leaked.</summary>
     public List<string> Survivors()
@@ -47,7 +56,7 @@ internal sealed class MappingLedger
             // The arena maps anonymous, private, read-write, MAP_NORESERVE ("nr") memory, and moves keep those flags.
             bool arenaLike = fields[1] == "rw-p" && fields[4] == "0" && (fields.Length < 6 || fields[5].Trim().Length == 0)
                              && line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Contains("nr");
-            if (arenaLike && Intersects(start, end) && Covered(start, end))
+            if (arenaLike && Intersects(start, end) && KernelView.Covers(_ranges, start, end))
                 survivors.Add($"{header.Trim()} [{line.Trim()}]");
             header = null;
         }
@@ -62,20 +71,4 @@ internal sealed class MappingLedger
     }
 
     private bool Intersects(nint start, nint end) => _ranges.Any(r => start < r.End && r.Start < end);
-
-    private bool Covered(nint start, nint end)
-    {
-        nint cursor = start;
-        foreach ((nint s, nint e) in _ranges.OrderBy(r => r.Start))
-        {
-            if (e <= cursor)
-                continue;
-            if (s > cursor)
-                return false;
-            cursor = e;
-            if (cursor >= end)
-                return true;
-        }
-        return cursor >= end;
-    }
 }

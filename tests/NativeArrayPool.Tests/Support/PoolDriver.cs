@@ -51,7 +51,7 @@ internal sealed class PoolDriver : IDisposable
             return;
         }
         var live = new Live { Buffer = buffer, Id = _nextId++ };
-        Patterns.Fill(buffer, live.Id, 0, buffer.Length);
+        Pattern.Fill(buffer, live.Id, 0, buffer.Length);
         _live.Add(live);
         Rents++;
         AfterStep($"Rent({length})");
@@ -81,9 +81,9 @@ internal sealed class PoolDriver : IDisposable
         Assert.False(before.IsValid, "the old lease is still valid after a successful Resize");
         long kept = Math.Min(before.Length, buffer.Length);
         live.Buffer = buffer;
-        long mismatch = Patterns.FirstMismatch(buffer, live.Id, kept);
+        long mismatch = Pattern.FirstMismatch(buffer, live.Id, kept);
         Assert.True(mismatch < 0, $"Resize({before.Length} → {length}) lost contents at byte {mismatch} of {kept} (faults: {Faults})");
-        Patterns.Fill(buffer, live.Id, kept, buffer.Length);
+        Pattern.Fill(buffer, live.Id, kept, buffer.Length);
         Resizes++;
         AfterStep($"Resize({before.Length} → {length})");
     }
@@ -134,7 +134,7 @@ internal sealed class PoolDriver : IDisposable
         {
             if (!live.Buffer.IsValid)
                 return $"live buffer {live.Id} has an invalid lease";
-            long mismatch = Patterns.FirstMismatch(live.Buffer, live.Id, live.Buffer.Length);
+            long mismatch = Pattern.FirstMismatch(live.Buffer, live.Id, live.Buffer.Length);
             if (mismatch >= 0)
                 return $"buffer {live.Id} ({live.Buffer.Length} bytes) lost its contents at byte {mismatch}";
             nint start = live.Buffer._allocation!.Address;

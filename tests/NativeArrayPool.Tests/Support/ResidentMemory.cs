@@ -8,8 +8,6 @@ namespace NativeBuffers.Tests.Support;
 /// </summary>
 internal static class ResidentMemory
 {
-    public static bool IsAvailable => File.Exists("/proc/self/smaps");
-
     /// <remarks>
     /// Exact: a kernel mapping that reaches outside the ranges (the kernel merges a reservation with a neighbouring
     /// anonymous mapping, such as another pool's) has only its pages inside them counted, from /proc/self/pagemap.

@@ -189,13 +189,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     /// <exception cref="ObjectDisposedException">The list was disposed.</exception>
     public void RemoveRange(long index, long count)
     {
-        ThrowIfDisposed();
-        if (index < 0)
-            ThrowHelper.ThrowNegativeLength(nameof(index), index);
-        if (count < 0)
-            ThrowHelper.ThrowNegativeLength(nameof(count), count);
-        if (_count - index < count)
-            ThrowHelper.ThrowRangeOutsideCollection(nameof(count), index, count, _count);
+        CheckRange(index, count);
         if (count == 0)
             return;
         MoveElements(index + count, index, _count - index - count);

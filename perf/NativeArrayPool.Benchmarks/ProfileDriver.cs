@@ -106,6 +106,10 @@ public static class ProfileDriver
     {
         if (pool == "native")
             NativeLoop(size, iterations);
+        else if (pool == "native-calls")
+            NativeCallsLoop(size, iterations);
+        else if (pool == "arraypool-calls")
+            ManagedCallsLoop(size, iterations);
         else if (pool == "guarded")
             GuardedLoop(size, iterations);
         else
@@ -146,4 +150,36 @@ public static class ProfileDriver
         for (long i = 0; i < iterations; i++)
             pool.Return(pool.Rent(size));
     }
+
+    // The "-calls" loops keep Rent and Return in methods of their own, as in real code, where a buffer is rented in
+    // one method and returned in another. Inlined into one loop, the JIT shares ArrayPool's thread-static lookup
+    // between its Rent and its Return (one call to the TLS resolver per pair, DOTNET_JitDisasm shows it), which it
+    // does not do for ours (two): the inlined loop measures that sharing as much as either pool.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void NativeCallsLoop(int size, long iterations)
+    {
+        NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        for (long i = 0; i < iterations; i++)
+            NativeReturn(pool, NativeRent(pool, size));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static NativeBuffer<byte> NativeRent(NativeArrayPool<byte> pool, int size) => pool.Rent(size);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void NativeReturn(NativeArrayPool<byte> pool, NativeBuffer<byte> buffer) => pool.Return(buffer);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ManagedCallsLoop(int size, long iterations)
+    {
+        ArrayPool<byte> pool = ArrayPool<byte>.Shared;
+        for (long i = 0; i < iterations; i++)
+            ManagedReturn(pool, ManagedRent(pool, size));
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static byte[] ManagedRent(ArrayPool<byte> pool, int size) => pool.Rent(size);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ManagedReturn(ArrayPool<byte> pool, byte[] array) => pool.Return(array);
 }

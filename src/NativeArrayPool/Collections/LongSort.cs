@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using NativeBuffers.Os;
+using System.Runtime.InteropServices;
 
 namespace NativeBuffers.Collections;
 
@@ -53,32 +53,38 @@ internal readonly struct ComparisonOrder<T>(Comparison<T> comparison) : IElement
 internal static class LongSort
 {
     /// <summary>
-    /// Sorts elements [<paramref name="start"/>, <paramref name="start"/>+<paramref name="count"/>) of the array at
-    /// <paramref name="address"/>. <paramref name="spanLimit"/> is the longest piece handed to the span sort:
+    /// Sorts elements [<paramref name="start"/>, <paramref name="start"/>+<paramref name="count"/>) of
+    /// <paramref name="buffer"/>, which the caller has checked lie inside it. <paramref name="spanLimit"/> is the longest piece handed to the span sort:
     /// int.MaxValue except in tests, which lower it to run the long-index paths over small lists.
     /// </summary>
-    public static void Sort<T, TOrder>(nint address, long start, long count, TOrder order, long spanLimit)
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    public static void Sort<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, TOrder order, long spanLimit)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
         int depthLimit = 2 * (64 - (int)ulong.LeadingZeroCount((ulong)count));
-        Sort<T, TOrder>(address, start, count, order, spanLimit, depthLimit);
+        Sort<T, TOrder>(buffer, start, count, order, spanLimit, depthLimit);
     }
 
     /// <summary>The sort with the number of partition levels before heap sort as a parameter, so tests can force the heap sort.</summary>
-    internal static void Sort<T, TOrder>(nint address, long start, long count, TOrder order, long spanLimit, int depthLimit)
+    internal static void Sort<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, TOrder order, long spanLimit, int depthLimit)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
+        // One lease check for the whole sort; the loops below index from element 0 (a null reference for an empty
+        // lease, never read: a range of fewer than two elements is already sorted).
+        ref T first = ref buffer.ElementAt(0);
         if (count >= 2)
-            SortRange<T, TOrder>(address, start, start + count, order, spanLimit, depthLimit);
+            SortRange<T, TOrder>(ref first, start, start + count, order, spanLimit, depthLimit);
     }
 
     /// <summary>
     /// The index of <paramref name="value"/> in the sorted range, or the bitwise complement of the index of the first
     /// element larger than it: the same search, so among equal elements the same index, as <see cref="List{T}.BinarySearch(T)"/>.
     /// </summary>
-    public static long BinarySearch<T, TOrder>(nint address, long start, long count, T value, TOrder order)
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    public static long BinarySearch<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, T value, TOrder order)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
+        ref T first = ref buffer.ElementAt(0);
         long lo = start;
         long hi = start + count - 1;
         try
@@ -86,7 +92,7 @@ internal static class LongSort
             while (lo <= hi)
             {
                 long middle = lo + ((hi - lo) >> 1);
-                int c = order.Compare(MemoryAccess.ElementAt<T>(address, middle), value);
+                int c = order.Compare(At(ref first, middle), value);
                 if (c == 0)
                     return middle;
                 if (c < 0)
@@ -103,61 +109,61 @@ internal static class LongSort
     }
 
     // [lo, hi): loops on the larger side and recurses into the smaller, so the stack stays O(log n) deep.
-    private static void SortRange<T, TOrder>(nint address, long lo, long hi, TOrder order, long spanLimit, int depthLimit)
+    private static void SortRange<T, TOrder>(ref T first, long lo, long hi, TOrder order, long spanLimit, int depthLimit)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
         while (hi - lo > spanLimit)
         {
             if (depthLimit-- == 0)
             {
-                HeapSort<T, TOrder>(address, lo, hi, order);
+                HeapSort<T, TOrder>(ref first, lo, hi, order);
                 return;
             }
-            (long less, long greater) = Partition<T, TOrder>(address, lo, hi, order);
+            (long less, long greater) = Partition<T, TOrder>(ref first, lo, hi, order);
             if (less - lo < hi - greater)
             {
-                SortRange<T, TOrder>(address, lo, less, order, spanLimit, depthLimit);
+                SortRange<T, TOrder>(ref first, lo, less, order, spanLimit, depthLimit);
                 lo = greater;
             }
             else
             {
-                SortRange<T, TOrder>(address, greater, hi, order, spanLimit, depthLimit);
+                SortRange<T, TOrder>(ref first, greater, hi, order, spanLimit, depthLimit);
                 hi = less;
             }
         }
         if (hi - lo > 1)
-            order.Sort(MemoryAccess.AsSpan<T>(address + (nint)(lo * Unsafe.SizeOf<T>()), (int)(hi - lo)));
+            order.Sort(MemoryMarshal.CreateSpan(ref At(ref first, lo), (int)(hi - lo)));
     }
 
     /// <summary>
     /// Dijkstra's three-way partition of [lo, hi) around the median of its first, middle and last elements: returns
     /// (less, greater) with [lo, less) below the pivot, [less, greater) equal to it, [greater, hi) above it.
     /// </summary>
-    private static (long Less, long Greater) Partition<T, TOrder>(nint address, long lo, long hi, TOrder order)
+    private static (long Less, long Greater) Partition<T, TOrder>(ref T first, long lo, long hi, TOrder order)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
         try
         {
             T pivot = MedianOfThree(
-                MemoryAccess.ElementAt<T>(address, lo),
-                MemoryAccess.ElementAt<T>(address, lo + ((hi - lo) >> 1)),
-                MemoryAccess.ElementAt<T>(address, hi - 1),
+                At(ref first, lo),
+                At(ref first, lo + ((hi - lo) >> 1)),
+                At(ref first, hi - 1),
                 order);
             long less = lo, i = lo, greater = hi;
             while (i < greater)
             {
-                ref T element = ref MemoryAccess.ElementAt<T>(address, i);
+                ref T element = ref At(ref first, i);
                 int c = order.Compare(element, pivot);
                 if (c < 0)
                 {
-                    Swap(ref MemoryAccess.ElementAt<T>(address, less), ref element);
+                    Swap(ref At(ref first, less), ref element);
                     less++;
                     i++;
                 }
                 else if (c > 0)
                 {
                     greater--;
-                    Swap(ref element, ref MemoryAccess.ElementAt<T>(address, greater));
+                    Swap(ref element, ref At(ref first, greater));
                 }
                 else
                 {
@@ -183,18 +189,18 @@ internal static class LongSort
     }
 
     /// <summary>Heap sort of [lo, hi): the fallback that bounds the worst case, as in introsort.</summary>
-    private static void HeapSort<T, TOrder>(nint address, long lo, long hi, TOrder order)
+    private static void HeapSort<T, TOrder>(ref T first, long lo, long hi, TOrder order)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
         try
         {
             long n = hi - lo;
             for (long i = n / 2 - 1; i >= 0; i--)
-                SiftDown<T, TOrder>(address, lo, i, n, order);
+                SiftDown<T, TOrder>(ref first, lo, i, n, order);
             for (long end = n - 1; end > 0; end--)
             {
-                Swap(ref MemoryAccess.ElementAt<T>(address, lo), ref MemoryAccess.ElementAt<T>(address, lo + end));
-                SiftDown<T, TOrder>(address, lo, 0, end, order);
+                Swap(ref At(ref first, lo), ref At(ref first, lo + end));
+                SiftDown<T, TOrder>(ref first, lo, 0, end, order);
             }
         }
         catch (Exception e)
@@ -204,10 +210,10 @@ internal static class LongSort
     }
 
     // The heap is [lo, lo+n), node i's children at 2i+1 and 2i+2 relative to lo.
-    private static void SiftDown<T, TOrder>(nint address, long lo, long i, long n, TOrder order)
+    private static void SiftDown<T, TOrder>(ref T first, long lo, long i, long n, TOrder order)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
-        T value = MemoryAccess.ElementAt<T>(address, lo + i);
+        T value = At(ref first, lo + i);
         try
         {
             while (true)
@@ -215,20 +221,24 @@ internal static class LongSort
                 long child = 2 * i + 1;
                 if (child >= n)
                     break;
-                if (child + 1 < n && order.Compare(MemoryAccess.ElementAt<T>(address, lo + child), MemoryAccess.ElementAt<T>(address, lo + child + 1)) < 0)
+                if (child + 1 < n && order.Compare(At(ref first, lo + child), At(ref first, lo + child + 1)) < 0)
                     child++;
-                if (order.Compare(value, MemoryAccess.ElementAt<T>(address, lo + child)) >= 0)
+                if (order.Compare(value, At(ref first, lo + child)) >= 0)
                     break;
-                MemoryAccess.ElementAt<T>(address, lo + i) = MemoryAccess.ElementAt<T>(address, lo + child);
+                At(ref first, lo + i) = At(ref first, lo + child);
                 i = child;
             }
         }
         finally
         {
             // Also when the comparer throws: the value fills the hole, so the range keeps every element it had.
-            MemoryAccess.ElementAt<T>(address, lo + i) = value;
+            At(ref first, lo + i) = value;
         }
     }
+
+    /// <summary>Element <paramref name="index"/> counted from <paramref name="first"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ref T At<T>(ref T first, long index) => ref Unsafe.Add(ref first, (nint)index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Swap<T>(ref T a, ref T b) => (a, b) = (b, a);

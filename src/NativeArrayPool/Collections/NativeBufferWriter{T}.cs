@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Collections;
-using NativeBuffers.Os;
 using NativeBuffers.Pooling;
 
 namespace NativeBuffers;
@@ -159,8 +158,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
     public void Clear()
     {
         ThrowIfDisposed();
-        if (_index > 0)
-            MemoryAccess.Clear(LeaseAddress.Of(_buffer), (nuint)(_index * Unsafe.SizeOf<T>()));
+        _buffer.Clear(0, _index);
         _index = 0;
     }
 

@@ -3,7 +3,6 @@ using System.Collections;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Collections;
-using NativeBuffers.Os;
 using NativeBuffers.Pooling;
 
 namespace NativeBuffers;
@@ -46,13 +45,11 @@ namespace NativeBuffers;
 public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<T>, IDisposable where T : unmanaged
 {
     private readonly NativeArrayPool<T> _pool;
+    // The list alone resizes or returns its lease (it never hands it out), so the enumerator reads elements without
+    // the lease check (UncheckedElementAt), which is what lets foreach keep up with List<T>'s. Every other member
+    // checks the lease, so a list whose pool was disposed throws ObjectDisposedException; an enumeration already under
+    // way then goes on reading the lease's memory, which stays mapped until the list is disposed.
     private NativeBuffer<T> _buffer;
-    // The lease's address, kept for the enumerator: the list alone resizes or returns its lease (it never hands it
-    // out), so a per-element read needs no lease check, which is what lets foreach keep up with List<T>'s. Every other
-    // member checks the lease (CurrentAddress), so a list whose pool was disposed throws ObjectDisposedException; an
-    // enumeration already under way then goes on reading the lease's memory, which stays mapped until the list is
-    // disposed. Set on every change of _buffer; 0 once disposed.
-    private nint _address;
     private long _count;
     private int _version;
     private bool _disposed;
@@ -73,7 +70,6 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     {
         _pool = pool ?? NativeArrayPool<T>.Shared;
         _buffer = _pool.Rent(capacity);
-        _address = LeaseAddress.Of(_buffer);
     }
 
     /// <summary>The pool this list rents from.</summary>
@@ -112,7 +108,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
             ThrowIfDisposed();
             if ((ulong)index >= (ulong)_count)
                 ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
-            return ref MemoryAccess.ElementAt<T>(CurrentAddress(), index);
+            return ref _buffer.ElementAt(index);
         }
     }
 
@@ -126,7 +122,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         long count = _count;
         if (count == _buffer.Length)
             Grow(count + 1);
-        MemoryAccess.ElementAt<T>(CurrentAddress(), count) = item;
+        _buffer.ElementAt(count) = item;
         _count = count + 1;
         _version++;
     }
@@ -164,8 +160,8 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
             ThrowHelper.ThrowInsertIndexOutOfRange(index, _count);
         if (_count == _buffer.Length)
             Grow(_count + 1);
-        MoveElements(index, index + 1, _count - index);
-        MemoryAccess.ElementAt<T>(CurrentAddress(), index) = item;
+        _buffer.MoveWithin(index, index + 1, _count - index);
+        _buffer.ElementAt(index) = item;
         _count++;
         _version++;
     }
@@ -178,7 +174,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         ThrowIfDisposed();
         if ((ulong)index >= (ulong)_count)
             ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
-        MoveElements(index + 1, index, _count - index - 1);
+        _buffer.MoveWithin(index + 1, index, _count - index - 1);
         _count--;
         _version++;
     }
@@ -192,7 +188,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         CheckRange(index, count);
         if (count == 0)
             return;
-        MoveElements(index + count, index, _count - index - count);
+        _buffer.MoveWithin(index + count, index, _count - index - count);
         _count -= count;
         _version++;
     }
@@ -275,7 +271,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     public Enumerator GetEnumerator()
     {
         ThrowIfDisposed();
-        CurrentAddress(); // a lease ended by the pool's disposal throws here, before the unchecked reads begin
+        _buffer.CheckedAddress(); // a lease ended by the pool's disposal throws here, before the unchecked reads begin
         return new Enumerator(this);
     }
 
@@ -306,7 +302,6 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         _disposed = true;
         NativeBuffer<T> buffer = _buffer;
         _buffer = default;
-        _address = 0;
         _count = 0;
         _version++; // so an enumerator's one version check also notices disposal
         // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
@@ -326,7 +321,6 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeList<T>), minimum, max);
         long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
         _pool.Resize(ref _buffer, Math.Max(minimum, doubled));
-        _address = LeaseAddress.Of(_buffer);
     }
 
     /// <summary>
@@ -340,20 +334,6 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         Grow(minimum);
         return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length);
     }
-
-    /// <summary>Moves <paramref name="count"/> elements from index <paramref name="from"/> to <paramref name="to"/> (ranges may overlap).</summary>
-    private void MoveElements(long from, long to, long count)
-    {
-        if (count <= 0)
-            return;
-        nint address = CurrentAddress();
-        nint size = Unsafe.SizeOf<T>();
-        MemoryAccess.Move(address + (nint)from * size, address + (nint)to * size, (nuint)(count * size));
-    }
-
-    /// <summary>The lease's address, checked: throws <see cref="ObjectDisposedException"/> if the pool's disposal ended the lease.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private nint CurrentAddress() => _buffer.CheckedAddress();
 
     private int IntCount()
     {
@@ -414,7 +394,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
                 ThrowHelper.ThrowEnumerationEnded(list._disposed, nameof(NativeList<T>));
             if ((ulong)_index < (ulong)list._count)
             {
-                _current = MemoryAccess.ElementAt<T>(list._address, _index);
+                _current = list._buffer.UncheckedElementAt(_index);
                 _index++;
                 return true;
             }

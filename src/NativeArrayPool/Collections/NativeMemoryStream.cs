@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Collections;
-using NativeBuffers.Os;
 using NativeBuffers.Pooling;
 
 namespace NativeBuffers;

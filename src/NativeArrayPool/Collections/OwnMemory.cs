@@ -1,7 +1,3 @@
-using System.Runtime.CompilerServices;
-using NativeBuffers.Os;
-using NativeBuffers.Pooling;
-
 namespace NativeBuffers.Collections;
 
 /// <summary>
@@ -19,15 +15,10 @@ namespace NativeBuffers.Collections;
 internal static class OwnMemory
 {
     /// <summary>Where <paramref name="source"/> starts in <paramref name="lease"/>, in bytes; -1 when it does not start inside it.</summary>
-    public static long ByteOffset<T>(in NativeBuffer<T> lease, ReadOnlySpan<T> source) where T : unmanaged
-    {
-        if (source.IsEmpty || lease.IsEmpty)
-            return -1;
-        nuint offset = (nuint)(MemoryAccess.AddressOf(source) - LeaseAddress.Of(lease));
-        return offset < (nuint)lease.Length * (nuint)Unsafe.SizeOf<T>() ? (long)offset : -1;
-    }
+    public static long ByteOffset<T>(in NativeBuffer<T> lease, ReadOnlySpan<T> source) where T : unmanaged =>
+        lease.ByteOffsetOf(source);
 
     /// <summary>The <paramref name="length"/> elements at <paramref name="byteOffset"/> bytes into <paramref name="lease"/>.</summary>
     public static ReadOnlySpan<T> At<T>(in NativeBuffer<T> lease, long byteOffset, int length) where T : unmanaged =>
-        MemoryAccess.AsSpan<T>(LeaseAddress.Of(lease) + (nint)byteOffset, length);
+        lease.AtByteOffset(byteOffset, length);
 }

@@ -154,6 +154,66 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
         _core is null ? $"NativeBuffer<{typeof(T).Name}>[default]"
         : $"NativeBuffer<{typeof(T).Name}>[{_length}]{(IsValid ? "" : _core.IsDisposed ? " (pool disposed)" : " (returned)")}";
 
+    // What the collections need from memory, as members of the lease they own, so that only the pool's layer (and
+    // below) works with addresses. Each checks the lease unless its name says otherwise; none checks indexes: the
+    // caller has checked them against its own count, as the collections do before every access. Clear and MoveWithin
+    // of no elements do nothing, not even the check.
+
+    /// <summary>A reference to element <paramref name="index"/>, whose bounds the caller has checked.</summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref T ElementAt(long index) => ref MemoryAccess.ElementAt<T>(CheckedAddress(), index);
+
+    /// <summary>
+    /// A reference to element <paramref name="index"/> without the lease check, for a reader that checked the lease
+    /// when it began and whose owner alone can end it (<see cref="NativeList{T}.Enumerator"/>, which notices the
+    /// owner's changes by its version). The lease must not be empty.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal ref T UncheckedElementAt(long index) => ref MemoryAccess.ElementAt<T>(_allocation!.Address, index);
+
+    /// <summary>Zeroes elements [<paramref name="start"/>, <paramref name="start"/>+<paramref name="length"/>), which the caller has checked lie inside.</summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    internal void Clear(long start, long length)
+    {
+        if (length <= 0)
+            return;
+        nint address = CheckedAddress();
+        MemoryAccess.Clear(address + (nint)(start * Unsafe.SizeOf<T>()), (nuint)(length * Unsafe.SizeOf<T>()));
+    }
+
+    /// <summary>
+    /// Moves <paramref name="length"/> elements from index <paramref name="from"/> to index <paramref name="to"/>
+    /// inside the buffer, as memmove does (the ranges may overlap); the caller has checked both lie inside.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    internal void MoveWithin(long from, long to, long length)
+    {
+        if (length <= 0)
+            return;
+        nint address = CheckedAddress();
+        nint size = Unsafe.SizeOf<T>();
+        MemoryAccess.Move(address + (nint)from * size, address + (nint)to * size, (nuint)(length * size));
+    }
+
+    /// <summary>
+    /// Where <paramref name="span"/> starts in this buffer, in bytes; -1 when it does not start inside it (or either
+    /// is empty). A span that starts inside is taken to lie inside.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    internal long ByteOffsetOf(ReadOnlySpan<T> span)
+    {
+        if (span.IsEmpty || IsEmpty)
+            return -1;
+        nuint offset = (nuint)(MemoryAccess.AddressOf(span) - CheckedAddress());
+        return offset < (nuint)_length * (nuint)Unsafe.SizeOf<T>() ? (long)offset : -1;
+    }
+
+    /// <summary>The <paramref name="length"/> elements at <paramref name="byteOffset"/> bytes in, a place <see cref="ByteOffsetOf"/> found inside.</summary>
+    /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
+    internal ReadOnlySpan<T> AtByteOffset(long byteOffset, int length) =>
+        MemoryAccess.AsSpan<T>(CheckedAddress() + (nint)byteOffset, length);
+
     /// <summary>The address of element 0 (0 for an empty lease), if the lease is still valid.</summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -39,12 +39,12 @@ public class LongSortTests
         {
             int[] expected = (int[])c.Values.Clone();
             Array.Sort(expected, c.Descending ? Descending : null);
-            int[] actual = SortInBuffer(pool, c.Values, (address, start, count) =>
+            int[] actual = SortInBuffer(pool, c.Values, (buffer, start, count) =>
             {
                 if (c.Descending)
-                    LongSort.Sort<int, ComparerOrder<int>>(address, start, count, new ComparerOrder<int>(Descending), c.SpanLimit, c.DepthLimit);
+                    LongSort.Sort<int, ComparerOrder<int>>(buffer, start, count, new ComparerOrder<int>(Descending), c.SpanLimit, c.DepthLimit);
                 else
-                    LongSort.Sort<int, DefaultOrder<int>>(address, start, count, default, c.SpanLimit, c.DepthLimit);
+                    LongSort.Sort<int, DefaultOrder<int>>(buffer, start, count, default, c.SpanLimit, c.DepthLimit);
             });
             Assert.Equal(expected, actual);
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(500));
@@ -60,8 +60,8 @@ public class LongSortTests
             // Random answers: no order exists, so every loop bound is tested against a comparer that lies.
             var liar = new ComparisonOrder<int>((_, _) => random.Next(-1, 2));
             // spanLimit 1: only the partition and the heap sort run, none of the span sort's own guards.
-            int[] actual = SortInBuffer(pool, c.Values, (address, start, count) =>
-                LongSort.Sort<int, ComparisonOrder<int>>(address, start, count, liar, 1, c.DepthLimit));
+            int[] actual = SortInBuffer(pool, c.Values, (buffer, start, count) =>
+                LongSort.Sort<int, ComparisonOrder<int>>(buffer, start, count, liar, 1, c.DepthLimit));
             Assert.Equal(c.Values.Order(), actual.Order());
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
     }
@@ -77,10 +77,10 @@ public class LongSortTests
         {
             int calls = 0;
             var failing = new ComparisonOrder<int>((x, y) => ++calls > failAfter ? throw new FormatException("boom") : x.CompareTo(y));
-            int[] actual = SortInBuffer(pool, values, (address, start, count) =>
+            int[] actual = SortInBuffer(pool, values, (buffer, start, count) =>
             {
                 var e = Assert.Throws<InvalidOperationException>(() =>
-                    LongSort.Sort<int, ComparisonOrder<int>>(address, start, count, failing, 1, depthLimit));
+                    LongSort.Sort<int, ComparisonOrder<int>>(buffer, start, count, failing, 1, depthLimit));
                 Assert.IsType<FormatException>(e.InnerException);
             });
             Assert.Equal(values.Order(), actual.Order());
@@ -88,7 +88,7 @@ public class LongSortTests
     }
 
     /// <summary>Copies <paramref name="values"/> into a pooled buffer between guard elements, runs <paramref name="sort"/> on them, checks the guards and returns the range.</summary>
-    private static int[] SortInBuffer(NativeArrayPool<int> pool, int[] values, Action<nint, long, long> sort)
+    private static int[] SortInBuffer(NativeArrayPool<int> pool, int[] values, Action<NativeBuffer<int>, long, long> sort)
     {
         NativeBuffer<int> buffer = pool.Rent(values.Length + 2 * Guard);
         try
@@ -96,7 +96,7 @@ public class LongSortTests
             Span<int> all = buffer.AsSpan();
             all.Fill(Sentinel);
             values.CopyTo(all.Slice(Guard));
-            sort(LeaseAddress.Of(buffer), Guard, values.Length);
+            sort(buffer, Guard, values.Length);
             all = buffer.AsSpan();
             Assert.Equal(-1, all[..Guard].IndexOfAnyExcept(Sentinel));
             Assert.Equal(-1, all[(Guard + values.Length)..].IndexOfAnyExcept(Sentinel));

@@ -242,12 +242,9 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
         if (_disposed)
             return;
         _disposed = true;
-        NativeBuffer<T> buffer = _buffer;
-        _buffer = default;
         _manager = null;
         _index = 0;
-        // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
-        buffer.Dispose();
+        CollectionBuffer.Release(ref _buffer);
     }
 
     /// <summary>For <c>char</c>, the text written so far (as <c>ArrayPoolBufferWriter&lt;char&gt;</c> does); otherwise a description.</summary>
@@ -282,8 +279,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
         long max = NativeArrayPool<T>.MaxLength;
         if (needed > max)
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeBufferWriter<T>), needed, max);
-        long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
-        _pool.Resize(ref _buffer, Math.Max(needed, doubled));
+        CollectionBuffer.Grow(_pool, ref _buffer, needed);
         _growths++;
         _manager = null;
     }

@@ -300,12 +300,9 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         if (_disposed)
             return;
         _disposed = true;
-        NativeBuffer<T> buffer = _buffer;
-        _buffer = default;
         _count = 0;
         _version++; // so an enumerator's one version check also notices disposal
-        // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
-        buffer.Dispose();
+        CollectionBuffer.Release(ref _buffer);
     }
 
     /// <summary>Describes the list for debugging; does not throw after disposal.</summary>
@@ -319,8 +316,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         long max = NativeArrayPool<T>.MaxLength;
         if (minimum > max)
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeList<T>), minimum, max);
-        long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
-        _pool.Resize(ref _buffer, Math.Max(minimum, doubled));
+        CollectionBuffer.Grow(_pool, ref _buffer, minimum);
     }
 
     /// <summary>

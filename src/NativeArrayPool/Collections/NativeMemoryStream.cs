@@ -460,10 +460,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
         if (_disposed)
             return;
         _disposed = true;
-        NativeBuffer<byte> buffer = _buffer;
-        _buffer = default;
-        // Dispose, not Return: a lease that its pool's disposal ended still holds its memory until now.
-        buffer.Dispose();
+        CollectionBuffer.Release(ref _buffer);
         base.Dispose(disposing);
     }
 
@@ -501,9 +498,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Grow(long needed)
     {
-        long max = NativeArrayPool<byte>.MaxLength;
-        long doubled = _buffer.Length <= max / 2 ? _buffer.Length * 2 : max;
-        _pool.Resize(ref _buffer, Math.Max(needed, Math.Max(doubled, MinimumGrowth)));
+        CollectionBuffer.Grow(_pool, ref _buffer, needed, MinimumGrowth);
         _resizes++;
     }
 

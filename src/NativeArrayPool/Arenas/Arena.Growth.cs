@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using NativeBuffers.Diagnostics;
 using NativeBuffers.Os;
 
 namespace NativeBuffers.Arenas;
@@ -32,23 +31,41 @@ internal sealed partial class Arena
     /// a move vacated and the arena mapped again; and a block shrinks by keeping all its pages, so no part of it is
     /// freed under a stale pointer. A range a move vacated that could not be mapped again stays unmapped (a stale
     /// write faults there anyway) and is not listed.
+    /// <paramref name="outcome"/> receives what happened (the path taken, the moves the mapping budget declined),
+    /// for the caller to report after the call: the arena raises no events, least of all under its lock.
     /// </summary>
-    public Allocation Resize(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated = null)
+    public Allocation Resize(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated, ref ResizeOutcome outcome)
     {
         if (IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
-        if (newClass == allocation.SizeClass)
-            return allocation;
-        long newBytes = SizeClasses.SizeOf(newClass);
-        return newBytes < allocation.Capacity ? Shrink(allocation, newClass, clearVacated, vacated) : Grow(allocation, newClass, clearVacated, vacated);
+        outcome.OldBytes = allocation.Capacity;
+        Allocation result = allocation;
+        if (newClass != allocation.SizeClass)
+        {
+            long newBytes = SizeClasses.SizeOf(newClass);
+            result = newBytes < allocation.Capacity
+                ? Shrink(allocation, newClass, clearVacated, vacated)
+                : Grow(allocation, newClass, clearVacated, vacated, ref outcome);
+        }
+        outcome.NewBytes = result.Capacity;
+        return result;
     }
 
-    private Allocation Grow(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated)
+    /// <summary>
+    /// <see cref="Resize(Allocation, int, bool, List{Allocation}?, ref ResizeOutcome)"/> for a caller that reports
+    /// nothing (tests, and arenas used alone).
+    /// </summary>
+    public Allocation Resize(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated = null)
+    {
+        ResizeOutcome ignored = default;
+        return Resize(allocation, newClass, clearVacated, vacated, ref ignored);
+    }
+
+    private Allocation Grow(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated, ref ResizeOutcome outcome)
     {
         GrowthPaths paths = Settings.GrowthPaths;
-        long oldBytes = allocation.Capacity;
         if ((paths & GrowthPaths.InPlace) != 0 && TryGrowInPlace(allocation, newClass))
-            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.InPlace);
+            return Grown(allocation, GrowthPaths.InPlace, ref outcome);
 
         // A moved mapping keeps its source's page offset, and the kernel gives huge pages (and PMD-level moves)
         // only where offset and address agree modulo 2 MiB. A small-space block is at most 1 MiB aligned, so
@@ -56,16 +73,22 @@ internal sealed partial class Arena
         // (at most 1 MiB, about the price of one syscall), and the huge block starts aligned for good.
         bool crossesIntoHuge = allocation.Kind == AllocationKind.Block && SpaceFor(newClass) == _huge && allocation.Reservation!.GranuleShift != HugeGranuleShift;
         bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && !crossesIntoHuge && allocation.Capacity >= Settings.RemapThresholdBytes;
-        if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass, vacated))
-            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.RemapFixed);
-        if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass, vacated))
-            return Diagnostics.Grown(allocation, oldBytes, GrowthPaths.Remap);
+        if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass, vacated, ref outcome.MovesDeclinedByBudget))
+            return Grown(allocation, GrowthPaths.RemapFixed, ref outcome);
+        if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass, vacated, ref outcome.MovesDeclinedByBudget))
+            return Grown(allocation, GrowthPaths.Remap, ref outcome);
         if ((paths & GrowthPaths.Copy) != 0)
-            return Diagnostics.Grown(CopyInto(allocation, newClass, clearVacated, vacated), oldBytes, GrowthPaths.Copy);
+            return Grown(CopyInto(allocation, newClass, clearVacated, vacated), GrowthPaths.Copy, ref outcome);
 
         ThrowHelper.ThrowOutOfMemory(
             $"No enabled growth path could grow a {allocation.Capacity}-byte buffer to {SizeClasses.SizeOf(newClass)} bytes " +
             $"(enabled: {paths}). Enable GrowthPaths.Copy, or check KernelMappings against MappingBudget in the pool statistics.");
+        return allocation;
+    }
+
+    private static Allocation Grown(Allocation allocation, GrowthPaths path, ref ResizeOutcome outcome)
+    {
+        outcome.GrowthPath = path;
         return allocation;
     }
 
@@ -93,7 +116,7 @@ internal sealed partial class Arena
 
     // ---- 2. remap fixed, into the arena's own address space ----
 
-    private bool TryRemapFixed(Allocation allocation, int newClass, List<Allocation>? vacated)
+    private bool TryRemapFixed(Allocation allocation, int newClass, List<Allocation>? vacated, ref int declinedByBudget)
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         Space space = SpaceFor(newClass);
@@ -109,8 +132,7 @@ internal sealed partial class Arena
                 if (DeclinedByMappingReserve != reserveDeclines)
                     return false; // the mapping reserve declined it, and counted that
                 MovesDeclinedByBudget++;
-                if (NativeArrayPoolEventSource.Log.IsEnabled())
-                    Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
+                declinedByBudget++; // reported by the caller, after the call: never an event under the lock
                 return false;
             }
             // Not in the huge space: there the stamp faults in a whole 2 MiB page (and may wait for compaction:
@@ -229,7 +251,7 @@ internal sealed partial class Arena
 
     // ---- 3. plain remap, wherever the kernel likes ----
 
-    private bool TryRemap(Allocation allocation, int newClass, List<Allocation>? vacated)
+    private bool TryRemap(Allocation allocation, int newClass, List<Allocation>? vacated, ref int declinedByBudget)
     {
         long newBytes = SizeClasses.SizeOf(newClass);
         bool stampSource;
@@ -238,8 +260,7 @@ internal sealed partial class Arena
             if (!FitsBudget(1))
             {
                 MovesDeclinedByBudget++;
-                if (NativeArrayPoolEventSource.Log.IsEnabled())
-                    Diagnostics.OnBudgetReached(allocation.Capacity, CountKernelMappings(), Settings.MappingBudget);
+                declinedByBudget++; // reported by the caller, after the call: never an event under the lock
                 return false;
             }
             // One mapping for the moved buffer, and one while its vacated source splits its reservation.

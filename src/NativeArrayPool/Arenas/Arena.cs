@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using NativeBuffers.Diagnostics;
 using NativeBuffers.Os;
 
 namespace NativeBuffers.Arenas;
@@ -58,8 +57,6 @@ internal sealed partial class Arena : IDisposable
 
     public ArenaSettings Settings { get; }
 
-    /// <summary>The owning pool's name and event counters (set by the pool; arenas made alone in tests keep this one).</summary>
-    public PoolDiagnostics Diagnostics { get; set; } = new("arena");
     public VirtualMemory Os => _os;
 
     /// <summary>

@@ -17,23 +17,31 @@ internal sealed class PoolDiagnostics
     /// <summary>The <c>pool.name</c> tag of metrics and the <c>pool</c> payload of events.</summary>
     public string Name { get; }
 
-    /// <summary>Traces a growth by <paramref name="path"/> (the arena counts it) and passes the allocation through.</summary>
+    /// <summary>
+    /// Traces what a resize did (the arena counted it): each page move the mapping budget declined, then the
+    /// growth and its path. The pool calls this after the arena's call is over (even when it threw), so no event
+    /// runs under the arena's lock; reading <see cref="Arena.KernelMappings"/> here takes that lock briefly.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Allocation Grown(Allocation allocation, long oldBytes, GrowthPaths path)
+    public void OnResized(in ResizeOutcome outcome, Arena arena)
     {
-        NativeArrayPoolEventSource log = NativeArrayPoolEventSource.Log;
-        if (log.IsEnabled(EventLevel.Informational, NativeArrayPoolEventSource.Keywords.Growth))
-            log.BufferGrown(Name, oldBytes, allocation.Capacity, path);
-        return allocation;
+        if (NativeArrayPoolEventSource.Log.IsEnabled())
+            TraceResized(outcome, arena);
     }
 
-    /// <summary>Traces a page move declined by the mapping budget (the arena counts it, under its lock).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public void OnBudgetReached(long bufferBytes, int kernelMappings, int budget)
+    private void TraceResized(in ResizeOutcome outcome, Arena arena)
     {
         NativeArrayPoolEventSource log = NativeArrayPoolEventSource.Log;
-        if (log.IsEnabled(EventLevel.Warning, NativeArrayPoolEventSource.Keywords.Memory))
-            log.MappingBudgetReached(Name, bufferBytes, kernelMappings, budget);
+        if (outcome.MovesDeclinedByBudget > 0 && log.IsEnabled(EventLevel.Warning, NativeArrayPoolEventSource.Keywords.Memory))
+        {
+            // The mapping count now, not at the decline: the trace reads it without holding up the arena.
+            int kernelMappings = arena.KernelMappings;
+            for (int i = 0; i < outcome.MovesDeclinedByBudget; i++)
+                log.MappingBudgetReached(Name, outcome.OldBytes, kernelMappings, arena.Settings.MappingBudget);
+        }
+        if (outcome.GrowthPath != GrowthPaths.None && log.IsEnabled(EventLevel.Informational, NativeArrayPoolEventSource.Keywords.Growth))
+            log.BufferGrown(Name, outcome.OldBytes, outcome.NewBytes, outcome.GrowthPath);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

@@ -82,7 +82,6 @@ internal sealed partial class PoolCore : IDisposable
         IsShared = isShared;
         _id = isShared ? 0 : TakeId();
         Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
-        Arena.Diagnostics = Diagnostics;
         Arena.Pool = this;
         _guard = options.Guarded ? new LeaseGuard(Arena, options.QuarantineBytes) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
@@ -345,6 +344,7 @@ internal sealed partial class PoolCore : IDisposable
             ThrowHelper.ThrowPoolDisposed(); // the lease stays as it is: only its Return or Dispose lets it go
         Allocation result;
         long oldCapacity;
+        ResizeOutcome outcome = default;
         try
         {
             // Take the lease: the even generation keeps a racing Return or Resize of the same lease out.
@@ -356,7 +356,7 @@ internal sealed partial class PoolCore : IDisposable
             List<Allocation>? vacated = _guard is null ? null : new List<Allocation>();
             try
             {
-                result = Arena.Resize(allocation, newClass, clearOld, vacated);
+                result = Arena.Resize(allocation, newClass, clearOld, vacated, ref outcome);
             }
             catch
             {
@@ -373,6 +373,9 @@ internal sealed partial class PoolCore : IDisposable
         finally
         {
             ExitOperation();
+            // Outside the arena's lock and after the operation, so a listener may use the pool, or dispose it,
+            // without waiting for itself. Also when the resize threw: the budget's declines are why it may have.
+            Diagnostics.OnResized(outcome, Arena);
         }
         ThreadCache cache = GetCache();
         cache.InUseBytes += result.Capacity - oldCapacity;

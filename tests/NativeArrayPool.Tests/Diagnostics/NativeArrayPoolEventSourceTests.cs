@@ -146,4 +146,56 @@ public class NativeArrayPoolEventSourceTests
         foreach ((int id, string name) in expected)
             Assert.Contains($"| {id} | {name} |", docs);
     }
+    /// <summary>Disposes a pool from inside the first of its events that <paramref name="eventName"/> names.</summary>
+    private sealed class DisposingListener(string pool, string eventName) : EventListener
+    {
+        public IDisposable? Target;
+        public int Seen;
+
+        protected override void OnEventSourceCreated(EventSource source)
+        {
+            if (source.Name == "NativeArrayPool")
+                EnableEvents(source, EventLevel.Verbose, EventKeywords.All);
+        }
+
+        protected override void OnEventWritten(EventWrittenEventArgs e)
+        {
+            if (e.EventName == eventName && e.Payload is { Count: > 0 } && Equals(e.Payload[0], pool) && Interlocked.Increment(ref Seen) == 1)
+                Target!.Dispose();
+        }
+    }
+
+    // Dispose waits for the operations in flight, so an event raised inside one (or under the arena's lock) would
+    // make a listener that disposes the pool wait for itself forever. The resize runs on a thread of its own so a
+    // regression shows as a failed join rather than a hung test run; the wait only bounds a deadlock, it measures nothing.
+    [LinuxTheory]
+    [Trait("Layer", "Linux")]
+    [InlineData("MappingBudgetReached")]
+    [InlineData("BufferGrown")]
+    public void A_listener_may_dispose_the_pool_from_inside_a_resize_event(string eventName)
+    {
+        string name = "dispose-in-event-" + Guid.NewGuid().ToString("N");
+        using var listener = new DisposingListener(name, eventName);
+        var pool = Pool(name, GrowthPaths.RemapFixed | GrowthPaths.Remap | GrowthPaths.Copy, budget: 1, backend: MemoryBackend.Linux);
+        listener.Target = pool;
+        NativeBuffer<byte> buffer = pool.Rent(2 << 20);
+        Exception? failure = null;
+        var resizer = new Thread(() =>
+        {
+            try
+            {
+                pool.Resize(ref buffer, 8 << 20); // the budget declines the moves, then a copy grows it
+            }
+            catch (Exception e)
+            {
+                failure = e;
+            }
+        }) { IsBackground = true };
+        resizer.Start();
+
+        Assert.True(resizer.Join(TimeSpan.FromMinutes(2)), $"the resize never returned: Dispose inside its {eventName} event waited for it");
+        Assert.Null(failure);
+        Assert.True(listener.Seen > 0, $"no {eventName} event: the test did not exercise what it means to");
+        pool.Dispose(); // a second Dispose does nothing
+    }
 }

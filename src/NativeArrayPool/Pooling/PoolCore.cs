@@ -342,14 +342,18 @@ internal sealed partial class PoolCore : IDisposable
         // Enter before taking the lease: while the lease is held (even generation) Dispose must not sweep past it.
         if (!TryEnterOperation())
             ThrowHelper.ThrowPoolDisposed(); // the lease stays as it is: only its Return or Dispose lets it go
+        // Take the lease: the even generation keeps a racing Return or Resize of the same lease out. A stale lease
+        // leaves the operation before it is reported: the misuse event may reach a listener that disposes the pool.
+        if (!TryRetire(allocation, generation))
+        {
+            ExitOperation();
+            ThrowStale(allocation, generation, paramName);
+        }
         Allocation result;
         long oldCapacity;
         ResizeOutcome outcome = default;
         try
         {
-            // Take the lease: the even generation keeps a racing Return or Resize of the same lease out.
-            if (!TryRetire(allocation, generation))
-                ThrowStale(allocation, generation, paramName);
             oldCapacity = allocation.Capacity;
             nint oldAddress = allocation.Address;
             // Guarded: what the buffer leaves behind goes to the quarantine rather than back to the arena.

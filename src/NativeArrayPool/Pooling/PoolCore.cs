@@ -131,7 +131,6 @@ internal sealed partial class PoolCore : IDisposable
         if (Volatile.Read(ref _disposed) != 0)
             RentAfterDisposal(allocation, generation);
         cache.Rents++;
-        cache.InUseBytes += allocation.Capacity;
         cache.RentedBytes += allocation.Capacity;
         return allocation;
     }
@@ -276,7 +275,7 @@ internal sealed partial class PoolCore : IDisposable
     {
         ThreadCache cache = GetCache();
         cache.Returns++;
-        cache.InUseBytes -= allocation.Capacity;
+        cache.ReturnedBytes += allocation.Capacity;
         if (!cache.TryPush(allocation))
             ReturnSlow(allocation);
     }
@@ -382,7 +381,7 @@ internal sealed partial class PoolCore : IDisposable
             Diagnostics.OnResized(outcome, Arena);
         }
         ThreadCache cache = GetCache();
-        cache.InUseBytes += result.Capacity - oldCapacity;
+        cache.ResizedBytes += result.Capacity - oldCapacity;
         return result;
     }
 
@@ -507,8 +506,9 @@ internal sealed partial class PoolCore : IDisposable
                     continue;
                 rents += Volatile.Read(ref cache.Rents);
                 returns += Volatile.Read(ref cache.Returns);
-                inUse += Volatile.Read(ref cache.InUseBytes);
-                rented += Volatile.Read(ref cache.RentedBytes);
+                long cacheRented = Volatile.Read(ref cache.RentedBytes);
+                inUse += cacheRented - Volatile.Read(ref cache.ReturnedBytes) + Volatile.Read(ref cache.ResizedBytes);
+                rented += cacheRented;
             }
         }
         Arena arena = Arena;

@@ -46,11 +46,19 @@ internal sealed class ThreadCache
     /// <summary>Set (under the pool's caches lock) once the finalizer has moved the counters to the pool's retired totals.</summary>
     public bool Retired;
 
-    // Counters of this thread's operations. InUseBytes may go negative on a thread that returns what others rented.
+    // Counters of this thread's operations. Bytes in use is derived (rented − returned + resized), never kept: a
+    // counter that a rent adds to and the return subtracts from would put two dependent read-modify-writes of one
+    // location on every Rent+Return pair, each waiting for the other's store (measured: docs/benchmarks.md).
+    // Each counter here is touched once per pair. Derived bytes in use may be negative for a thread that returns
+    // what others rented; the pool's sum is not.
     public long Rents;
     public long Returns;
-    public long InUseBytes;
     public long RentedBytes;
+    public long ReturnedBytes;
+    public long ResizedBytes; // net bytes added to leases by this thread's resizes (negative when they shrank)
+
+    /// <summary>Bytes this thread's operations left in use (may be negative, see above).</summary>
+    public long InUseBytes => RentedBytes - ReturnedBytes + ResizedBytes;
 
     /// <summary>How many allocations of a class a thread keeps (hot one included): many small ones, a single huge one.</summary>
     public static int CapacityOf(int sizeClass) =>

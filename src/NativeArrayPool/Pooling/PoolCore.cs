@@ -52,10 +52,7 @@ internal sealed partial class PoolCore : IDisposable
     private readonly Lock _cachesLock = new();
     private readonly List<WeakReference<ThreadCache>> _caches = new();
     private int _trimEpoch;
-    private long _retiredRents;
-    private long _retiredReturns;
-    private long _retiredInUseBytes;
-    private long _retiredRentedBytes;
+    private LeaseCounts _retiredCounts; // ended threads' counters, under _cachesLock
     private long _misuseDetected;
     private long _trims;
     private long _pressureTrims;
@@ -71,6 +68,7 @@ internal sealed partial class PoolCore : IDisposable
     private readonly LeaseTracker? _tracker;
     private readonly bool _zeroOnRent;
     private readonly bool _detectRacingReturns;
+    private readonly bool _plainReturns; // neither of the two above: Return's fast path tests this one flag
     private readonly Action<NativeLeaseInfo>? _leakReported;
     private readonly MemoryReclaimer _reclaimer;
 
@@ -87,6 +85,7 @@ internal sealed partial class PoolCore : IDisposable
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
         _zeroOnRent = options.ZeroOnRent;
         _detectRacingReturns = options.DetectRacingReturns || options.Guarded;
+        _plainReturns = !_zeroOnRent && !_detectRacingReturns;
         _leakReported = options.LeakReported;
         _reclaimer = new MemoryReclaimer(this, options);
     }
@@ -122,23 +121,22 @@ internal sealed partial class PoolCore : IDisposable
     public Allocation Rent(int sizeClass, out int generation)
     {
         ThreadCache cache = GetCache();
-        Allocation? allocation = cache.TryPop(sizeClass) ?? RentSlow(cache, sizeClass);
+        Allocation? allocation = cache.TryRent(sizeClass) ?? RentSlow(cache, sizeClass);
         generation = allocation.Generation + 1;
         Volatile.Write(ref allocation.Generation, generation);
         // After publishing the lease: a disposed pool's caches still hold records of memory that is unmapped or
         // about to be. Either this read sees the flag, or Dispose (which flushes every processor's stores before it
         // looks at generations) sees this lease and keeps its memory; never neither.
         if (Volatile.Read(ref _disposed) != 0)
-            RentAfterDisposal(allocation, generation);
-        cache.Rents++;
-        cache.RentedBytes += allocation.Capacity;
+            RentAfterDisposal(cache, allocation, generation);
         return allocation;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void RentAfterDisposal(Allocation allocation, int generation)
+    private void RentAfterDisposal(ThreadCache cache, Allocation allocation, int generation)
     {
         // End the lease just taken, whichever side of Dispose's sweep it fell on, then report the disposal.
+        cache.UncountRent(allocation);
         if (!TryRetire(allocation, generation))
             Arena.ReleaseOrphan(allocation, generation);
         ThrowHelper.ThrowPoolDisposed();
@@ -166,6 +164,7 @@ internal sealed partial class PoolCore : IDisposable
         {
             ExitOperation();
         }
+        cache.CountRent(allocation);
         _tracker?.OnRent(allocation);
         if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
             NativeArrayPoolEventSource.Log.BufferRented(Name, allocation.Capacity, sizeClass);
@@ -175,6 +174,19 @@ internal sealed partial class PoolCore : IDisposable
     /// <summary>Retires the lease (allocation, generation) and takes the memory back. Throws on a stale or double return.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(Allocation allocation, int generation, bool clear, string paramName)
+    {
+        if (clear || !_plainReturns)
+        {
+            ReturnInMode(allocation, generation, clear, paramName);
+            return;
+        }
+        if (!TryEndPlain(allocation, generation))
+            ThrowStale(allocation, generation, paramName);
+        TakeBack(allocation);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReturnInMode(Allocation allocation, int generation, bool clear, string paramName)
     {
         if (clear || _zeroOnRent)
         {
@@ -193,11 +205,13 @@ internal sealed partial class PoolCore : IDisposable
     /// the ended lease and leaves the record alone. A return that sees the flag lets an orphaned record go and
     /// reports the disposal.
     /// </summary>
+    private bool TryEnd(Allocation allocation, int generation) =>
+        _detectRacingReturns ? TryRetire(allocation, generation) : TryEndPlain(allocation, generation);
+
+    /// <summary>The default mode's end of a lease (see <see cref="TryEnd"/>): a plain check and store.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private bool TryEnd(Allocation allocation, int generation)
+    private bool TryEndPlain(Allocation allocation, int generation)
     {
-        if (_detectRacingReturns)
-            return TryRetire(allocation, generation);
         if (((allocation.Generation ^ generation) | (~generation & 1)) != 0)
             return false;
         Volatile.Write(ref allocation.Generation, generation + 1);
@@ -273,10 +287,7 @@ internal sealed partial class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void TakeBack(Allocation allocation)
     {
-        ThreadCache cache = GetCache();
-        cache.Returns++;
-        cache.ReturnedBytes += allocation.Capacity;
-        if (!cache.TryPush(allocation))
+        if (!GetCache().TryReturn(allocation))
             ReturnSlow(allocation);
     }
 
@@ -472,10 +483,7 @@ internal sealed partial class PoolCore : IDisposable
         }
         lock (_cachesLock)
         {
-            _retiredRents += cache.Rents;
-            _retiredReturns += cache.Returns;
-            _retiredInUseBytes += cache.InUseBytes;
-            _retiredRentedBytes += cache.RentedBytes;
+            cache.AddCountsTo(ref _retiredCounts);
             cache.Retired = true;
         }
     }
@@ -493,22 +501,14 @@ internal sealed partial class PoolCore : IDisposable
 
     public NativePoolStatistics GetStatistics()
     {
-        long rents, returns, inUse, rented;
+        LeaseCounts counts;
         lock (_cachesLock)
         {
-            rents = _retiredRents;
-            returns = _retiredReturns;
-            inUse = _retiredInUseBytes;
-            rented = _retiredRentedBytes;
+            counts = _retiredCounts;
             foreach (WeakReference<ThreadCache> reference in _caches)
             {
-                if (!reference.TryGetTarget(out ThreadCache? cache) || cache.Retired)
-                    continue;
-                rents += Volatile.Read(ref cache.Rents);
-                returns += Volatile.Read(ref cache.Returns);
-                long cacheRented = Volatile.Read(ref cache.RentedBytes);
-                inUse += cacheRented - Volatile.Read(ref cache.ReturnedBytes) + Volatile.Read(ref cache.ResizedBytes);
-                rented += cacheRented;
+                if (reference.TryGetTarget(out ThreadCache? cache) && !cache.Retired)
+                    cache.AddCountsTo(ref counts);
             }
         }
         Arena arena = Arena;
@@ -528,7 +528,7 @@ internal sealed partial class PoolCore : IDisposable
             QuarantinedBytes = quarantinedBytes,
             ProtectedBuffers = protectedBuffers,
             MappedBytes = arena.ReservedBytes,
-            InUseBytes = inUse,
+            InUseBytes = counts.InUseBytes,
             KernelMappings = arena.KernelMappings,
             PeakKernelMappings = Volatile.Read(ref arena.PeakKernelMappings),
             MappingBudget = arena.Settings.MappingBudget,
@@ -537,9 +537,9 @@ internal sealed partial class PoolCore : IDisposable
             ProcessMappingReads = Volatile.Read(ref arena.ProcessMappingReads),
             Reservations = arena.ReservationCount,
             DetachedMappings = arena.DetachedCount,
-            Rents = rents,
-            BytesRented = rented,
-            Returns = returns,
+            Rents = counts.Rents,
+            BytesRented = counts.RentedBytes,
+            Returns = counts.Returns,
             GrowsInPlace = Volatile.Read(ref arena.GrowsInPlace),
             GrowsRemappedFixed = Volatile.Read(ref arena.GrowsRemappedFixed),
             GrowsRemapped = Volatile.Read(ref arena.GrowsRemapped),

@@ -15,14 +15,19 @@ internal sealed class ThreadCache
     public const int LargestCachedClass = SizeClasses.HugeClass + 3;
 
     /// <summary>
-    /// One size class's cache. <see cref="Hot"/> is the allocation returned last: Rent and Return of the same
-    /// class, the common case, touch only it (one load, one store). <see cref="Spill"/> holds the rest, LIFO.
+    /// One size class's cache and counters. <see cref="Hot"/> is the allocation returned last: Rent and Return of
+    /// the same class, the common case, touch only it (one load, one store). <see cref="Spill"/> holds the rest,
+    /// LIFO. <see cref="Rents"/> and <see cref="Returns"/> count this thread's leases of the class; their bytes are
+    /// derived (count × class size: an allocation of a cached class is always exactly its class's size), so a
+    /// Rent+Return pair updates two counters in the bin it touches anyway, and loads no capacity.
     /// </summary>
     private struct Bin
     {
         public Allocation? Hot;
         public Allocation?[] Spill;
         public int Count;
+        public long Rents;
+        public long Returns;
     }
 
     // One flat array (one bounds check on the fast path); empty when the cache is disabled, so every lookup misses.
@@ -46,19 +51,17 @@ internal sealed class ThreadCache
     /// <summary>Set (under the pool's caches lock) once the finalizer has moved the counters to the pool's retired totals.</summary>
     public bool Retired;
 
-    // Counters of this thread's operations. Bytes in use is derived (rented − returned + resized), never kept: a
-    // counter that a rent adds to and the return subtracts from would put two dependent read-modify-writes of one
-    // location on every Rent+Return pair, each waiting for the other's store (measured: docs/benchmarks.md).
-    // Each counter here is touched once per pair. Derived bytes in use may be negative for a thread that returns
-    // what others rented; the pool's sum is not.
-    public long Rents;
-    public long Returns;
-    public long RentedBytes;
-    public long ReturnedBytes;
-    public long ResizedBytes; // net bytes added to leases by this thread's resizes (negative when they shrank)
+    // Leases of classes this cache does not hold (huge ones, or every class when the cache is disabled), counted
+    // with their capacities; the cached classes count in their bins. Bytes in use is derived (rented − returned +
+    // resized), never kept: a counter that a rent adds to and its return subtracts from would put two dependent
+    // read-modify-writes of one location on every pair, each waiting for the other's store.
+    private long _uncachedRents;
+    private long _uncachedReturns;
+    private long _uncachedRentedBytes;
+    private long _uncachedReturnedBytes;
 
-    /// <summary>Bytes this thread's operations left in use (may be negative, see above).</summary>
-    public long InUseBytes => RentedBytes - ReturnedBytes + ResizedBytes;
+    /// <summary>Net bytes this thread's resizes added to leases (negative when they shrank them).</summary>
+    public long ResizedBytes;
 
     /// <summary>How many allocations of a class a thread keeps (hot one included): many small ones, a single huge one.</summary>
     public static int CapacityOf(int sizeClass) =>
@@ -67,6 +70,107 @@ internal sealed class ThreadCache
         : sizeClass < SizeClasses.HugeClass ? 4         // up to 1 MiB
         : 1;
 
+    /// <summary>
+    /// The rent fast path: an allocation of <paramref name="sizeClass"/> from the cache, counted as rented; null on
+    /// a miss (then the caller rents elsewhere and calls <see cref="CountRent"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Allocation? TryRent(int sizeClass)
+    {
+        Bin[] bins = _bins;
+        if ((uint)sizeClass >= (uint)bins.Length)
+            return null;
+        ref Bin bin = ref bins[sizeClass];
+        Allocation? allocation = bin.Hot;
+        if (allocation is null)
+        {
+            allocation = PopSpill(ref bin);
+            if (allocation is null)
+                return null;
+        }
+        else
+        {
+            bin.Hot = null;
+        }
+        bin.Rents++;
+        return allocation;
+    }
+
+    /// <summary>Counts a rent the cache did not serve.</summary>
+    public void CountRent(Allocation allocation)
+    {
+        int sizeClass = allocation.SizeClass;
+        if ((uint)sizeClass < (uint)_bins.Length)
+        {
+            _bins[sizeClass].Rents++;
+            return;
+        }
+        _uncachedRents++;
+        _uncachedRentedBytes += allocation.Capacity;
+    }
+
+    /// <summary>Takes back a rent counted by <see cref="TryRent"/> or <see cref="CountRent"/> that ended in an exception.</summary>
+    public void UncountRent(Allocation allocation)
+    {
+        int sizeClass = allocation.SizeClass;
+        if ((uint)sizeClass < (uint)_bins.Length)
+        {
+            _bins[sizeClass].Rents--;
+            return;
+        }
+        _uncachedRents--;
+        _uncachedRentedBytes -= allocation.Capacity;
+    }
+
+    /// <summary>
+    /// The return fast path: counts <paramref name="allocation"/> as returned and keeps it if its class has room;
+    /// false when the caller must give it to the arena.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public bool TryReturn(Allocation allocation)
+    {
+        int sizeClass = allocation.SizeClass;
+        Bin[] bins = _bins;
+        if ((uint)sizeClass >= (uint)bins.Length)
+            return CountUncachedReturn(allocation);
+        ref Bin bin = ref bins[sizeClass];
+        bin.Returns++;
+        if (bin.Hot is not null)
+            return PushSpill(ref bin, allocation);
+        bin.Hot = allocation;
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool CountUncachedReturn(Allocation allocation)
+    {
+        _uncachedReturns++;
+        _uncachedReturnedBytes += allocation.Capacity;
+        return false;
+    }
+
+    /// <summary>Adds this thread's counters to <paramref name="totals"/>; other threads read them racily, each one whole.</summary>
+    public void AddCountsTo(ref LeaseCounts totals)
+    {
+        Bin[] bins = _bins;
+        for (int sizeClass = 0; sizeClass < bins.Length; sizeClass++)
+        {
+            long rents = Volatile.Read(ref bins[sizeClass].Rents);
+            long returns = Volatile.Read(ref bins[sizeClass].Returns);
+            long bytes = SizeClasses.SizeOf(sizeClass);
+            totals.Rents += rents;
+            totals.Returns += returns;
+            totals.RentedBytes += rents * bytes;
+            totals.ReturnedBytes += returns * bytes;
+        }
+        totals.Rents += Volatile.Read(ref _uncachedRents);
+        totals.Returns += Volatile.Read(ref _uncachedReturns);
+        totals.RentedBytes += Volatile.Read(ref _uncachedRentedBytes);
+        totals.ReturnedBytes += Volatile.Read(ref _uncachedReturnedBytes);
+        totals.ResizedBytes += Volatile.Read(ref ResizedBytes);
+    }
+
+    /// <summary>Pops an allocation of <paramref name="sizeClass"/> without counting it (the cache's own mechanics).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Allocation? TryPop(int sizeClass)
     {
@@ -93,6 +197,7 @@ internal sealed class ThreadCache
         return allocation;
     }
 
+    /// <summary>Keeps <paramref name="allocation"/> if its class has room, without counting it (the cache's own mechanics).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TryPush(Allocation allocation)
     {
@@ -166,4 +271,17 @@ internal sealed class ThreadCache
         if (!Core.IsDisposed)
             Core.Retire(this);
     }
+}
+
+/// <summary>Lease counters summed over threads: counts, and the bytes they rented, returned and resized by.</summary>
+internal struct LeaseCounts
+{
+    public long Rents;
+    public long Returns;
+    public long RentedBytes;
+    public long ReturnedBytes;
+    public long ResizedBytes;
+
+    /// <summary>Bytes held by leases still out.</summary>
+    public readonly long InUseBytes => RentedBytes - ReturnedBytes + ResizedBytes;
 }

@@ -17,6 +17,51 @@ public static class ProfileDriver
     public const string Verb = "loop";
     public const string AppendVerb = "append";
     public const string ResizeVerb = "resize";
+    public const string ScalingVerb = "scaling";
+
+    /// <summary>
+    /// <c>scaling native|arraypool SIZE PAIRS</c>: the bare Rent+Return loop on one thread, then on two threads at
+    /// once (each doing PAIRS, released together by a barrier), in alternating rounds. Prints ns per pair of the
+    /// whole process for each and the scaling (one-thread time per pair / two-thread time per pair; 2.0 is
+    /// perfect), from the best round of each: the number ThreadScalingBenchmarks must agree with.
+    /// </summary>
+    public static int RunScaling(string[] args)
+    {
+        string pool = args.Length > 1 ? args[1] : "native";
+        int size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4096;
+        long pairs = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 20_000_000;
+        for (int round = 0; round < 300; round++)
+        {
+            Loop(pool, size, 10_000);
+            Thread.Sleep(1);
+        }
+        using var start = new Barrier(2);
+        const int Rounds = 7;
+        double best1 = double.MaxValue, best2 = double.MaxValue;
+        for (int round = 0; round < Rounds; round++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Loop(pool, size, pairs);
+            best1 = Math.Min(best1, Stopwatch.GetElapsedTime(t0).TotalNanoseconds / pairs);
+
+            var second = new Thread(() =>
+            {
+                Loop(pool, size, 10_000); // this thread's cache, warmed before the clock starts
+                start.SignalAndWait();
+                Loop(pool, size, pairs);
+            });
+            second.Start();
+            Loop(pool, size, 10_000);
+            start.SignalAndWait();
+            long t1 = Stopwatch.GetTimestamp();
+            Loop(pool, size, pairs);
+            second.Join();
+            best2 = Math.Min(best2, Stopwatch.GetElapsedTime(t1).TotalNanoseconds / (2 * pairs));
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{pool} size={size}: 1 thread {best1:F2} ns per pair, 2 threads {best2:F2} ns per pair of the process, scaling {best1 / best2:F2}x (best of {Rounds} rounds of {pairs} pairs per thread)"));
+        return 0;
+    }
 
     /// <summary><c>resize [runs]</c>: rent 1 GiB, write it, time Resize to 2 GiB, and print the growth path taken.</summary>
     public static int RunResize(string[] args)

@@ -10,6 +10,7 @@ namespace NativeBuffers.Benchmarks;
 /// <item><c>--dry</c>: one invocation per benchmark, no warm-up: proves the suite still runs (CI).</item>
 /// <item><c>loop native|guarded|arraypool SIZE N</c>: a bare Rent+Return loop for perf stat / callgrind / JitDisasm.</item>
 /// <item><c>append [runs]</c>: the native append run by run with the growth paths it took.</item>
+/// <item><c>scaling native|arraypool SIZE PAIRS</c>: the bare loop on one thread and on two, and the scaling.</item>
 /// <item><c>resize [runs]</c>: one 1 GiB → 2 GiB Resize per run, timed, with the growth path it took.</item>
 /// <item><c>churn [ops]</c>: the large-buffer churn report (Gen-2 counts and peak RSS, one child process per pool).</item>
 /// </list>
@@ -26,6 +27,8 @@ public static class Program
             return ProfileDriver.RunAppend(args);
         if (args.Length > 0 && args[0] == ProfileDriver.ResizeVerb)
             return ProfileDriver.RunResize(args);
+        if (args.Length > 0 && args[0] == ProfileDriver.ScalingVerb)
+            return ProfileDriver.RunScaling(args);
         if (args.Length > 0 && args[0] == "churn")
             return ChurnReport.Run(args.Skip(1).ToArray());
 

@@ -12,7 +12,7 @@ namespace NativeBuffers.Arenas;
 /// schedule. <b>Granule</b>: the smallest block of a space (4 KiB small, 2 MiB huge). <b>Block</b>: a buddy block
 /// of 2^order granules. <b>Slab</b>: a 64 KiB block cut into slots of one small class. <b>Size class</b>: see
 /// <see cref="SizeClasses"/>. <b>Allocation</b>: the record of one piece handed out (slot, block, or detached
-/// mapping). <b>Island</b>: a block whose pages were moved in by mremap and so form their own kernel mapping.
+/// mapping; its states are tabled there). <b>Island</b>: a block whose pages were moved in by mremap and so form their own kernel mapping.
 /// <b>Hole</b>: a vacated range not yet mapped again. <b>Lease</b>: the pool's handle on an allocation.</para>
 /// <para>Invariants: free blocks are fresh (never islands); every live allocation's range is disjoint from every
 /// other's; the kernel-mapping model (<see cref="KernelMappings"/>) counts one per fresh run and one per island
@@ -141,17 +141,22 @@ internal sealed partial class Arena : IDisposable
     {
         if (IsDisposed)
             return;
-        switch (allocation.Kind)
+        switch (allocation.State)
         {
-            case AllocationKind.Slot:
+            case AllocationState.Slot:
                 lock (_lock)
                     PutSlot(allocation);
                 break;
-            case AllocationKind.Block:
+            case AllocationState.FreshBlock:
+            case AllocationState.Island:
                 FreeBlock(allocation);
                 break;
-            case AllocationKind.Detached:
+            case AllocationState.Detached:
+            case AllocationState.Anchored:
                 FreeDetached(allocation);
+                break;
+            default:
+                Debug.Fail($"freeing a {allocation.State} record");
                 break;
         }
     }
@@ -216,14 +221,7 @@ internal sealed partial class Arena : IDisposable
         Space space = SpaceFor(sizeClass);
         (Reservation reservation, long offset) = TakeBlockSpace(space, space.OrderOf(bytes), bytes);
         Allocation allocation = NewRecord();
-        allocation.Kind = AllocationKind.Block;
-        allocation.SizeClass = sizeClass;
-        allocation.Capacity = bytes;
-        allocation.Reservation = reservation;
-        allocation.Offset = offset;
-        allocation.Order = space.OrderOf(bytes);
-        allocation.IsIsland = false;
-        allocation.Address = reservation.AddressOf(offset);
+        allocation.TakeBlock(reservation, offset, space.OrderOf(bytes), sizeClass);
         return allocation;
     }
 
@@ -265,7 +263,7 @@ internal sealed partial class Arena : IDisposable
                     return;
                 }
                 allocation.Reservation.MarkFresh(allocation.Offset, allocation.Capacity);
-                allocation.IsIsland = false;
+                allocation.RefreshIsland();
                 allocation.Reservation.Free(allocation.Offset, allocation.Order);
                 Recycle(allocation);
             }
@@ -291,9 +289,10 @@ internal sealed partial class Arena : IDisposable
             if (cut.IsFailure)
                 return;
             lock (_lock)
+            {
                 _detached.Remove(allocation);
-            allocation.Kind = AllocationKind.Block;
-            allocation.Capacity = anchor;
+                allocation.CutToAnchor();
+            }
             FreeBlock(allocation);
             return;
         }
@@ -320,8 +319,7 @@ internal sealed partial class Arena : IDisposable
 
     private void Recycle(Allocation allocation)
     {
-        allocation.Reservation = null;
-        allocation.Address = 0;
+        allocation.Recycle();
         _spareRecords.Push(allocation);
     }
 
@@ -414,7 +412,7 @@ internal sealed partial class Arena : IDisposable
             if (_os.Refresh(island.Address, (nuint)island.Capacity, island.Reservation!.HugePages).IsSuccess)
             {
                 island.Reservation.MarkFresh(island.Offset, island.Capacity);
-                island.IsIsland = false;
+                island.RefreshIsland();
                 island.Reservation.Free(island.Offset, island.Order);
                 _unrefreshedIslands.RemoveAt(i);
                 Recycle(island);
@@ -477,8 +475,16 @@ internal sealed partial class Arena : IDisposable
             }
             foreach (Allocation d in _detached)
             {
-                if (d.Kind != AllocationKind.Detached)
-                    return "a detached record is not of kind Detached";
+                if (!d.IsDetached)
+                    return $"a {d.State} record is in the detached set";
+            }
+            foreach (Allocation record in RecordsLocked())
+            {
+                if (record.Check() is string problem)
+                    return $"record at {record.Address:x}: {problem}";
+                // After disposal the set keeps only orphans, while the other records keep their last state.
+                if (!_disposed && record.IsDetached && !_detached.Contains(record))
+                    return $"a {record.State} record is missing from the detached set";
             }
             return null;
         }
@@ -537,7 +543,7 @@ internal sealed partial class Arena : IDisposable
             {
                 if (!endLease(record))
                     continue;
-                record.IsOrphan = true;
+                record.MarkOrphan();
                 if (ReservationOf(record) is Reservation holder)
                     _orphansIn[holder] = _orphansIn.GetValueOrDefault(holder) + 1;
             }
@@ -573,8 +579,8 @@ internal sealed partial class Arena : IDisposable
         {
             if (!record.IsOrphan || Volatile.Read(ref record.Generation) != leaseGeneration + 1)
                 return false;
-            record.IsOrphan = false;
-            if (record.Kind == AllocationKind.Detached)
+            record.EndOrphan();
+            if (record.IsDetached)
             {
                 ReleaseDetachedPart(record);
                 _detached.Remove(record);
@@ -590,10 +596,10 @@ internal sealed partial class Arena : IDisposable
         }
     }
 
-    private static Reservation? ReservationOf(Allocation record) => record.Kind switch
+    private static Reservation? ReservationOf(Allocation record) => record.State switch
     {
-        AllocationKind.Slot => record.Slab!.Reservation,
-        _ => record.Reservation, // a block's, or the anchor's of a detached allocation (null when not anchored)
+        AllocationState.Slot => record.Slab!.Reservation,
+        _ => record.Reservation, // a block's, or the anchor's of an anchored allocation (null when detached)
     };
 
     /// <summary>Unmaps a detached allocation's own mapping: all of it, or the part past its anchor block.</summary>

@@ -161,16 +161,16 @@ internal sealed partial class Arena
             // Otherwise map it back, never over a neighbour (NOREPLACE): success is fresh pages, EEXIST means
             // something else took part of it, and any other failure leaves a hole that consolidation retries.
             bool survived = DestinationSurvived(target, newBytes);
-            OsError restored = survived ? OsError.Success : _os.Restore(target, (nuint)newBytes, destination.HugePages);
+            OsError filled = survived ? OsError.Success : _os.FillHole(target, (nuint)newBytes, destination.HugePages);
             lock (_lock)
             {
                 MovesFailed++;
-                if (!survived && restored.IsSuccess)
+                if (!survived && filled.IsSuccess)
                     destination.MarkFresh(offset, newBytes);
-                if (restored.IsSuccess)
+                if (filled.IsSuccess)
                     destination.Free(offset, order);
                 else
-                    MarkVacated(destination, offset, order, restored);
+                    MarkVacated(destination, offset, order, filled);
             }
             return false;
         }
@@ -192,11 +192,11 @@ internal sealed partial class Arena
     /// After a failed move whose destination could not be mapped back: whether the destination is still our
     /// reservation's, untouched. Usually it is, because the kernel refused before unmapping anything — the
     /// map-count check (ENOMEM), overlap (EINVAL), and since 6.x the source checks (EFAULT) all come first — and
-    /// then treating it as vacated would lose the block for good: a later restore would meet our own pages,
+    /// then treating it as vacated would lose the block for good: a later FillHole would meet our own pages,
     /// answer EEXIST, and mark them foreign, never to be used or unmapped again. So ask the kernel: wholly mapped
     /// means intact. Anything less means the kernel did unmap it (a hole of ours, or partly someone else's).
     /// The one case this cannot tell apart is another thread mapping exactly the whole gap in the microseconds
-    /// between the kernel's unmap and our restore; a partial occupant is recognized and left alone.
+    /// between the kernel's unmap and our FillHole; a partial occupant is recognized and left alone.
     /// </summary>
     private bool DestinationSurvived(nint target, long bytes) => _os.IsWhollyMapped(target, (nuint)bytes) == true;
 
@@ -302,12 +302,12 @@ internal sealed partial class Arena
         if (source.Reservation is not Reservation reservation)
             return; // a detached mapping: the kernel already took it away, nothing of ours is left there
         long bytes = reservation.BlockBytes(source.Order);
-        OsError restored = _os.Restore(reservation.AddressOf(source.Offset), (nuint)bytes, reservation.HugePages);
+        OsError filled = _os.FillHole(reservation.AddressOf(source.Offset), (nuint)bytes, reservation.HugePages);
         lock (_lock)
         {
             if (stamped)
                 reservation.MarkStamped(source.Offset); // before the model cuts the run around the vacated range
-            if (restored.IsSuccess)
+            if (filled.IsSuccess)
             {
                 reservation.MarkFresh(source.Offset, bytes);
                 if (vacated is null)
@@ -317,7 +317,7 @@ internal sealed partial class Arena
             }
             else
             {
-                MarkVacated(reservation, source.Offset, source.Order, restored);
+                MarkVacated(reservation, source.Offset, source.Order, filled);
             }
         }
     }
@@ -331,10 +331,10 @@ internal sealed partial class Arena
     }
 
     /// <summary>Records a vacated block that could not be mapped again: ours to retry, or lost to another mapping.</summary>
-    private void MarkVacated(Reservation reservation, long offset, int order, OsError restoreError)
+    private void MarkVacated(Reservation reservation, long offset, int order, OsError fillError)
     {
         long bytes = reservation.BlockBytes(order);
-        if (restoreError == OsError.Exists)
+        if (fillError == OsError.Exists)
         {
             reservation.MarkHole(offset, bytes, foreign: true);
             return;

@@ -253,7 +253,7 @@ internal sealed partial class Arena : IDisposable
         if (allocation.IsIsland)
         {
             // Fresh pages in place of the island merge back into the reservation's mapping: one VMA fewer or two.
-            OsError error = _os.Refresh(allocation.Address, (nuint)allocation.Capacity, allocation.Reservation!.HugePages);
+            OsError error = _os.ReplaceWithFreshPages(allocation.Address, (nuint)allocation.Capacity, allocation.Reservation!.HugePages);
             lock (_lock)
             {
                 if (error.IsFailure)
@@ -393,7 +393,7 @@ internal sealed partial class Arena : IDisposable
         {
             (Reservation reservation, long offset, int order) = _holes[i];
             long bytes = reservation.BlockBytes(order);
-            OsError error = _os.Restore(reservation.AddressOf(offset), (nuint)bytes, reservation.HugePages);
+            OsError error = _os.FillHole(reservation.AddressOf(offset), (nuint)bytes, reservation.HugePages);
             if (error.IsSuccess)
             {
                 reservation.MarkFresh(offset, bytes);
@@ -409,7 +409,7 @@ internal sealed partial class Arena : IDisposable
         for (int i = _unrefreshedIslands.Count - 1; i >= 0; i--)
         {
             Allocation island = _unrefreshedIslands[i];
-            if (_os.Refresh(island.Address, (nuint)island.Capacity, island.Reservation!.HugePages).IsSuccess)
+            if (_os.ReplaceWithFreshPages(island.Address, (nuint)island.Capacity, island.Reservation!.HugePages).IsSuccess)
             {
                 island.Reservation.MarkFresh(island.Offset, island.Capacity);
                 island.RefreshIsland();

@@ -21,7 +21,7 @@ internal enum SegmentKind : byte
 /// <para>The reservation is a partition into runs; each run is fresh pages of one identity (the kernel's
 /// anon_vma), an island, or a hole. The kernel merges neighbouring fresh runs only when their identities
 /// agree, so the VMA count is the number of fresh and island runs after merging equal neighbours.
-/// A range mapped again (restored after a move, or an island refreshed) has no identity yet and joins
+/// A range mapped again (a hole filled after a move, or an island refreshed) has no identity yet and joins
 /// its left fresh neighbour if there is one, else its right one, as the kernel's vma_merge does; with no
 /// such neighbour it becomes a new identity (assumed touched later, so it will not merge afterwards).</para>
 /// <para>The model may count more VMAs than the kernel has (untouched ranges merge more), never fewer; tests check

@@ -133,8 +133,8 @@ public class MoveFailureTests
     [LinuxFact]
     public void A_vacated_range_that_cannot_be_mapped_again_is_a_hole_until_consolidation_maps_it()
     {
-        // Restore #0 is the one after the first successful move: giving back the range the buffer left.
-        var plan = new FaultPlan(0).FailAt(Primitive.Restore, 0, OsError.OutOfMemory);
+        // FillHole #0 is the one after the first successful move: giving back the range the buffer left.
+        var plan = new FaultPlan(0).FailAt(Primitive.FillHole, 0, OsError.OutOfMemory);
         FaultInjectingVirtualMemory os = plan.Wrap(LinuxVirtualMemory.Instance);
         GrowthFaultTests.RunToCleanEnd(Options(os, GrowthPaths.RemapFixed | GrowthPaths.Copy), plan, driver =>
         {
@@ -142,14 +142,14 @@ public class MoveFailureTests
             nint vacated = driver.Buffers[0]._allocation!.Address;
             driver.Resize(0, 128 * KiB);
             Assert.Equal(1, driver.Pool.GetStatistics().GrowsRemappedFixed);
-            Assert.Equal(1, os.Failures(Primitive.Restore));
+            Assert.Equal(1, os.Failures(Primitive.FillHole));
 
             Reservation reservation = driver.Arena.ReservationsSnapshot().Single(r => r.Contains(vacated));
             Assert.Contains(reservation.Segments, s => s.Kind == SegmentKind.Hole && reservation.AddressOf(s.Offset) == vacated);
             Assert.True(KernelView.IsUnmapped(vacated, vacated + (nint)(64 * KiB)), "the hole should be unmapped");
 
-            driver.Trim(); // consolidation retries the restore
-            Assert.Equal(2, os.Calls(Primitive.Restore));
+            driver.Trim(); // consolidation retries the FillHole
+            Assert.Equal(2, os.Calls(Primitive.FillHole));
             Assert.DoesNotContain(reservation.Segments, s => s.Kind == SegmentKind.Hole);
             Assert.True(KernelView.IsFullyMapped(vacated, vacated + (nint)(64 * KiB)), "consolidation should map the hole again");
             // The block is free again: a 64 KiB rent lands in it.
@@ -165,8 +165,8 @@ public class MoveFailureTests
         const int Page = 4096;
         nint foreign = 0;
         var os = new InterceptingVirtualMemory(LinuxVirtualMemory.Instance);
-        // Play another thread that maps a page into the range the moved buffer just left, before the arena restores it.
-        os.BeforeRestore = (address, _) =>
+        // Play another thread that maps a page into the range the moved buffer just left, before the arena fills that hole.
+        os.BeforeFillHole = (address, _) =>
         {
             if (foreign != 0)
                 return;

@@ -295,7 +295,7 @@ internal sealed partial class Arena
     /// <summary>
     /// After a successful move the source range is unmapped. If it was part of a reservation, map it again
     /// (never over someone else's mapping) and return its block, or hand it to <paramref name="vacated"/> as a
-    /// record of its own (still taken); an island's segment goes with it.
+    /// record of its own (still taken); an island's run goes with it.
     /// </summary>
     private void GiveBackVacated(Placement source, List<Allocation>? vacated, bool stamped)
     {

@@ -506,7 +506,7 @@ internal sealed partial class Arena : IDisposable
         }
     }
 
-    /// <summary>A snapshot of the reservations of both spaces (tests inspect their segments: islands and holes).</summary>
+    /// <summary>A snapshot of the reservations of both spaces (tests inspect their islands and holes).</summary>
     public List<Reservation> ReservationsSnapshot()
     {
         lock (_lock)

@@ -1,7 +1,7 @@
 namespace NativeBuffers.Arenas;
 
-/// <summary>What a range of a reservation is, for the kernel-mapping model.</summary>
-internal enum SegmentKind : byte
+/// <summary>What a run (a maximal range of one kind and identity) of a reservation is, for the kernel-mapping model.</summary>
+internal enum RunKind : byte
 {
     /// <summary>The reservation's own pages, or pages mapped again after a move.</summary>
     Fresh,
@@ -35,7 +35,7 @@ internal sealed class MappingModel
     public MappingModel(long size)
     {
         _size = size;
-        _runs.Add(new Run(0, size, SegmentKind.Fresh, 1));
+        _runs.Add(new Run(0, size, RunKind.Fresh, 1));
         VmaCount = 1;
     }
 
@@ -47,7 +47,7 @@ internal sealed class MappingModel
     // Identities whose mapping is known to have an anon_vma, because the arena wrote into it (see Split).
     private readonly HashSet<int> _stamped = new();
 
-    private readonly record struct Run(long Offset, long Length, SegmentKind Kind, int Identity)
+    private readonly record struct Run(long Offset, long Length, RunKind Kind, int Identity)
     {
         public long End => Offset + Length;
     }
@@ -57,7 +57,7 @@ internal sealed class MappingModel
         foreach (Run run in _runs)
         {
             if (run.Offset == offset)
-                return run.Kind == SegmentKind.Island;
+                return run.Kind == RunKind.Island;
             if (run.Offset > offset)
                 break;
         }
@@ -70,7 +70,7 @@ internal sealed class MappingModel
         foreach (Run run in _runs)
         {
             if (run.Offset <= offset && offset < run.End)
-                return run.Kind == SegmentKind.Fresh && !_stamped.Contains(run.Identity);
+                return run.Kind == RunKind.Fresh && !_stamped.Contains(run.Identity);
         }
         return false;
     }
@@ -82,7 +82,7 @@ internal sealed class MappingModel
         {
             if (run.Offset <= offset && offset < run.End)
             {
-                if (run.Kind == SegmentKind.Fresh)
+                if (run.Kind == RunKind.Fresh)
                     _stamped.Add(run.Identity);
                 return;
             }
@@ -90,12 +90,12 @@ internal sealed class MappingModel
     }
 
     /// <summary>Pages moved in at [offset, offset+length): a VMA of their own.</summary>
-    public void MarkIsland(long offset, long length) => Set(_runs, offset, length, SegmentKind.Island, _nextIdentity++);
+    public void MarkIsland(long offset, long length) => Set(_runs, offset, length, RunKind.Island, _nextIdentity++);
 
     /// <summary>[offset, offset+length) was mapped again with fresh pages: it merges with a fresh neighbour.</summary>
     public void MarkFresh(long offset, long length)
     {
-        Set(_runs, offset, length, SegmentKind.Fresh, 0);
+        Set(_runs, offset, length, RunKind.Fresh, 0);
         int at = IndexAt(_runs, offset);
         // At offset 0 the kernel's first choice is the mapping before the reservation, which is not ours:
         // a fresh neighbour outside (another reservation) has a contiguous page offset, so the range merges
@@ -104,8 +104,8 @@ internal sealed class MappingModel
         // Likewise a hole on the left may hold someone else's mapping now, which the kernel would try first: only an
         // island on the left (a VMA whose page offset does not continue into the range) leaves the right as the choice.
         int identity =
-            at > 0 && _runs[at - 1].Kind == SegmentKind.Fresh ? _runs[at - 1].Identity
-            : at > 0 && _runs[at - 1].Kind == SegmentKind.Island && at + 1 < _runs.Count && _runs[at + 1].Kind == SegmentKind.Fresh ? _runs[at + 1].Identity
+            at > 0 && _runs[at - 1].Kind == RunKind.Fresh ? _runs[at - 1].Identity
+            : at > 0 && _runs[at - 1].Kind == RunKind.Island && at + 1 < _runs.Count && _runs[at + 1].Kind == RunKind.Fresh ? _runs[at + 1].Identity
             : _nextIdentity++;
         _runs[at] = _runs[at] with { Identity = identity };
         Normalize(_runs);
@@ -114,19 +114,19 @@ internal sealed class MappingModel
 
     /// <summary>[offset, offset+length) is unmapped: ours to map again later, or taken by another mapping (foreign).</summary>
     public void MarkHole(long offset, long length, bool foreign) =>
-        Set(_runs, offset, length, foreign ? SegmentKind.ForeignHole : SegmentKind.Hole, 0);
+        Set(_runs, offset, length, foreign ? RunKind.ForeignHole : RunKind.Hole, 0);
 
     /// <summary>The VMA count if an island were placed at [offset, offset+length).</summary>
     public int VmaCountWithIsland(long offset, long length)
     {
         var trial = new List<Run>(_runs);
-        Set(trial, offset, length, SegmentKind.Island, int.MaxValue, recount: false);
+        Set(trial, offset, length, RunKind.Island, int.MaxValue, recount: false);
         return CountVmas(trial);
     }
 
-    /// <summary>Islands and holes, for tests and diagnostics.</summary>
-    public IReadOnlyList<(long Offset, long Length, SegmentKind Kind)> Segments =>
-        _runs.Where(r => r.Kind != SegmentKind.Fresh).Select(r => (r.Offset, r.Length, r.Kind)).ToList();
+    /// <summary>The runs that are not fresh (islands and holes), for tests and diagnostics.</summary>
+    public IReadOnlyList<(long Offset, long Length, RunKind Kind)> IslandsAndHoles =>
+        _runs.Where(r => r.Kind != RunKind.Fresh).Select(r => (r.Offset, r.Length, r.Kind)).ToList();
 
     /// <summary>The runs as "kind identity @ offset + length", for failure messages. Allocates.</summary>
     public string DescribeRuns()
@@ -145,7 +145,7 @@ internal sealed class MappingModel
     {
         foreach (Run run in _runs)
         {
-            if (run.Kind != SegmentKind.ForeignHole)
+            if (run.Kind != RunKind.ForeignHole)
                 yield return (run.Offset, run.Length);
         }
     }
@@ -155,7 +155,7 @@ internal sealed class MappingModel
     {
         foreach (Run run in _runs)
         {
-            if (run.Kind != SegmentKind.Fresh && run.Offset < end && start < run.End)
+            if (run.Kind != RunKind.Fresh && run.Offset < end && start < run.End)
                 return $"a {run.Kind} at {run.Offset}";
         }
         return null;
@@ -176,7 +176,7 @@ internal sealed class MappingModel
         return VmaCount == CountVmas(_runs) ? null : "VMA count out of date";
     }
 
-    private void Set(List<Run> runs, long offset, long length, SegmentKind kind, int identity, bool recount = true)
+    private void Set(List<Run> runs, long offset, long length, RunKind kind, int identity, bool recount = true)
     {
         Split(runs, offset);
         Split(runs, offset + length);
@@ -204,7 +204,7 @@ internal sealed class MappingModel
             if (run.Offset < at && at < run.End)
             {
                 runs[i] = run with { Length = at - run.Offset };
-                int identity = run.Kind == SegmentKind.Fresh && !_stamped.Contains(run.Identity) ? _nextIdentity++ : run.Identity;
+                int identity = run.Kind == RunKind.Fresh && !_stamped.Contains(run.Identity) ? _nextIdentity++ : run.Identity;
                 runs.Insert(i + 1, run with { Offset = at, Length = run.End - at, Identity = identity });
                 return;
             }
@@ -227,8 +227,8 @@ internal sealed class MappingModel
         for (int i = runs.Count - 1; i > 0; i--)
         {
             Run left = runs[i - 1], right = runs[i];
-            bool sameFresh = left.Kind == SegmentKind.Fresh && right.Kind == SegmentKind.Fresh && left.Identity == right.Identity;
-            bool sameHole = left.Kind == right.Kind && left.Kind is SegmentKind.Hole or SegmentKind.ForeignHole;
+            bool sameFresh = left.Kind == RunKind.Fresh && right.Kind == RunKind.Fresh && left.Identity == right.Identity;
+            bool sameHole = left.Kind == right.Kind && left.Kind is RunKind.Hole or RunKind.ForeignHole;
             if (sameFresh || sameHole)
             {
                 runs[i - 1] = left with { Length = left.Length + right.Length };
@@ -242,7 +242,7 @@ internal sealed class MappingModel
         int count = 0;
         foreach (Run run in runs)
         {
-            if (run.Kind is SegmentKind.Fresh or SegmentKind.Island)
+            if (run.Kind is RunKind.Fresh or RunKind.Island)
                 count++;
         }
         return count;

@@ -109,8 +109,8 @@ internal sealed class Reservation
     /// <inheritdoc cref="MappingModel.VmaCountWithIsland"/>
     public int VmaCountWithIsland(long offset, long length) => Mappings.VmaCountWithIsland(offset, length);
 
-    /// <inheritdoc cref="MappingModel.Segments"/>
-    public IReadOnlyList<(long Offset, long Length, SegmentKind Kind)> Segments => Mappings.Segments;
+    /// <inheritdoc cref="MappingModel.IslandsAndHoles"/>
+    public IReadOnlyList<(long Offset, long Length, RunKind Kind)> IslandsAndHoles => Mappings.IslandsAndHoles;
 
     /// <summary>The address ranges we may unmap when the reservation goes: all of it except ranges others mapped.</summary>
     public IEnumerable<(nint Start, long Length)> OwnedRanges() =>

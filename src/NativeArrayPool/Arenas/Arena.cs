@@ -13,7 +13,8 @@ namespace NativeBuffers.Arenas;
 /// of 2^order granules. <b>Slab</b>: a 64 KiB block cut into slots of one small class. <b>Size class</b>: see
 /// <see cref="SizeClasses"/>. <b>Allocation</b>: the record of one piece handed out (slot, block, or detached
 /// mapping; its states are tabled there). <b>Island</b>: a block whose pages were moved in by mremap and so form their own kernel mapping.
-/// <b>Hole</b>: a vacated range not yet mapped again. <b>Lease</b>: the pool's handle on an allocation.</para>
+/// <b>Hole</b>: a vacated range not yet mapped again. <b>Lease</b>: the pool's handle on an allocation.
+/// Every term, with where it lives: docs/glossary.md.</para>
 /// <para>Invariants: free blocks are fresh (never islands); every live allocation's range is disjoint from every
 /// other's; the kernel-mapping model (<see cref="KernelMappings"/>) counts one per fresh run and one per island
 /// in every reservation, plus one per detached mapping, plus the two that guarded mode charges for each range it

@@ -216,9 +216,9 @@ internal static class MapCountExhaustion
         int marks = 0;
         foreach (Reservation reservation in arena.ReservationsSnapshot())
         {
-            foreach (var segment in reservation.Segments)
+            foreach (var segment in reservation.IslandsAndHoles)
             {
-                if (segment.Kind != SegmentKind.Island)
+                if (segment.Kind != RunKind.Island)
                     marks++;
             }
         }

@@ -14,9 +14,9 @@ namespace NativeBuffers.Arenas;
 internal sealed partial class Arena
 {
     /// <summary>Where an allocation was before a move, for giving the vacated range back.</summary>
-    private readonly record struct Placement(AllocationKind Kind, nint Address, long Capacity, Reservation? Reservation, long Offset, int Order, bool IsIsland)
+    private readonly record struct Placement(nint Address, long Capacity, Reservation? Reservation, long Offset, int Order)
     {
-        public static Placement Of(Allocation a) => new(a.Kind, a.Address, a.Capacity, a.Reservation, a.Offset, a.Order, a.IsIsland);
+        public static Placement Of(Allocation a) => new(a.Address, a.Capacity, a.Reservation, a.Offset, a.Order);
     }
 
     /// <summary>
@@ -71,8 +71,8 @@ internal sealed partial class Arena
         // only where offset and address agree modulo 2 MiB. A small-space block is at most 1 MiB aligned, so
         // moving it into the huge space would cost every later fault and move its huge pages: copy it instead
         // (at most 1 MiB, about the price of one syscall), and the huge block starts aligned for good.
-        bool crossesIntoHuge = allocation.Kind == AllocationKind.Block && SpaceFor(newClass) == _huge && allocation.Reservation!.GranuleShift != HugeGranuleShift;
-        bool movable = CanMovePages && allocation.Kind != AllocationKind.Slot && !crossesIntoHuge && allocation.Capacity >= Settings.RemapThresholdBytes;
+        bool crossesIntoHuge = allocation.IsBlock && SpaceFor(newClass) == _huge && allocation.Reservation!.GranuleShift != HugeGranuleShift;
+        bool movable = CanMovePages && allocation.State != AllocationState.Slot && !crossesIntoHuge && allocation.Capacity >= Settings.RemapThresholdBytes;
         if (movable && (paths & GrowthPaths.RemapFixed) != 0 && TryRemapFixed(allocation, newClass, vacated, ref outcome.MovesDeclinedByBudget))
             return Grown(allocation, GrowthPaths.RemapFixed, ref outcome);
         if (movable && (paths & GrowthPaths.Remap) != 0 && TryRemap(allocation, newClass, vacated, ref outcome.MovesDeclinedByBudget))
@@ -98,7 +98,7 @@ internal sealed partial class Arena
     {
         // Only a fresh block can absorb its buddies: an island is its own VMA, and a block plus a neighbour
         // from another VMA could never be moved again. Blocks do not cross from the small to the huge space.
-        if (allocation.Kind != AllocationKind.Block || allocation.IsIsland || SpaceFor(newClass) != SpaceFor(allocation.SizeClass))
+        if (allocation.State != AllocationState.FreshBlock || SpaceFor(newClass) != SpaceFor(allocation.SizeClass))
             return false;
         lock (_lock)
         {
@@ -106,9 +106,7 @@ internal sealed partial class Arena
             int newOrder = SpaceFor(newClass).OrderOf(SizeClasses.SizeOf(newClass));
             if (!reservation.TryGrowInPlace(allocation.Offset, allocation.Order, newOrder))
                 return false;
-            allocation.Order = newOrder;
-            allocation.SizeClass = newClass;
-            allocation.Capacity = SizeClasses.SizeOf(newClass);
+            allocation.ResizeBlock(newOrder, newClass);
             GrowsInPlace++;
             return true;
         }
@@ -163,16 +161,16 @@ internal sealed partial class Arena
             // Otherwise map it back, never over a neighbour (NOREPLACE): success is fresh pages, EEXIST means
             // something else took part of it, and any other failure leaves a hole that consolidation retries.
             bool survived = DestinationSurvived(target, newBytes);
-            OsError restored = survived ? OsError.Success : _os.Restore(target, (nuint)newBytes, destination.HugePages);
+            OsError filled = survived ? OsError.Success : _os.FillHole(target, (nuint)newBytes, destination.HugePages);
             lock (_lock)
             {
                 MovesFailed++;
-                if (!survived && restored.IsSuccess)
+                if (!survived && filled.IsSuccess)
                     destination.MarkFresh(offset, newBytes);
-                if (restored.IsSuccess)
+                if (filled.IsSuccess)
                     destination.Free(offset, order);
                 else
-                    MarkVacated(destination, offset, order, restored);
+                    MarkVacated(destination, offset, order, filled);
             }
             return false;
         }
@@ -183,14 +181,7 @@ internal sealed partial class Arena
                 destination.MarkStamped(offset);
             destination.MarkIsland(offset, newBytes);
             _detached.Remove(allocation);
-            allocation.Kind = AllocationKind.Block;
-            allocation.Reservation = destination;
-            allocation.Offset = offset;
-            allocation.Order = order;
-            allocation.IsIsland = true;
-            allocation.Address = target;
-            allocation.Capacity = newBytes;
-            allocation.SizeClass = newClass;
+            allocation.MoveToIsland(destination, offset, order, newClass);
             GrowsRemappedFixed++;
             NotePeak();
         }
@@ -201,11 +192,11 @@ internal sealed partial class Arena
     /// After a failed move whose destination could not be mapped back: whether the destination is still our
     /// reservation's, untouched. Usually it is, because the kernel refused before unmapping anything — the
     /// map-count check (ENOMEM), overlap (EINVAL), and since 6.x the source checks (EFAULT) all come first — and
-    /// then treating it as vacated would lose the block for good: a later restore would meet our own pages,
+    /// then treating it as vacated would lose the block for good: a later FillHole would meet our own pages,
     /// answer EEXIST, and mark them foreign, never to be used or unmapped again. So ask the kernel: wholly mapped
     /// means intact. Anything less means the kernel did unmap it (a hole of ours, or partly someone else's).
     /// The one case this cannot tell apart is another thread mapping exactly the whole gap in the microseconds
-    /// between the kernel's unmap and our restore; a partial occupant is recognized and left alone.
+    /// between the kernel's unmap and our FillHole; a partial occupant is recognized and left alone.
     /// </summary>
     private bool DestinationSurvived(nint target, long bytes) => _os.IsWhollyMapped(target, (nuint)bytes) == true;
 
@@ -286,15 +277,7 @@ internal sealed partial class Arena
             GiveBackVacated(source, vacated, stampSource);
         lock (_lock)
         {
-            if (left)
-            {
-                allocation.Reservation = null;
-                allocation.IsIsland = false;
-                allocation.Address = moved;
-            }
-            allocation.Kind = AllocationKind.Detached;
-            allocation.Capacity = newBytes;
-            allocation.SizeClass = newClass;
+            allocation.Remapped(moved, newClass);
             _detached.Add(allocation);
             GrowsRemapped++;
             NotePeak();
@@ -307,24 +290,24 @@ internal sealed partial class Arena
     /// stamped yet: the block is then written (its own first byte rewritten) before the move. Under the lock.
     /// </summary>
     private static bool SourceNeedsStamp(Allocation allocation) =>
-        allocation.Kind == AllocationKind.Block && !allocation.IsIsland && allocation.Reservation!.NeedsStamp(allocation.Offset);
+        allocation.State == AllocationState.FreshBlock && allocation.Reservation!.NeedsStamp(allocation.Offset);
 
     /// <summary>
     /// After a successful move the source range is unmapped. If it was part of a reservation, map it again
     /// (never over someone else's mapping) and return its block, or hand it to <paramref name="vacated"/> as a
-    /// record of its own (still taken); an island's segment goes with it.
+    /// record of its own (still taken); an island's run goes with it.
     /// </summary>
     private void GiveBackVacated(Placement source, List<Allocation>? vacated, bool stamped)
     {
         if (source.Reservation is not Reservation reservation)
             return; // a detached mapping: the kernel already took it away, nothing of ours is left there
         long bytes = reservation.BlockBytes(source.Order);
-        OsError restored = _os.Restore(reservation.AddressOf(source.Offset), (nuint)bytes, reservation.HugePages);
+        OsError filled = _os.FillHole(reservation.AddressOf(source.Offset), (nuint)bytes, reservation.HugePages);
         lock (_lock)
         {
             if (stamped)
                 reservation.MarkStamped(source.Offset); // before the model cuts the run around the vacated range
-            if (restored.IsSuccess)
+            if (filled.IsSuccess)
             {
                 reservation.MarkFresh(source.Offset, bytes);
                 if (vacated is null)
@@ -334,7 +317,7 @@ internal sealed partial class Arena
             }
             else
             {
-                MarkVacated(reservation, source.Offset, source.Order, restored);
+                MarkVacated(reservation, source.Offset, source.Order, filled);
             }
         }
     }
@@ -342,24 +325,16 @@ internal sealed partial class Arena
     /// <summary>A record for a vacated block that stays taken (a fresh block again), for the caller to free. Under the lock.</summary>
     private Allocation VacatedBlock(Reservation reservation, long offset, int order)
     {
-        long bytes = reservation.BlockBytes(order);
         Allocation block = NewRecord();
-        block.Kind = AllocationKind.Block;
-        block.SizeClass = SizeClasses.ClassOf(bytes);
-        block.Capacity = bytes;
-        block.Reservation = reservation;
-        block.Offset = offset;
-        block.Order = order;
-        block.IsIsland = false;
-        block.Address = reservation.AddressOf(offset);
+        block.TakeBlock(reservation, offset, order, SizeClasses.ClassOf(reservation.BlockBytes(order)));
         return block;
     }
 
     /// <summary>Records a vacated block that could not be mapped again: ours to retry, or lost to another mapping.</summary>
-    private void MarkVacated(Reservation reservation, long offset, int order, OsError restoreError)
+    private void MarkVacated(Reservation reservation, long offset, int order, OsError fillError)
     {
         long bytes = reservation.BlockBytes(order);
-        if (restoreError == OsError.Exists)
+        if (fillError == OsError.Exists)
         {
             reservation.MarkHole(offset, bytes, foreign: true);
             return;
@@ -391,7 +366,7 @@ internal sealed partial class Arena
     private Allocation Shrink(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated)
     {
         long newBytes = SizeClasses.SizeOf(newClass);
-        bool fresh = allocation.Kind == AllocationKind.Block && !allocation.IsIsland;
+        bool fresh = allocation.State == AllocationState.FreshBlock;
         // A block can only shrink in place to another block class: a small class is a slab slot, not a buddy
         // block (its "order" would be negative), so shrinking below a page copies into a slot.
         if (fresh && !SizeClasses.IsSmall(newClass) && SpaceFor(newClass) == SpaceFor(allocation.SizeClass))
@@ -404,14 +379,12 @@ internal sealed partial class Arena
             {
                 int newOrder = SpaceFor(newClass).OrderOf(newBytes);
                 allocation.Reservation!.ShrinkInPlace(allocation.Offset, allocation.Order, newOrder);
-                allocation.Order = newOrder;
-                allocation.SizeClass = newClass;
-                allocation.Capacity = newBytes;
+                allocation.ResizeBlock(newOrder, newClass);
             }
             return allocation;
         }
         // An island or a detached mapping keeps its pages while what is kept is worth more than a copy.
-        if (!fresh && allocation.Kind != AllocationKind.Slot && newBytes >= Settings.RemapThresholdBytes)
+        if (!fresh && allocation.State != AllocationState.Slot && newBytes >= Settings.RemapThresholdBytes)
             return allocation;
         // A slot, a small remainder, or a huge block becoming small: copy the little that is kept.
         Allocation target = Allocate(newClass);

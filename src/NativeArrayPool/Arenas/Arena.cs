@@ -12,8 +12,9 @@ namespace NativeBuffers.Arenas;
 /// schedule. <b>Granule</b>: the smallest block of a space (4 KiB small, 2 MiB huge). <b>Block</b>: a buddy block
 /// of 2^order granules. <b>Slab</b>: a 64 KiB block cut into slots of one small class. <b>Size class</b>: see
 /// <see cref="SizeClasses"/>. <b>Allocation</b>: the record of one piece handed out (slot, block, or detached
-/// mapping). <b>Island</b>: a block whose pages were moved in by mremap and so form their own kernel mapping.
-/// <b>Hole</b>: a vacated range not yet mapped again. <b>Lease</b>: the pool's handle on an allocation.</para>
+/// mapping; its states are tabled there). <b>Island</b>: a block whose pages were moved in by mremap and so form their own kernel mapping.
+/// <b>Hole</b>: a vacated range not yet mapped again. <b>Lease</b>: the pool's handle on an allocation.
+/// Every term, with where it lives: docs/glossary.md.</para>
 /// <para>Invariants: free blocks are fresh (never islands); every live allocation's range is disjoint from every
 /// other's; the kernel-mapping model (<see cref="KernelMappings"/>) counts one per fresh run and one per island
 /// in every reservation, plus one per detached mapping, plus the two that guarded mode charges for each range it
@@ -141,17 +142,22 @@ internal sealed partial class Arena : IDisposable
     {
         if (IsDisposed)
             return;
-        switch (allocation.Kind)
+        switch (allocation.State)
         {
-            case AllocationKind.Slot:
+            case AllocationState.Slot:
                 lock (_lock)
                     PutSlot(allocation);
                 break;
-            case AllocationKind.Block:
+            case AllocationState.FreshBlock:
+            case AllocationState.Island:
                 FreeBlock(allocation);
                 break;
-            case AllocationKind.Detached:
+            case AllocationState.Detached:
+            case AllocationState.Anchored:
                 FreeDetached(allocation);
+                break;
+            default:
+                Debug.Fail($"freeing a {allocation.State} record");
                 break;
         }
     }
@@ -216,14 +222,7 @@ internal sealed partial class Arena : IDisposable
         Space space = SpaceFor(sizeClass);
         (Reservation reservation, long offset) = TakeBlockSpace(space, space.OrderOf(bytes), bytes);
         Allocation allocation = NewRecord();
-        allocation.Kind = AllocationKind.Block;
-        allocation.SizeClass = sizeClass;
-        allocation.Capacity = bytes;
-        allocation.Reservation = reservation;
-        allocation.Offset = offset;
-        allocation.Order = space.OrderOf(bytes);
-        allocation.IsIsland = false;
-        allocation.Address = reservation.AddressOf(offset);
+        allocation.TakeBlock(reservation, offset, space.OrderOf(bytes), sizeClass);
         return allocation;
     }
 
@@ -255,7 +254,7 @@ internal sealed partial class Arena : IDisposable
         if (allocation.IsIsland)
         {
             // Fresh pages in place of the island merge back into the reservation's mapping: one VMA fewer or two.
-            OsError error = _os.Refresh(allocation.Address, (nuint)allocation.Capacity, allocation.Reservation!.HugePages);
+            OsError error = _os.ReplaceWithFreshPages(allocation.Address, (nuint)allocation.Capacity, allocation.Reservation!.HugePages);
             lock (_lock)
             {
                 if (error.IsFailure)
@@ -265,7 +264,7 @@ internal sealed partial class Arena : IDisposable
                     return;
                 }
                 allocation.Reservation.MarkFresh(allocation.Offset, allocation.Capacity);
-                allocation.IsIsland = false;
+                allocation.RefreshIsland();
                 allocation.Reservation.Free(allocation.Offset, allocation.Order);
                 Recycle(allocation);
             }
@@ -291,9 +290,10 @@ internal sealed partial class Arena : IDisposable
             if (cut.IsFailure)
                 return;
             lock (_lock)
+            {
                 _detached.Remove(allocation);
-            allocation.Kind = AllocationKind.Block;
-            allocation.Capacity = anchor;
+                allocation.CutToAnchor();
+            }
             FreeBlock(allocation);
             return;
         }
@@ -320,8 +320,7 @@ internal sealed partial class Arena : IDisposable
 
     private void Recycle(Allocation allocation)
     {
-        allocation.Reservation = null;
-        allocation.Address = 0;
+        allocation.Recycle();
         _spareRecords.Push(allocation);
     }
 
@@ -395,7 +394,7 @@ internal sealed partial class Arena : IDisposable
         {
             (Reservation reservation, long offset, int order) = _holes[i];
             long bytes = reservation.BlockBytes(order);
-            OsError error = _os.Restore(reservation.AddressOf(offset), (nuint)bytes, reservation.HugePages);
+            OsError error = _os.FillHole(reservation.AddressOf(offset), (nuint)bytes, reservation.HugePages);
             if (error.IsSuccess)
             {
                 reservation.MarkFresh(offset, bytes);
@@ -411,10 +410,10 @@ internal sealed partial class Arena : IDisposable
         for (int i = _unrefreshedIslands.Count - 1; i >= 0; i--)
         {
             Allocation island = _unrefreshedIslands[i];
-            if (_os.Refresh(island.Address, (nuint)island.Capacity, island.Reservation!.HugePages).IsSuccess)
+            if (_os.ReplaceWithFreshPages(island.Address, (nuint)island.Capacity, island.Reservation!.HugePages).IsSuccess)
             {
                 island.Reservation.MarkFresh(island.Offset, island.Capacity);
-                island.IsIsland = false;
+                island.RefreshIsland();
                 island.Reservation.Free(island.Offset, island.Order);
                 _unrefreshedIslands.RemoveAt(i);
                 Recycle(island);
@@ -477,8 +476,16 @@ internal sealed partial class Arena : IDisposable
             }
             foreach (Allocation d in _detached)
             {
-                if (d.Kind != AllocationKind.Detached)
-                    return "a detached record is not of kind Detached";
+                if (!d.IsDetached)
+                    return $"a {d.State} record is in the detached set";
+            }
+            foreach (Allocation record in RecordsLocked())
+            {
+                if (record.Check() is string problem)
+                    return $"record at {record.Address:x}: {problem}";
+                // After disposal the set keeps only orphans, while the other records keep their last state.
+                if (!_disposed && record.IsDetached && !_detached.Contains(record))
+                    return $"a {record.State} record is missing from the detached set";
             }
             return null;
         }
@@ -500,7 +507,7 @@ internal sealed partial class Arena : IDisposable
         }
     }
 
-    /// <summary>A snapshot of the reservations of both spaces (tests inspect their segments: islands and holes).</summary>
+    /// <summary>A snapshot of the reservations of both spaces (tests inspect their islands and holes).</summary>
     public List<Reservation> ReservationsSnapshot()
     {
         lock (_lock)
@@ -537,7 +544,7 @@ internal sealed partial class Arena : IDisposable
             {
                 if (!endLease(record))
                     continue;
-                record.IsOrphan = true;
+                record.MarkOrphan();
                 if (ReservationOf(record) is Reservation holder)
                     _orphansIn[holder] = _orphansIn.GetValueOrDefault(holder) + 1;
             }
@@ -573,8 +580,8 @@ internal sealed partial class Arena : IDisposable
         {
             if (!record.IsOrphan || Volatile.Read(ref record.Generation) != leaseGeneration + 1)
                 return false;
-            record.IsOrphan = false;
-            if (record.Kind == AllocationKind.Detached)
+            record.EndOrphan();
+            if (record.IsDetached)
             {
                 ReleaseDetachedPart(record);
                 _detached.Remove(record);
@@ -590,10 +597,10 @@ internal sealed partial class Arena : IDisposable
         }
     }
 
-    private static Reservation? ReservationOf(Allocation record) => record.Kind switch
+    private static Reservation? ReservationOf(Allocation record) => record.State switch
     {
-        AllocationKind.Slot => record.Slab!.Reservation,
-        _ => record.Reservation, // a block's, or the anchor's of a detached allocation (null when not anchored)
+        AllocationState.Slot => record.Slab!.Reservation,
+        _ => record.Reservation, // a block's, or the anchor's of an anchored allocation (null when detached)
     };
 
     /// <summary>Unmaps a detached allocation's own mapping: all of it, or the part past its anchor block.</summary>

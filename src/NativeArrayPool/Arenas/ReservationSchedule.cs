@@ -43,7 +43,7 @@ internal struct ReservationSchedule
         long size = _minimum << _level;
         if (demandBytes > size)
         {
-            // Jump: start a fresh run of K at the demand's size, so the next buffers of that size share mappings.
+            // Jump: start a fresh batch of K at the demand's size, so the next buffers of that size share mappings.
             _level = BitOperations.Log2((ulong)(demandBytes - 1)) + 1 - BitOperations.Log2((ulong)_minimum);
             _madeAtLevel = 0;
             size = _minimum << _level;

@@ -52,16 +52,7 @@ internal sealed class Slab
     {
         PagesDiscarded = false;
         int slot = _free[--_freeCount];
-        Allocation allocation = _slots[slot] ??= new Allocation(arena)
-        {
-            Kind = AllocationKind.Slot,
-            Slab = this,
-            SlotIndex = slot,
-            SizeClass = SizeClass,
-            Capacity = SlotBytes,
-            Address = Reservation.AddressOf(Offset + slot * SlotBytes),
-        };
-        return allocation;
+        return _slots[slot] ??= new Allocation(arena, this, slot);
     }
 
     public void Put(Allocation allocation)

@@ -28,7 +28,7 @@ internal sealed class Space
     public int GranuleShift { get; }
     public bool HugePages { get; }
     public IReadOnlyList<Reservation> Reservations => _reservations;
-    /// <summary>Ranges of retired reservations still to unmap (each one kernel mapping).</summary>
+    /// <summary>Ranges of condemned reservations still to unmap (each one kernel mapping).</summary>
     public IReadOnlyList<(nint Start, long Length)> PendingRelease => _pendingRelease;
     public long ReservedBytes { get; private set; }
     public int Reserves { get; private set; }
@@ -79,8 +79,8 @@ internal sealed class Space
 
     /// <summary>
     /// Unmaps an empty reservation, run by run. Returns the first OS error. If the first unmap fails, the reservation
-    /// stays whole and usable; if a later one fails, part of it is gone, so the reservation is retired at once (never
-    /// allocated from again) and its remaining runs wait in <see cref="PendingRelease"/>, which the arena retries on
+    /// stays whole and usable; if a later one fails, part of it is gone, so the reservation is condemned at once (taken out of
+    /// the space, never allocated from again) and its remaining runs wait in <see cref="PendingRelease"/>, which the arena retries on
     /// every trim and at disposal (<see cref="RetryPendingReleases"/>).
     /// </summary>
     public OsError Release(Reservation reservation)

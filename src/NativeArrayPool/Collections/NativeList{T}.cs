@@ -160,7 +160,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
             ThrowHelper.ThrowInsertIndexOutOfRange(index, _count);
         if (_count == _buffer.Length)
             Grow(_count + 1);
-        _buffer.MoveWithin(index, index + 1, _count - index);
+        _buffer.CopyWithin(index, index + 1, _count - index);
         _buffer.ElementAt(index) = item;
         _count++;
         _version++;
@@ -174,7 +174,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         ThrowIfDisposed();
         if ((ulong)index >= (ulong)_count)
             ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
-        _buffer.MoveWithin(index + 1, index, _count - index - 1);
+        _buffer.CopyWithin(index + 1, index, _count - index - 1);
         _count--;
         _version++;
     }
@@ -188,7 +188,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         CheckRange(index, count);
         if (count == 0)
             return;
-        _buffer.MoveWithin(index + count, index, _count - index - count);
+        _buffer.CopyWithin(index + count, index, _count - index - count);
         _count -= count;
         _version++;
     }

@@ -56,7 +56,7 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
         }
         catch (EntryPointNotFoundException)
         {
-            return null; // a libc without mincore: unknown, so the arena restores the destination as if it were vacated
+            return null; // a libc without mincore: unknown, so the arena fills the destination as a hole
         }
     }
 
@@ -91,7 +91,7 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
     public override OsError Release(nint address, nuint length) =>
         Libc.MUnmap(address, length) == 0 ? OsError.Success : LastError();
 
-    public override OsError Refresh(nint address, nuint length, bool hugePages)
+    public override OsError ReplaceWithFreshPages(nint address, nuint length, bool hugePages)
     {
         nint result = Libc.MMap(address, length, ReadWrite, AnonymousPrivate | Libc.MAP_FIXED, -1, 0);
         if (result == Libc.MAP_FAILED)
@@ -102,7 +102,7 @@ internal sealed unsafe class LinuxVirtualMemory : VirtualMemory
         return OsError.Success;
     }
 
-    public override OsError Restore(nint address, nuint length, bool hugePages)
+    public override OsError FillHole(nint address, nuint length, bool hugePages)
     {
         nint result = Libc.MMap(address, length, ReadWrite, AnonymousPrivate | Libc.MAP_FIXED_NOREPLACE, -1, 0);
         if (result == Libc.MAP_FAILED)

@@ -32,8 +32,11 @@ internal static unsafe class MemoryAccess
     public static nint AddressOf<T>(ReadOnlySpan<T> span) where T : unmanaged =>
         (nint)Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(span));
 
-    /// <summary>Copies with memmove semantics; used where ranges may overlap (moving elements inside one buffer).</summary>
-    public static void Move(nint source, nint destination, nuint length) => Buffer.MemoryCopy((void*)source, (void*)destination, length, length);
+    /// <summary>
+    /// Copies bytes between two ranges of one buffer that may overlap (memmove semantics): shifting elements inside a
+    /// buffer. Not a "move": in this library a move is pages changing address (mremap).
+    /// </summary>
+    public static void CopyWithin(nint source, nint destination, nuint length) => Buffer.MemoryCopy((void*)source, (void*)destination, length, length);
 
     /// <summary>A handle on memory that never moves: no GC handle, nothing to unpin.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -6,7 +6,7 @@ namespace NativeBuffers.Os;
 /// <summary>
 /// Primitives on <see cref="NativeMemory"/> for platforms without mremap (and, by option, on Linux so the
 /// whole suite runs against both). Reservations are aligned allocations; nothing can move, so growth beyond a
-/// block always copies. Refresh and Restore zero the range, which keeps the "fresh pages read zero" contract.
+/// block always copies. ReplaceWithFreshPages and FillHole zero the range, which keeps the "fresh pages read zero" contract.
 /// </summary>
 internal sealed unsafe class PortableVirtualMemory : VirtualMemory
 {
@@ -52,13 +52,13 @@ internal sealed unsafe class PortableVirtualMemory : VirtualMemory
         return OsError.Success;
     }
 
-    public override OsError Refresh(nint address, nuint length, bool hugePages)
+    public override OsError ReplaceWithFreshPages(nint address, nuint length, bool hugePages)
     {
         NativeMemory.Clear((void*)address, length);
         return OsError.Success;
     }
 
-    public override OsError Restore(nint address, nuint length, bool hugePages) => Refresh(address, length, hugePages);
+    public override OsError FillHole(nint address, nuint length, bool hugePages) => ReplaceWithFreshPages(address, length, hugePages);
 
     public override OsError MoveInto(nint source, nuint sourceLength, nint destination, nuint destinationLength, bool hugePages) => OsError.NotSupported;
 

@@ -12,6 +12,9 @@ namespace NativeBuffers.Os;
 /// <item><b>fresh</b>: a range whose pages were (re)mapped by this layer and never moved in from elsewhere;
 /// on Linux fresh neighbours merge into one kernel mapping (VMA).</item>
 /// <item><b>island</b>: pages that arrived by a move; the kernel keeps them as their own VMA.</item>
+/// <item><b>hole</b>: a range the caller owns that is unmapped for now: vacated by a move, or a destination that a
+/// failed move unmapped. <see cref="FillHole"/> maps it again.</item>
+/// <item><b>move</b>: pages changing address (mremap), never bytes being copied; <see cref="Copy"/> copies bytes.</item>
 /// </list>
 /// Thread-safety: implementations are stateless or internally synchronized; callers own the ranges they pass.
 /// </remarks>
@@ -26,7 +29,7 @@ internal abstract class VirtualMemory
     /// <summary>Whether <see cref="MoveInto"/> and <see cref="Move"/> can succeed (mremap exists).</summary>
     public abstract bool CanMovePages { get; }
 
-    /// <summary>Whether <see cref="Discard"/> and <see cref="Refresh"/> leave zeros behind (fresh anonymous pages).</summary>
+    /// <summary>Whether <see cref="Discard"/> and <see cref="ReplaceWithFreshPages"/> leave zeros behind (fresh anonymous pages).</summary>
     public abstract bool DiscardedPagesReadZero { get; }
 
     /// <summary>
@@ -39,20 +42,24 @@ internal abstract class VirtualMemory
     /// <summary>Unmaps a range this layer mapped (a whole reservation, a part of one, or a moved range).</summary>
     public abstract OsError Release(nint address, nuint length);
 
-    /// <summary>Replaces a range this layer still has mapped with fresh pages (MAP_FIXED); contents are discarded.</summary>
-    public abstract OsError Refresh(nint address, nuint length, bool hugePages);
+    /// <summary>
+    /// Replaces the pages of a range the caller still has mapped with fresh ones (MAP_FIXED: whatever is there is
+    /// replaced); contents are discarded. The arena does this to an island it frees, so the range merges back into its
+    /// reservation's mapping. Never call it on a hole: there it would replace a mapping someone else made.
+    /// </summary>
+    public abstract OsError ReplaceWithFreshPages(nint address, nuint length, bool hugePages);
 
     /// <summary>
-    /// Maps fresh pages into a range the caller just vacated (after a move, or after a failed move that
-    /// unmapped its destination) without ever replacing someone else's mapping: returns
-    /// <see cref="OsError.Exists"/> when the range is occupied.
+    /// Maps fresh pages into a hole: a range the caller just vacated (after a move, or after a failed move that
+    /// unmapped its destination), never replacing anything mapped there (MAP_FIXED_NOREPLACE): returns
+    /// <see cref="OsError.Exists"/> when some of the range is occupied, by someone else's mapping or by our own.
     /// </summary>
-    public abstract OsError Restore(nint address, nuint length, bool hugePages);
+    public abstract OsError FillHole(nint address, nuint length, bool hugePages);
 
     /// <summary>
     /// Moves the pages of [source, source+sourceLength) to <paramref name="destination"/>, growing the range to
     /// <paramref name="destinationLength"/> (mremap MAYMOVE|FIXED). On success the source range is unmapped.
-    /// On failure the source is intact but the destination may have been unmapped: the caller restores it.
+    /// On failure the source is intact but the destination may have been unmapped: the caller fills that hole (<see cref="FillHole"/>).
     /// With <paramref name="hugePages"/> the moved range is advised for huge pages afterwards (best effort).
     /// </summary>
     public abstract OsError MoveInto(nint source, nuint sourceLength, nint destination, nuint destinationLength, bool hugePages);

@@ -81,7 +81,7 @@ internal sealed class LeaseGuard
     /// </summary>
     public void Quarantine(Allocation allocation, string? rentStackTrace, bool throwStale = true)
     {
-        bool protect = allocation.Kind != AllocationKind.Slot && !_cannotProtect
+        bool protect = allocation.State != AllocationState.Slot && !_cannotProtect
                        && _arena.TryTakeGuardMappings(MappingsPerProtection, _mappingShare);
         if (protect)
         {

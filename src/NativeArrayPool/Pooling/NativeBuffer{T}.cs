@@ -156,7 +156,7 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
 
     // What the collections need from memory, as members of the lease they own, so that only the pool's layer (and
     // below) works with addresses. Each checks the lease unless its name says otherwise; none checks indexes: the
-    // caller has checked them against its own count, as the collections do before every access. Clear and MoveWithin
+    // caller has checked them against its own count, as the collections do before every access. Clear and CopyWithin
     // of no elements do nothing, not even the check.
 
     /// <summary>A reference to element <paramref name="index"/>, whose bounds the caller has checked.</summary>
@@ -183,17 +183,17 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>
-    /// Moves <paramref name="length"/> elements from index <paramref name="from"/> to index <paramref name="to"/>
+    /// Copies <paramref name="length"/> elements from index <paramref name="from"/> to index <paramref name="to"/>
     /// inside the buffer, as memmove does (the ranges may overlap); the caller has checked both lie inside.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
-    internal void MoveWithin(long from, long to, long length)
+    internal void CopyWithin(long from, long to, long length)
     {
         if (length <= 0)
             return;
         nint address = CheckedAddress();
         nint size = Unsafe.SizeOf<T>();
-        MemoryAccess.Move(address + (nint)from * size, address + (nint)to * size, (nuint)(length * size));
+        MemoryAccess.CopyWithin(address + (nint)from * size, address + (nint)to * size, (nuint)(length * size));
     }
 
     /// <summary>

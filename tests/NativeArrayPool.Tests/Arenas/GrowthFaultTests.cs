@@ -236,7 +236,7 @@ public class GrowthFaultTests
     private static OsError[] ErrorsFor(Primitive primitive) => primitive switch
     {
         Primitive.MoveInto => new[] { OsError.OutOfMemory, OsError.Fault, OsError.InvalidArgument },
-        Primitive.Restore => new[] { OsError.OutOfMemory, OsError.Exists },
+        Primitive.FillHole => new[] { OsError.OutOfMemory, OsError.Exists },
         _ => new[] { OsError.OutOfMemory },
     };
 }

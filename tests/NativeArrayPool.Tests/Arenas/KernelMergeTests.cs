@@ -63,6 +63,6 @@ public unsafe class KernelMergeTests
 
         arena.Free(y);                                          // the island goes; fresh pages take its place
         int kernel = KernelMappingsIn(two);
-        Assert.True(two.VmaCount >= kernel, $"the model counts {two.VmaCount} mappings in the reservation, the kernel {kernel}: {two.DescribeRuns()}");
+        Assert.True(two.VmaCount >= kernel, $"the model counts {two.VmaCount} mappings in the reservation, the kernel {kernel}: {two.Mappings.DescribeRuns()}");
     }
 }

@@ -30,7 +30,7 @@ public class MoveFailureTests
         foreach (Reservation reservation in arena.ReservationsSnapshot())
         {
             Assert.True(KernelView.IsFullyMapped(reservation.Base, reservation.End), $"reservation {reservation.Base:x}-{reservation.End:x} has an unmapped gap");
-            Assert.DoesNotContain(reservation.Segments, s => s.Kind != SegmentKind.Island);
+            Assert.DoesNotContain(reservation.IslandsAndHoles, s => s.Kind != RunKind.Island);
         }
     }
 
@@ -62,7 +62,7 @@ public class MoveFailureTests
             {
                 foreach ((nint start, long length) in reservation.OwnedRanges())
                 {
-                    bool hole = reservation.Segments.Any(s => s.Kind is SegmentKind.Hole or SegmentKind.ForeignHole
+                    bool hole = reservation.IslandsAndHoles.Any(s => s.Kind is RunKind.Hole or RunKind.ForeignHole
                         && reservation.Base + (nint)s.Offset <= start && start < reservation.Base + (nint)(s.Offset + s.Length));
                     Assert.True(hole || KernelView.IsFullyMapped(start, start + (nint)length),
                         $"the arena still counts {start:x}+{length} of reservation {reservation.Base:x} as usable, but it is unmapped");
@@ -133,8 +133,8 @@ public class MoveFailureTests
     [LinuxFact]
     public void A_vacated_range_that_cannot_be_mapped_again_is_a_hole_until_consolidation_maps_it()
     {
-        // Restore #0 is the one after the first successful move: giving back the range the buffer left.
-        var plan = new FaultPlan(0).FailAt(Primitive.Restore, 0, OsError.OutOfMemory);
+        // FillHole #0 is the one after the first successful move: giving back the range the buffer left.
+        var plan = new FaultPlan(0).FailAt(Primitive.FillHole, 0, OsError.OutOfMemory);
         FaultInjectingVirtualMemory os = plan.Wrap(LinuxVirtualMemory.Instance);
         GrowthFaultTests.RunToCleanEnd(Options(os, GrowthPaths.RemapFixed | GrowthPaths.Copy), plan, driver =>
         {
@@ -142,15 +142,15 @@ public class MoveFailureTests
             nint vacated = driver.Buffers[0]._allocation!.Address;
             driver.Resize(0, 128 * KiB);
             Assert.Equal(1, driver.Pool.GetStatistics().GrowsRemappedFixed);
-            Assert.Equal(1, os.Failures(Primitive.Restore));
+            Assert.Equal(1, os.Failures(Primitive.FillHole));
 
             Reservation reservation = driver.Arena.ReservationsSnapshot().Single(r => r.Contains(vacated));
-            Assert.Contains(reservation.Segments, s => s.Kind == SegmentKind.Hole && reservation.AddressOf(s.Offset) == vacated);
+            Assert.Contains(reservation.IslandsAndHoles, s => s.Kind == RunKind.Hole && reservation.AddressOf(s.Offset) == vacated);
             Assert.True(KernelView.IsUnmapped(vacated, vacated + (nint)(64 * KiB)), "the hole should be unmapped");
 
-            driver.Trim(); // consolidation retries the restore
-            Assert.Equal(2, os.Calls(Primitive.Restore));
-            Assert.DoesNotContain(reservation.Segments, s => s.Kind == SegmentKind.Hole);
+            driver.Trim(); // consolidation retries the FillHole
+            Assert.Equal(2, os.Calls(Primitive.FillHole));
+            Assert.DoesNotContain(reservation.IslandsAndHoles, s => s.Kind == RunKind.Hole);
             Assert.True(KernelView.IsFullyMapped(vacated, vacated + (nint)(64 * KiB)), "consolidation should map the hole again");
             // The block is free again: a 64 KiB rent lands in it.
             driver.Rent(64 * KiB);
@@ -165,8 +165,8 @@ public class MoveFailureTests
         const int Page = 4096;
         nint foreign = 0;
         var os = new InterceptingVirtualMemory(LinuxVirtualMemory.Instance);
-        // Play another thread that maps a page into the range the moved buffer just left, before the arena restores it.
-        os.BeforeRestore = (address, _) =>
+        // Play another thread that maps a page into the range the moved buffer just left, before the arena fills that hole.
+        os.BeforeFillHole = (address, _) =>
         {
             if (foreign != 0)
                 return;
@@ -186,7 +186,7 @@ public class MoveFailureTests
                 Assert.NotEqual(0, foreign);
 
                 Reservation reservation = driver.Arena.ReservationsSnapshot().Single(r => r.Contains(vacated));
-                Assert.Contains(reservation.Segments, s => s.Kind == SegmentKind.ForeignHole && reservation.AddressOf(s.Offset) == vacated);
+                Assert.Contains(reservation.IslandsAndHoles, s => s.Kind == RunKind.ForeignHole && reservation.AddressOf(s.Offset) == vacated);
                 // Consolidation leaves it alone, and no rent is ever placed over it.
                 driver.Trim();
                 for (int i = 0; i < 64; i++)

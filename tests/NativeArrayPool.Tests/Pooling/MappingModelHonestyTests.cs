@@ -118,7 +118,7 @@ public class MappingModelHonestyTests(ITestOutputHelper output)
             .AppendJoin(", ", arena.MappedRanges().Select(r => $"{r.Start:x}-{r.End:x}")).AppendLine();
         foreach (var r in arena.ReservationsSnapshot().OrderBy(r => r.Base))
         {
-            text.Append($"reservation {r.Base:x}+{r.Size:x}: model {r.VmaCount} [{r.DescribeRuns()}], kernel ")
+            text.Append($"reservation {r.Base:x}+{r.Size:x}: model {r.VmaCount} [{r.Mappings.DescribeRuns()}], kernel ")
                 .AppendJoin(" ", mappings.Where(m => m.Start < r.End && r.Base < m.End).Select(m => $"{m.Start:x}-{m.End:x}")).AppendLine();
         }
         return text.ToString();

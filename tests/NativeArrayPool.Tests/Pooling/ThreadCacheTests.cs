@@ -22,28 +22,43 @@ public class ThreadCacheTests
             (int sizeClass, bool[] ops) = walk;
             var cache = NotFinalized(new ThreadCache(pool.Core, trimEpoch: 0, enabled: true));
             var held = new HashSet<Allocation>();
+            // Real records of the class from the arena (their state is the arena's to set); those not in the cache
+            // wait here for the next push, so a walk takes at most capacity + 1 of them, all freed at its end.
+            var loose = new Stack<Allocation>();
             int capacity = ThreadCache.CapacityOf(sizeClass);
-            foreach (bool push in ops)
+            try
             {
-                if (push)
+                foreach (bool push in ops)
                 {
-                    var allocation = new Allocation(pool.Core.Arena) { SizeClass = sizeClass, Capacity = SizeClasses.SizeOf(sizeClass) };
-                    bool taken = cache.TryPush(allocation);
-                    if (taken != held.Count < capacity)
+                    if (push)
+                    {
+                        Allocation allocation = loose.TryPop(out Allocation? spare) ? spare : pool.Core.Arena.Allocate(sizeClass);
+                        bool taken = cache.TryPush(allocation);
+                        if (taken != held.Count < capacity)
+                            return false;
+                        if (taken)
+                            held.Add(allocation);
+                        else
+                            loose.Push(allocation);
+                    }
+                    else
+                    {
+                        Allocation? popped = cache.TryPop(sizeClass);
+                        if (popped is null ? held.Count != 0 : !held.Remove(popped))
+                            return false;
+                        if (popped is not null)
+                            loose.Push(popped);
+                    }
+                    if (cache.CachedBytes() != held.Count * SizeClasses.SizeOf(sizeClass))
                         return false;
-                    if (taken)
-                        held.Add(allocation);
                 }
-                else
-                {
-                    Allocation? popped = cache.TryPop(sizeClass);
-                    if (popped is null ? held.Count != 0 : !held.Remove(popped))
-                        return false;
-                }
-                if (cache.CachedBytes() != held.Count * SizeClasses.SizeOf(sizeClass))
-                    return false;
+                return true;
             }
-            return true;
+            finally
+            {
+                foreach (Allocation allocation in held.Concat(loose))
+                    pool.Core.Arena.Free(allocation);
+            }
         }).QuickCheckThrowOnFailure();
     }
 
@@ -52,11 +67,11 @@ public class ThreadCacheTests
     {
         using var pool = NativeArrayPool<byte>.Create();
         var disabled = NotFinalized(new ThreadCache(pool.Core, trimEpoch: 0, enabled: false));
-        Assert.False(disabled.TryPush(new Allocation(pool.Core.Arena) { SizeClass = 0 }));
+        Assert.False(disabled.TryPush(pool.Core.Arena.Allocate(0)));
         Assert.Null(disabled.TryPop(0));
 
         var enabled = NotFinalized(new ThreadCache(pool.Core, trimEpoch: 0, enabled: true));
-        Assert.False(enabled.TryPush(new Allocation(pool.Core.Arena) { SizeClass = ThreadCache.LargestCachedClass + 1 }));
+        Assert.False(enabled.TryPush(pool.Core.Arena.Allocate(ThreadCache.LargestCachedClass + 1)));
         Assert.Null(enabled.TryPop(ThreadCache.LargestCachedClass + 1));
         Assert.Null(enabled.TryPop(-1));
     }

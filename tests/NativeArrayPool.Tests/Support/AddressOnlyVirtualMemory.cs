@@ -27,8 +27,8 @@ internal sealed class AddressOnlyVirtualMemory : VirtualMemory
     }
 
     public override OsError Release(nint address, nuint length) => OsError.Success;
-    public override OsError Refresh(nint address, nuint length, bool hugePages) => OsError.Success;
-    public override OsError Restore(nint address, nuint length, bool hugePages) => OsError.Success;
+    public override OsError ReplaceWithFreshPages(nint address, nuint length, bool hugePages) => OsError.Success;
+    public override OsError FillHole(nint address, nuint length, bool hugePages) => OsError.Success;
     public override OsError MoveInto(nint source, nuint sourceLength, nint destination, nuint destinationLength, bool hugePages) => OsError.NotSupported;
     public override OsError Move(nint source, nuint sourceLength, nuint newLength, out nint newAddress) { newAddress = 0; return OsError.NotSupported; }
     public override OsError Discard(nint address, nuint length) => OsError.Success;

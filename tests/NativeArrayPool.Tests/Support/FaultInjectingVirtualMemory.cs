@@ -7,8 +7,8 @@ internal enum Primitive
 {
     Reserve,
     Release,
-    Refresh,
-    Restore,
+    ReplaceWithFreshPages,
+    FillHole,
     MoveInto,
     Move,
     Discard,
@@ -137,16 +137,16 @@ internal sealed class FaultInjectingVirtualMemory : VirtualMemory
         return injected.IsFailure ? injected : _inner.Release(address, length);
     }
 
-    public override OsError Refresh(nint address, nuint length, bool hugePages)
+    public override OsError ReplaceWithFreshPages(nint address, nuint length, bool hugePages)
     {
-        OsError injected = Inject(Primitive.Refresh);
-        return injected.IsFailure ? injected : _inner.Refresh(address, length, hugePages);
+        OsError injected = Inject(Primitive.ReplaceWithFreshPages);
+        return injected.IsFailure ? injected : _inner.ReplaceWithFreshPages(address, length, hugePages);
     }
 
-    public override OsError Restore(nint address, nuint length, bool hugePages)
+    public override OsError FillHole(nint address, nuint length, bool hugePages)
     {
-        OsError injected = Inject(Primitive.Restore);
-        return injected.IsFailure ? injected : _inner.Restore(address, length, hugePages);
+        OsError injected = Inject(Primitive.FillHole);
+        return injected.IsFailure ? injected : _inner.FillHole(address, length, hugePages);
     }
 
     public override OsError MoveInto(nint source, nuint sourceLength, nint destination, nuint destinationLength, bool hugePages)

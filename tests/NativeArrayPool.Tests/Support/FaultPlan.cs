@@ -8,7 +8,7 @@ namespace NativeBuffers.Tests.Support;
 /// probability (reproducibly from a seed), or exactly one call fails; <see cref="Enabled"/> turns every
 /// fault off, so a test can clean up and then check the kernel's state without faults in the way.
 /// The errors are the ones the kernel gives: ENOMEM and EFAULT everywhere, EINVAL for a refused move (which
-/// leaves the destination mapped), EEXIST for a restore whose range is taken.
+/// leaves the destination mapped), EEXIST for a FillHole whose range is taken.
 /// </summary>
 internal sealed class FaultPlan
 {
@@ -56,7 +56,7 @@ internal sealed class FaultPlan
             error = primitive switch
             {
                 Primitive.MoveInto => _random.Next(3) switch { 0 => OsError.OutOfMemory, 1 => OsError.Fault, _ => OsError.InvalidArgument },
-                Primitive.Restore => _random.Next(4) == 0 ? OsError.Exists : OsError.OutOfMemory,
+                Primitive.FillHole => _random.Next(4) == 0 ? OsError.Exists : OsError.OutOfMemory,
                 _ => _random.Next(2) == 0 ? OsError.OutOfMemory : OsError.Fault,
             };
         }

@@ -19,8 +19,8 @@ internal sealed class InterceptingVirtualMemory : VirtualMemory
     /// <summary>Bytes mapped through this layer and not yet unmapped (a reservation a hook placed counts as mapped).</summary>
     public long MappedBytes => Interlocked.Read(ref _mapped);
 
-    /// <summary>Called before each <see cref="VirtualMemory.Restore"/> with its range.</summary>
-    public Action<nint, nuint>? BeforeRestore { get; set; }
+    /// <summary>Called before each <see cref="VirtualMemory.FillHole"/> with its range.</summary>
+    public Action<nint, nuint>? BeforeFillHole { get; set; }
 
     /// <summary>Decides a Release call instead of the real layer when it returns an error (null: let it through).</summary>
     public Func<nint, nuint, OsError?>? ReleaseOverride { get; set; }
@@ -53,12 +53,12 @@ internal sealed class InterceptingVirtualMemory : VirtualMemory
     public override OsError Release(nint address, nuint length) =>
         Count(ReleaseOverride?.Invoke(address, length) is { } injected ? injected : _inner.Release(address, length), -(long)length);
 
-    public override OsError Refresh(nint address, nuint length, bool hugePages) => _inner.Refresh(address, length, hugePages);
+    public override OsError ReplaceWithFreshPages(nint address, nuint length, bool hugePages) => _inner.ReplaceWithFreshPages(address, length, hugePages);
 
-    public override OsError Restore(nint address, nuint length, bool hugePages)
+    public override OsError FillHole(nint address, nuint length, bool hugePages)
     {
-        BeforeRestore?.Invoke(address, length);
-        return Count(_inner.Restore(address, length, hugePages), (long)length);
+        BeforeFillHole?.Invoke(address, length);
+        return Count(_inner.FillHole(address, length, hugePages), (long)length);
     }
 
     // The destination was mapped before and is mapped after; the source range is gone.

@@ -65,9 +65,13 @@ internal sealed class NativeArrayPoolEventSource : EventSource
     [Event(BufferReturnedId, Level = EventLevel.Verbose, Keywords = Keywords.Leases)]
     public void BufferReturned(string pool, long bytes, int sizeClass) => WriteStringLongInt(BufferReturnedId, pool, bytes, sizeClass);
 
-    /// <summary>A buffer grew from <paramref name="oldBytes"/> to <paramref name="newBytes"/> by <paramref name="path"/> (one flag of <see cref="GrowthPaths"/>).</summary>
+    /// <summary>
+    /// A buffer grew from <paramref name="oldBytes"/> to <paramref name="newBytes"/> by <paramref name="path"/> (the
+    /// value of one flag of <see cref="GrowthPaths"/>; an int, as listeners always received it, so this layer needs
+    /// no type of the arena's).
+    /// </summary>
     [Event(BufferGrownId, Level = EventLevel.Informational, Keywords = Keywords.Growth)]
-    public void BufferGrown(string pool, long oldBytes, long newBytes, GrowthPaths path) => WriteStringLongLongInt(BufferGrownId, pool, oldBytes, newBytes, (int)path);
+    public void BufferGrown(string pool, long oldBytes, long newBytes, int path) => WriteStringLongLongInt(BufferGrownId, pool, oldBytes, newBytes, path);
 
     /// <summary>The pool gave <paramref name="bytesReleased"/> bytes of address space back, for <paramref name="reason"/>.</summary>
     [Event(PoolTrimmedId, Level = EventLevel.Informational, Keywords = Keywords.Memory)]

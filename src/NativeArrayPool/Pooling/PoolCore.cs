@@ -81,7 +81,7 @@ internal sealed partial class PoolCore : IDisposable
         UseThreadCaches = options.ThreadCaches && !tracking;
         IsShared = isShared;
         _id = isShared ? 0 : TakeId();
-        Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
+        Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.NameFor(options.Name, isShared));
         Arena.Pool = this;
         _guard = options.Guarded ? new LeaseGuard(Arena, options.QuarantineBytes) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
@@ -89,6 +89,7 @@ internal sealed partial class PoolCore : IDisposable
         _detectRacingReturns = options.DetectRacingReturns || options.Guarded;
         _leakReported = options.LeakReported;
         _reclaimer = new MemoryReclaimer(this, options);
+        NativeArrayPoolMetrics.Register(this); // last: a listener may read the pool as soon as it is registered
     }
 
     /// <summary>The process-wide core behind every <c>Shared</c> pool.</summary>
@@ -379,7 +380,7 @@ internal sealed partial class PoolCore : IDisposable
             ExitOperation();
             // Outside the arena's lock and after the operation, so a listener may use the pool, or dispose it,
             // without waiting for itself. Also when the resize threw: the budget's declines are why it may have.
-            Diagnostics.OnResized(outcome, Arena);
+            Diagnostics.OnResized(outcome.OldBytes, outcome.NewBytes, (int)outcome.GrowthPath, outcome.MovesDeclinedByBudget, this);
         }
         ThreadCache cache = GetCache();
         cache.InUseBytes += result.Capacity - oldCapacity;

@@ -76,13 +76,12 @@ internal sealed partial class PoolCore : IDisposable
 
     public PoolCore(NativePoolOptions options, bool isShared = false)
     {
-        Arena = new Arena(options.ToArenaSettings());
+        Arena = new PoolArena(options.ToArenaSettings(), this);
         bool tracking = options.TrackLeases || options.Guarded;
         UseThreadCaches = options.ThreadCaches && !tracking;
         IsShared = isShared;
         _id = isShared ? 0 : TakeId();
         Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.NameFor(options.Name, isShared));
-        Arena.Pool = this;
         _guard = options.Guarded ? new LeaseGuard(Arena, options.QuarantineBytes) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
         _zeroOnRent = options.ZeroOnRent;

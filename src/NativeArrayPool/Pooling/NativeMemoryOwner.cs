@@ -129,7 +129,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
                 pool.DisposeLease(_allocation, current);
             return;
         }
-        // A per-lease owner is retired for good, whatever the record's generation does from now on. Claiming it with
+        // A per-lease owner ends for good, whatever the record's generation does from now on. Claiming it with
         // an exchange lets exactly one of two racing Disposes end the lease, even in the pool's default mode, whose
         // return check is a plain load and store.
         int generation = Interlocked.Exchange(ref _generation, 0);

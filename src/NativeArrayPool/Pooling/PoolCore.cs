@@ -52,10 +52,10 @@ internal sealed partial class PoolCore : IDisposable
     private readonly Lock _cachesLock = new();
     private readonly List<WeakReference<ThreadCache>> _caches = new();
     private int _trimEpoch;
-    private long _retiredRents;
-    private long _retiredReturns;
-    private long _retiredInUseBytes;
-    private long _retiredRentedBytes;
+    private long _foldedRents;
+    private long _foldedReturns;
+    private long _foldedInUseBytes;
+    private long _foldedRentedBytes;
     private long _misuseDetected;
     private long _trims;
     private long _pressureTrims;
@@ -451,14 +451,17 @@ internal sealed partial class PoolCore : IDisposable
         {
             _caches.RemoveAll(w => !w.TryGetTarget(out _));
             // Long weak references: a dead thread's cache stays readable until its finalizer has moved the
-            // counters to the retired totals, so statistics never miss them in between.
+            // counters into the pool's folded totals, so statistics never miss them in between.
             _caches.Add(new WeakReference<ThreadCache>(cache, trackResurrection: true));
         }
         return cache;
     }
 
-    /// <summary>Called by a cache's finalizer when its thread has ended: keep its counters, free its memory.</summary>
-    public void Retire(ThreadCache cache)
+    /// <summary>
+    /// Called by a cache's finalizer when its thread has ended: folds its counters into the pool's totals (the
+    /// <c>_folded*</c> fields) and frees its memory.
+    /// </summary>
+    public void FoldDeadCache(ThreadCache cache)
     {
         if (TryEnterOperation())
         {
@@ -473,11 +476,11 @@ internal sealed partial class PoolCore : IDisposable
         }
         lock (_cachesLock)
         {
-            _retiredRents += cache.Rents;
-            _retiredReturns += cache.Returns;
-            _retiredInUseBytes += cache.InUseBytes;
-            _retiredRentedBytes += cache.RentedBytes;
-            cache.Retired = true;
+            _foldedRents += cache.Rents;
+            _foldedReturns += cache.Returns;
+            _foldedInUseBytes += cache.InUseBytes;
+            _foldedRentedBytes += cache.RentedBytes;
+            cache.Folded = true;
         }
     }
 
@@ -497,13 +500,13 @@ internal sealed partial class PoolCore : IDisposable
         long rents, returns, inUse, rented;
         lock (_cachesLock)
         {
-            rents = _retiredRents;
-            returns = _retiredReturns;
-            inUse = _retiredInUseBytes;
-            rented = _retiredRentedBytes;
+            rents = _foldedRents;
+            returns = _foldedReturns;
+            inUse = _foldedInUseBytes;
+            rented = _foldedRentedBytes;
             foreach (WeakReference<ThreadCache> reference in _caches)
             {
-                if (!reference.TryGetTarget(out ThreadCache? cache) || cache.Retired)
+                if (!reference.TryGetTarget(out ThreadCache? cache) || cache.Folded)
                     continue;
                 rents += Volatile.Read(ref cache.Rents);
                 returns += Volatile.Read(ref cache.Returns);

@@ -43,8 +43,8 @@ internal sealed class ThreadCache
     public PoolCore Core { get; }
     public int TrimEpoch;
 
-    /// <summary>Set (under the pool's caches lock) once the finalizer has moved the counters to the pool's retired totals.</summary>
-    public bool Retired;
+    /// <summary>Set (under the pool's caches lock) once the finalizer has folded the counters into the pool's totals.</summary>
+    public bool Folded;
 
     // Counters of this thread's operations. InUseBytes may go negative on a thread that returns what others rented.
     public long Rents;
@@ -156,6 +156,6 @@ internal sealed class ThreadCache
     {
         // The owning thread is gone; nobody else can reach the stacks now.
         if (!Core.IsDisposed)
-            Core.Retire(this);
+            Core.FoldDeadCache(this);
     }
 }

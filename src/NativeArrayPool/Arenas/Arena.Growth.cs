@@ -11,7 +11,7 @@ namespace NativeBuffers.Arenas;
 // Paths 2 and 3 apply to blocks of at least RemapThresholdBytes (below it a copy is cheaper than the syscalls)
 // and only while the mapping budget allows the VMAs a move adds. Every failure leaves the buffer where it was,
 // contents intact, and gives back any address space it took; a failed path falls through to the next.
-internal sealed partial class Arena
+internal partial class Arena
 {
     /// <summary>Where an allocation was before a move, for giving the vacated range back.</summary>
     private readonly record struct Placement(nint Address, long Capacity, Reservation? Reservation, long Offset, int Order)

@@ -15,7 +15,7 @@ namespace NativeBuffers.Arenas;
 // has added a read interval's worth of mappings since the last read. The interval is a quarter of the reserve, so
 // whatever other components did meanwhile, the pool never takes more than a quarter of the reserve unseen.
 // Far from the limit that is one read per 64 mappings added (default reserve 256); near it, one per addition.
-internal sealed partial class Arena
+internal partial class Arena
 {
     // Written under the lock.
     private int _processMappingsAtRead = -1;

@@ -10,7 +10,7 @@ namespace NativeBuffers.Arenas;
 // A reservation's FreeVersion moves on with every free, so a discard pass skips reservations where nothing
 // was freed since their last discard. Idle trimming uses the same version as a clock-free change detector:
 // a reservation whose version has not moved for the idle time has its free pages discarded.
-internal sealed partial class Arena
+internal partial class Arena
 {
     /// <summary>Bytes of free memory whose pages were discarded, over the arena's life (written under the lock).</summary>
     public long BytesDiscarded;

@@ -2,7 +2,7 @@ namespace NativeBuffers.Arenas;
 
 // Making memory read zero: the whole of a buffer (ZeroOnRent, clearing returns) and the parts of a buffer its tenant
 // has not written (the gap a sparse write skips, the part SetLength adds), which must not be committed for it.
-internal sealed partial class Arena
+internal partial class Arena
 {
     /// <summary>
     /// From this size on, zeroing discards the pages (fresh pages read zero) instead of writing zeros.

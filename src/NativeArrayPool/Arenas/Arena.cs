@@ -21,8 +21,10 @@ namespace NativeBuffers.Arenas;
 /// protects (<see cref="TryTakeGuardMappings"/>).</para>
 /// <para>Thread-safety: every public member is thread-safe. Metadata changes under one lock; system calls that
 /// move or copy memory run outside it, on ranges that the caller owns exclusively for that time.</para>
+/// <para>Not sealed only so that the pooling layer can attach its pool to the arenas it creates (<c>PoolArena</c>);
+/// the arena knows nothing of pools and has no virtual members.</para>
 /// </remarks>
-internal sealed partial class Arena : IDisposable
+internal partial class Arena : IDisposable
 {
     private const int SmallGranuleShift = 12;
     private const int HugeGranuleShift = 21;
@@ -59,12 +61,6 @@ internal sealed partial class Arena : IDisposable
     public ArenaSettings Settings { get; }
 
     public VirtualMemory Os => _os;
-
-    /// <summary>
-    /// Scratch slot for the pooling layer: the pool that owns this arena, so that an object holding only an
-    /// <see cref="Allocation"/> (a <c>NativeMemoryPool</c> owner) can find where to return it. The arena never reads it.
-    /// </summary>
-    public object? Pool { get; set; }
 
     /// <summary>Whether growth may move pages (Linux with 4 KiB pages).</summary>
     public bool CanMovePages { get; }

@@ -50,7 +50,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
     private NativeBuffer<T> _buffer;
     private long _index;
     private NativeMemoryManager<T>? _manager; // the last one made: GetMemory reuses it while it covers the request
-    private int _growths; // the memories handed out record it, to tell whether growth or disposal retired them
+    private int _growths; // the memories handed out record it, to tell whether growth or disposal made them stale
     private bool _disposed;
 
     // What the user holds when a memory or sequence from this writer is used stale (see IMemoryOrigin).
@@ -286,7 +286,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
 
     /// <summary>
     /// Grows so <paramref name="source"/> fits after the written data and returns it, read again from the grown buffer
-    /// if it pointed into the writer's own (which the growth retires).
+    /// if it pointed into the writer's own (which the growth gives back).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ReadOnlySpan<T> GrowFor(ReadOnlySpan<T> source)
@@ -315,7 +315,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
     {
         string writer = $"NativeBufferWriter<{typeof(T).Name}>";
         if (epoch != _growths)
-            return $"the {writer} grew since, which moved its data to a bigger buffer and retired the old one. Take WrittenMemory, WrittenSequence or GetMemory again after the last write that can grow the writer.";
+            return $"the {writer} grew since, which moved its data to a bigger buffer and gave the old one back to the pool. Take WrittenMemory, WrittenSequence or GetMemory again after the last write that can grow the writer.";
         if (_disposed)
             return $"the {writer} was disposed, which returned its buffer to the pool. Use the writer's memory before disposing the writer.";
         if (_pool.Core.IsDisposed)

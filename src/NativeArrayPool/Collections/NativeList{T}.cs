@@ -321,7 +321,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
 
     /// <summary>
     /// Grows to hold <paramref name="minimum"/> elements and returns <paramref name="source"/>, read again from the
-    /// grown buffer if it pointed into this list's own (which the growth retires).
+    /// grown buffer if it pointed into this list's own (which the growth gives back).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ReadOnlySpan<T> GrowFor(ReadOnlySpan<T> source, long minimum)

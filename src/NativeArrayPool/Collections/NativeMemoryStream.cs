@@ -50,7 +50,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
     private NativeBuffer<byte> _buffer;
     private long _length;
     private long _position;
-    private int _resizes; // the sequences handed out record it, to tell whether growth or disposal retired them
+    private int _resizes; // the sequences handed out record it, to tell whether growth or disposal made them stale
     private bool _disposed;
 
     private const string SequenceWhat = "A ReadOnlySequence<byte> from NativeMemoryStream.GetReadOnlySequence";
@@ -397,7 +397,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
         for (long done = 0; done < remaining;)
         {
             // Each piece is taken from the buffer as it is now: a destination that writes into this stream may have
-            // grown it, which retires the memory a sequence built up front would point to.
+            // grown it, which gives back the memory a sequence built up front would point to.
             ThrowIfDisposed();
             int piece = (int)Math.Min(remaining - done, NativeSequence.MaxSegmentLength);
             await destination.WriteAsync(new NativeMemoryManager<byte>(_buffer, start + done, piece, CopyWhat, this).Memory, cancellationToken).ConfigureAwait(false);
@@ -477,7 +477,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
 
     /// <summary>
     /// Grows to hold <paramref name="needed"/> bytes and returns <paramref name="source"/>, read again from the grown
-    /// buffer if it pointed into this stream's own (which the growth retires).
+    /// buffer if it pointed into this stream's own (which the growth gives back).
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ReadOnlySpan<byte> GrowFor(ReadOnlySpan<byte> source, long needed)
@@ -511,7 +511,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
     string IMemoryOrigin.DescribeEnd(int epoch)
     {
         if (epoch != _resizes)
-            return "the NativeMemoryStream grew since (a write or SetLength past its capacity) or its Capacity was set, which moved its bytes to another buffer and retired the old one. Call GetReadOnlySequence again after the last write.";
+            return "the NativeMemoryStream grew since (a write or SetLength past its capacity) or its Capacity was set, which moved its bytes to another buffer and gave the old one back to the pool. Call GetReadOnlySequence again after the last write.";
         if (_disposed)
             return "the NativeMemoryStream was disposed, which returned its buffer to the pool. Read the sequence before disposing the stream.";
         if (_pool.Core.IsDisposed)

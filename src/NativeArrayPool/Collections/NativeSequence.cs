@@ -57,7 +57,7 @@ internal static class NativeSequence
         public int Epoch => 0;
 
         public string DescribeEnd(int epoch) =>
-            "the collection that made it grew, was cleared or was disposed since (each retires the buffer it viewed), or its pool was disposed. Take a new sequence after the collection's last change.";
+            "the collection that made it grew, was cleared or was disposed since (each gives the buffer it viewed back to the pool), or its pool was disposed. Take a new sequence after the collection's last change.";
     }
 
     private sealed class Segment<T> : ReadOnlySequenceSegment<T>

@@ -2,8 +2,8 @@ namespace NativeBuffers.Collections;
 
 /// <summary>
 /// Recognises a source span that points into a collection's own buffer, as <c>list.AddRange(list.AsSpan())</c> or
-/// <c>stream.CopyTo(stream)</c> hand one over. Growth retires the buffer such a span points into (a freed block, or
-/// pages moved away), so a collection that must grow before it copies notes the source's offset first and reads it
+/// <c>stream.CopyTo(stream)</c> hand one over. Growth gives the buffer such a span points into back to the pool (a freed
+/// block, or pages moved away), so a collection that must grow before it copies notes the source's offset first and reads it
 /// again from the grown buffer, where growth kept every byte at the same offset. Managed collections get this for
 /// free: their old array stays alive while the caller's span refers to it.
 /// </summary>

@@ -20,8 +20,10 @@ namespace NativeBuffers.Diagnostics;
 /// disabled source costs one field read. Payloads are written with <see cref="EventSource.WriteEventCore"/>
 /// rather than the <c>params object[]</c> overload, which would box every value and is not trim-safe; that
 /// is the one use of pointers outside Interop/Os, as in the runtime's own <c>ArrayPoolEventSource</c>.</para>
-/// <para>Listeners run synchronously on the thread that raised the event, some of them while the arena's
-/// lock is held: a listener must not call back into the pool.</para>
+/// <para>Listeners run synchronously on the thread that raised the event. The pool raises every event outside the
+/// arena's lock and after the operation it reports (this layer is called only from the pooling layer, never from
+/// the arena), so a listener may use the pool or dispose it; LeakDetected comes from inside Dispose, when the pool
+/// is already disposed.</para>
 /// </remarks>
 [EventSource(Name = SourceName)]
 internal sealed class NativeArrayPoolEventSource : EventSource
@@ -65,9 +67,13 @@ internal sealed class NativeArrayPoolEventSource : EventSource
     [Event(BufferReturnedId, Level = EventLevel.Verbose, Keywords = Keywords.Leases)]
     public void BufferReturned(string pool, long bytes, int sizeClass) => WriteStringLongInt(BufferReturnedId, pool, bytes, sizeClass);
 
-    /// <summary>A buffer grew from <paramref name="oldBytes"/> to <paramref name="newBytes"/> by <paramref name="path"/> (one flag of <see cref="GrowthPaths"/>).</summary>
+    /// <summary>
+    /// A buffer grew from <paramref name="oldBytes"/> to <paramref name="newBytes"/> by <paramref name="path"/> (the
+    /// value of one flag of <see cref="GrowthPaths"/>; an int, as listeners always received it, so this layer needs
+    /// no type of the arena's).
+    /// </summary>
     [Event(BufferGrownId, Level = EventLevel.Informational, Keywords = Keywords.Growth)]
-    public void BufferGrown(string pool, long oldBytes, long newBytes, GrowthPaths path) => WriteStringLongLongInt(BufferGrownId, pool, oldBytes, newBytes, (int)path);
+    public void BufferGrown(string pool, long oldBytes, long newBytes, int path) => WriteStringLongLongInt(BufferGrownId, pool, oldBytes, newBytes, path);
 
     /// <summary>The pool gave <paramref name="bytesReleased"/> bytes of address space back, for <paramref name="reason"/>.</summary>
     [Event(PoolTrimmedId, Level = EventLevel.Informational, Keywords = Keywords.Memory)]

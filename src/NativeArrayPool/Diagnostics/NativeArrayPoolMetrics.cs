@@ -1,6 +1,4 @@
 using System.Diagnostics.Metrics;
-using NativeBuffers.Os;
-using NativeBuffers.Pooling;
 
 namespace NativeBuffers.Diagnostics;
 
@@ -8,12 +6,13 @@ namespace NativeBuffers.Diagnostics;
 /// The <c>NativeArrayPool</c> <see cref="Meter"/> and the registry of live pools it observes.
 /// </summary>
 /// <remarks>
-/// <para>Every instrument is observable: its callback reads <see cref="PoolCore.GetStatistics"/> of each live
+/// <para>Every instrument is observable: its callback reads <see cref="IObservedPool.TryMeasure"/> of each live
 /// pool when a listener collects (dotnet-counters, OpenTelemetry, a <see cref="MeterListener"/>), so renting,
 /// returning and growing do no extra work for metrics. Each measurement is tagged <c>pool.name</c>
 /// (<c>shared</c>, the <see cref="NativePoolOptions.Name"/>, or <c>pool-N</c>); growth counts also carry
 /// <c>growth.path</c>. docs/diagnostics.md lists the instruments.</para>
-/// <para>The registry holds pools weakly and drops disposed ones, so it keeps no pool alive.
+/// <para>Pools register themselves (they implement <see cref="IObservedPool"/>), so this layer references none of
+/// theirs. The registry holds pools weakly and drops disposed ones, so it keeps no pool alive.
 /// Thread-safety: all members are thread-safe.</para>
 /// </remarks>
 internal static class NativeArrayPoolMetrics
@@ -23,22 +22,34 @@ internal static class NativeArrayPoolMetrics
     public const string PathTag = "growth.path";
 
     private static readonly Lock s_lock = new();
-    private static readonly List<WeakReference<PoolCore>> s_pools = new();
+    private static readonly List<WeakReference<IObservedPool>> s_pools = new();
     private static int s_unnamed;
 
     private static readonly Meter s_meter = CreateMeter();
 
-    /// <summary>Adds a pool to the registry (creating the meter on first use) and returns its name.</summary>
-    public static string Register(PoolCore pool, string? name)
+    /// <summary>
+    /// The <c>pool.name</c> of a new pool: <paramref name="name"/> when given, else <c>shared</c> for the shared pool
+    /// and <c>pool-N</c> for others.
+    /// </summary>
+    public static string NameFor(string? name, bool isShared)
+    {
+        if (name is not null)
+            return name;
+        if (isShared)
+            return "shared";
+        lock (s_lock)
+            return $"pool-{++s_unnamed}";
+    }
+
+    /// <summary>Adds a fully constructed pool to the registry, creating the meter on first use.</summary>
+    public static void Register(IObservedPool pool)
     {
         _ = s_meter;
         lock (s_lock)
         {
-            name ??= pool.IsShared ? "shared" : $"pool-{++s_unnamed}";
-            s_pools.RemoveAll(static w => !w.TryGetTarget(out PoolCore? p) || p.IsDisposed);
-            s_pools.Add(new WeakReference<PoolCore>(pool));
+            s_pools.RemoveAll(static w => !w.TryGetTarget(out IObservedPool? p) || p.IsDisposed);
+            s_pools.Add(new WeakReference<IObservedPool>(pool));
         }
-        return name;
     }
 
     private static Meter CreateMeter()
@@ -70,27 +81,27 @@ internal static class NativeArrayPoolMetrics
         return meter;
     }
 
-    private static List<PoolCore> LivePools()
+    private static List<IObservedPool> LivePools()
     {
-        var live = new List<PoolCore>();
+        var live = new List<IObservedPool>();
         lock (s_lock)
         {
-            foreach (WeakReference<PoolCore> reference in s_pools)
+            foreach (WeakReference<IObservedPool> reference in s_pools)
             {
-                if (reference.TryGetTarget(out PoolCore? pool) && !pool.IsDisposed)
+                if (reference.TryGetTarget(out IObservedPool? pool) && !pool.IsDisposed)
                     live.Add(pool);
             }
         }
         return live;
     }
 
-    private static IEnumerable<Measurement<long>> Observe(Func<NativePoolStatistics, long> select)
+    private static IEnumerable<Measurement<long>> Observe(Func<PoolMeasurements, long> select)
     {
         var measurements = new List<Measurement<long>>();
-        foreach (PoolCore pool in LivePools())
+        foreach (IObservedPool pool in LivePools())
         {
-            if (TryGetStatistics(pool, out NativePoolStatistics statistics))
-                measurements.Add(new Measurement<long>(select(statistics), new KeyValuePair<string, object?>(PoolTag, pool.Name)));
+            if (pool.TryMeasure(out PoolMeasurements values))
+                measurements.Add(new Measurement<long>(select(values), new KeyValuePair<string, object?>(PoolTag, pool.Name)));
         }
         return measurements;
     }
@@ -98,9 +109,9 @@ internal static class NativeArrayPoolMetrics
     private static IEnumerable<Measurement<long>> ObserveGrows()
     {
         var measurements = new List<Measurement<long>>();
-        foreach (PoolCore pool in LivePools())
+        foreach (IObservedPool pool in LivePools())
         {
-            if (!TryGetStatistics(pool, out NativePoolStatistics s))
+            if (!pool.TryMeasure(out PoolMeasurements s))
                 continue;
             var name = new KeyValuePair<string, object?>(PoolTag, pool.Name);
             measurements.Add(new Measurement<long>(s.GrowsInPlace, name, new KeyValuePair<string, object?>(PathTag, "in_place")));
@@ -114,35 +125,12 @@ internal static class NativeArrayPoolMetrics
     private static IEnumerable<Measurement<long>> ObserveResident()
     {
         var measurements = new List<Measurement<long>>();
-        foreach (PoolCore pool in LivePools())
+        foreach (IObservedPool pool in LivePools())
         {
-            long resident;
-            try
-            {
-                resident = ProcessMemory.ReadResidentBytesWithin(pool.Arena.MappedRanges());
-            }
-            catch (ObjectDisposedException)
-            {
-                continue;
-            }
+            long resident = pool.ReadResidentBytes();
             if (resident >= 0)
                 measurements.Add(new Measurement<long>(resident, new KeyValuePair<string, object?>(PoolTag, pool.Name)));
         }
         return measurements;
-    }
-
-    /// <summary>A pool disposed between listing and reading has nothing to report.</summary>
-    private static bool TryGetStatistics(PoolCore pool, out NativePoolStatistics statistics)
-    {
-        try
-        {
-            statistics = pool.GetStatistics();
-            return !pool.IsDisposed;
-        }
-        catch (ObjectDisposedException)
-        {
-            statistics = default;
-            return false;
-        }
     }
 }

@@ -1,6 +1,5 @@
 using System.Diagnostics.Tracing;
 using System.Runtime.CompilerServices;
-using NativeBuffers.Arenas;
 
 namespace NativeBuffers.Diagnostics;
 
@@ -18,30 +17,32 @@ internal sealed class PoolDiagnostics
     public string Name { get; }
 
     /// <summary>
-    /// Traces what a resize did (the arena counted it): each page move the mapping budget declined, then the
-    /// growth and its path. The pool calls this after the arena's call is over (even when it threw), so no event
-    /// runs under the arena's lock; reading <see cref="Arena.KernelMappings"/> here takes that lock briefly.
+    /// Traces what a resize did (the arena counted it): each page move the mapping budget declined
+    /// (<paramref name="movesDeclinedByBudget"/>), then the growth and its <paramref name="growthPath"/> (a
+    /// <see cref="GrowthPaths"/> flag; 0 for a shrink, no change, or a growth that threw). The pool calls this after
+    /// the arena's call is over (even when it threw), so no event runs under the arena's lock; reading
+    /// <see cref="IObservedPool.KernelMappings"/> here takes that lock briefly.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void OnResized(in ResizeOutcome outcome, Arena arena)
+    public void OnResized(long oldBytes, long newBytes, int growthPath, int movesDeclinedByBudget, IObservedPool pool)
     {
         if (NativeArrayPoolEventSource.Log.IsEnabled())
-            TraceResized(outcome, arena);
+            TraceResized(oldBytes, newBytes, growthPath, movesDeclinedByBudget, pool);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void TraceResized(in ResizeOutcome outcome, Arena arena)
+    private void TraceResized(long oldBytes, long newBytes, int growthPath, int movesDeclinedByBudget, IObservedPool pool)
     {
         NativeArrayPoolEventSource log = NativeArrayPoolEventSource.Log;
-        if (outcome.MovesDeclinedByBudget > 0 && log.IsEnabled(EventLevel.Warning, NativeArrayPoolEventSource.Keywords.Memory))
+        if (movesDeclinedByBudget > 0 && log.IsEnabled(EventLevel.Warning, NativeArrayPoolEventSource.Keywords.Memory))
         {
             // The mapping count now, not at the decline: the trace reads it without holding up the arena.
-            int kernelMappings = arena.KernelMappings;
-            for (int i = 0; i < outcome.MovesDeclinedByBudget; i++)
-                log.MappingBudgetReached(Name, outcome.OldBytes, kernelMappings, arena.Settings.MappingBudget);
+            int kernelMappings = pool.KernelMappings;
+            for (int i = 0; i < movesDeclinedByBudget; i++)
+                log.MappingBudgetReached(Name, oldBytes, kernelMappings, pool.MappingBudget);
         }
-        if (outcome.GrowthPath != GrowthPaths.None && log.IsEnabled(EventLevel.Informational, NativeArrayPoolEventSource.Keywords.Growth))
-            log.BufferGrown(Name, outcome.OldBytes, outcome.NewBytes, outcome.GrowthPath);
+        if (growthPath != 0 && log.IsEnabled(EventLevel.Informational, NativeArrayPoolEventSource.Keywords.Growth))
+            log.BufferGrown(Name, oldBytes, newBytes, growthPath);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

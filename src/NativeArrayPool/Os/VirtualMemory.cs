@@ -119,6 +119,13 @@ internal abstract class VirtualMemory
     /// </summary>
     public virtual bool? IsWhollyMapped(nint address, nuint length) => null;
 
+    /// <summary>
+    /// Resident bytes (RSS) of the given ranges, or -1 where the system cannot tell. Reads /proc/self/smaps where it
+    /// exists, whichever layer made the mappings: meant for metrics, not hot paths (see
+    /// <see cref="ProcessMemory.ReadResidentBytesWithin"/>).
+    /// </summary>
+    public virtual long ResidentBytesWithin(IReadOnlyList<(nint Start, nint End)> ranges) => ProcessMemory.ReadResidentBytesWithin(ranges);
+
     /// <summary>The layer this process should use: Linux where mremap exists, the portable one elsewhere.</summary>
     public static VirtualMemory ForCurrentPlatform() =>
         OperatingSystem.IsLinux() && LinuxVirtualMemory.IsAvailable() ? LinuxVirtualMemory.Instance : PortableVirtualMemory.Instance;

@@ -1,19 +1,19 @@
 using System.Globalization;
 using System.Numerics;
-using NativeBuffers.Arenas;
 
 namespace NativeBuffers.Pooling;
 
 /// <summary>
 /// Reads <see cref="NativePoolOptions"/> from environment variables named <c>NATIVEARRAYPOOL_&lt;PROPERTY&gt;</c>
 /// (the property name in upper case), the way the runtime reads <c>DOTNET_SYSTEM_BUFFERS_SHAREDARRAYPOOL_*</c>.
+/// Which variables there are, their ranges and defaults are the rows of <see cref="OptionTable"/>; this holds the parsers.
 /// </summary>
 /// <remarks>
 /// <para>Values are parsed from spans, with no regex and no configuration binder, because this runs when the
 /// shared pool is first touched, possibly early in a process. An unset or empty variable keeps the default.</para>
 /// <para>Formats: sizes are integers with an optional binary suffix <c>K</c>, <c>M</c>, <c>G</c> or <c>T</c>
 /// (optionally followed by <c>B</c> or <c>iB</c>): <c>256K</c> = 262144. Booleans are <c>1</c>/<c>0</c>/<c>true</c>/<c>false</c>.
-/// <see cref="GrowthPaths"/> is a list of flag names separated by <c>,</c>, <c>|</c> or <c>+</c>, or a number.
+/// <c>GrowthPaths</c> is a list of flag names separated by <c>,</c>, <c>|</c> or <c>+</c>, or a number.
 /// Durations are an integer with a unit <c>ms</c>, <c>s</c>, <c>m</c> or <c>h</c> (a bare integer is seconds), or
 /// <c>off</c>. Enums, booleans and units ignore case.</para>
 /// <para>A malformed or out-of-range value throws <see cref="ArgumentException"/> whose message and
@@ -24,85 +24,33 @@ internal static class EnvironmentOptions
 {
     public const string Prefix = "NATIVEARRAYPOOL_";
 
-    public const string ReservationsPerSize = Prefix + "RESERVATIONSPERSIZE";
-    public const string MinimumReservationBytes = Prefix + "MINIMUMRESERVATIONBYTES";
-    public const string RemapThresholdBytes = Prefix + "REMAPTHRESHOLDBYTES";
-    public const string MappingBudget = Prefix + "MAPPINGBUDGET";
-    public const string MappingReserve = Prefix + "MAPPINGRESERVE";
-    public const string TransparentHugePages = Prefix + "TRANSPARENTHUGEPAGES";
-    public const string GrowthPaths = Prefix + "GROWTHPATHS";
-    public const string Backend = Prefix + "BACKEND";
-    public const string ThreadCaches = Prefix + "THREADCACHES";
-    public const string ZeroOnRent = Prefix + "ZEROONRENT";
-    public const string Guarded = Prefix + "GUARDED";
-    public const string DetectRacingReturns = Prefix + "DETECTRACINGRETURNS";
-    public const string QuarantineBytes = Prefix + "QUARANTINEBYTES";
-    public const string TrackLeases = Prefix + "TRACKLEASES";
-    public const string CaptureRentStackTraces = Prefix + "CAPTURERENTSTACKTRACES";
-    public const string IdleTrimDelay = Prefix + "IDLETRIMDELAY";
-    public const string TrimOnMemoryPressure = Prefix + "TRIMONMEMORYPRESSURE";
-
-    /// <summary>Every variable read, for documentation and tests.</summary>
-    public static readonly string[] All =
-    [
-        ReservationsPerSize, MinimumReservationBytes, RemapThresholdBytes, MappingBudget, MappingReserve,
-        TransparentHugePages, GrowthPaths, Backend, ThreadCaches,
-        ZeroOnRent, Guarded, DetectRacingReturns, QuarantineBytes, TrackLeases, CaptureRentStackTraces, IdleTrimDelay, TrimOnMemoryPressure,
-    ];
+    /// <summary>Every variable read (one per row of <see cref="OptionTable"/>), for documentation and tests.</summary>
+    public static readonly string[] All = OptionTable.All.Select(option => option.Variable).ToArray();
 
     /// <summary>Defaults overridden by every variable that <paramref name="lookup"/> returns a non-empty value for.</summary>
     public static NativePoolOptions Read(Func<string, string?> lookup)
     {
         ArgumentNullException.ThrowIfNull(lookup);
         var options = new NativePoolOptions();
-        if (Value(lookup, ReservationsPerSize) is string perSize)
-            options.ReservationsPerSize = (int)ParseInteger(ReservationsPerSize, perSize, 1, 64);
-        if (Value(lookup, MinimumReservationBytes) is string minimum)
-            options.MinimumReservationBytes = ParsePowerOfTwoSize(MinimumReservationBytes, minimum, 2L << 20, 1L << 30);
-        if (Value(lookup, RemapThresholdBytes) is string threshold)
-            options.RemapThresholdBytes = ParsePowerOfTwoSize(RemapThresholdBytes, threshold, SizeClasses.PageSize, 1L << 40);
-        if (Value(lookup, MappingBudget) is string budget)
-            options.MappingBudget = (int)ParseInteger(MappingBudget, budget, 0, 1_000_000);
-        if (Value(lookup, MappingReserve) is string reserve)
-            options.MappingReserve = (int)ParseInteger(MappingReserve, reserve, 0, 1_000_000);
-        if (Value(lookup, TransparentHugePages) is string thp)
-            options.TransparentHugePages = ParseBoolean(TransparentHugePages, thp);
-        if (Value(lookup, GrowthPaths) is string paths)
-            options.GrowthPaths = ParseGrowthPaths(paths);
-        if (Value(lookup, Backend) is string backend)
-            options.Backend = ParseBackend(backend);
-        if (Value(lookup, ThreadCaches) is string caches)
-            options.ThreadCaches = ParseBoolean(ThreadCaches, caches);
-        // The debugging and trimming options: the only way to turn them on for the shared pools.
-        if (Value(lookup, ZeroOnRent) is string zero)
-            options.ZeroOnRent = ParseBoolean(ZeroOnRent, zero);
-        if (Value(lookup, Guarded) is string guarded)
-            options.Guarded = ParseBoolean(Guarded, guarded);
-        if (Value(lookup, DetectRacingReturns) is string racing)
-            options.DetectRacingReturns = ParseBoolean(DetectRacingReturns, racing);
-        if (Value(lookup, QuarantineBytes) is string quarantine)
-            options.QuarantineBytes = ParseSize(QuarantineBytes, quarantine, 0, 1L << 40);
-        if (Value(lookup, TrackLeases) is string track)
-            options.TrackLeases = ParseBoolean(TrackLeases, track);
-        if (Value(lookup, CaptureRentStackTraces) is string stacks)
+        foreach (PoolOption option in OptionTable.All)
         {
-            options.CaptureRentStackTraces = ParseBoolean(CaptureRentStackTraces, stacks);
-            if (options.CaptureRentStackTraces && !options.TrackLeases && !options.Guarded)
-                Fail(CaptureRentStackTraces, stacks, $"0 unless {TrackLeases} or {Guarded} is 1 (stacks are kept in the lease table)");
+            if (Value(lookup, option.Variable) is string text)
+                option.Read(options, text);
         }
-        if (Value(lookup, IdleTrimDelay) is string delay)
-            options.IdleTrimDelay = ParseDelay(IdleTrimDelay, delay);
-        if (Value(lookup, TrimOnMemoryPressure) is string pressure)
-            options.TrimOnMemoryPressure = ParseBoolean(TrimOnMemoryPressure, pressure);
+        if (options.CaptureRentStackTraces && !options.TrackLeases && !options.Guarded)
+        {
+            Fail(OptionTable.CaptureRentStackTraces.Variable, Value(lookup, OptionTable.CaptureRentStackTraces.Variable)!,
+                $"0 unless {OptionTable.TrackLeases.Variable} or {OptionTable.Guarded.Variable} is 1 (stacks are kept in the lease table)");
+        }
         return options;
     }
 
     /// <summary>
-    /// The backend <see cref="MemoryBackend.Automatic"/> stands for: what <see cref="Backend"/> names, or
+    /// The backend <see cref="MemoryBackend.Automatic"/> stands for: what <c>NATIVEARRAYPOOL_BACKEND</c> names, or
     /// <see cref="MemoryBackend.Automatic"/> (the platform's own layer) when it is unset.
     /// </summary>
     public static MemoryBackend ReadBackend(Func<string, string?> lookup) =>
-        Value(lookup, Backend) is string backend ? ParseBackend(backend) : MemoryBackend.Automatic;
+        Value(lookup, OptionTable.Backend.Variable) is string backend ? ParseBackend(OptionTable.Backend.Variable, backend) : MemoryBackend.Automatic;
 
     private static string? Value(Func<string, string?> lookup, string variable)
     {
@@ -110,7 +58,7 @@ internal static class EnvironmentOptions
         return string.IsNullOrWhiteSpace(value) ? null : value;
     }
 
-    private static long ParseInteger(string variable, string text, long min, long max)
+    internal static long ParseInteger(string variable, string text, long min, long max)
     {
         ReadOnlySpan<char> span = text.AsSpan().Trim();
         if (!long.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out long value))
@@ -130,7 +78,7 @@ internal static class EnvironmentOptions
     }
 
     /// <summary>Parses "0", "64M", "1536K" (binary multiples) and checks it is in [min, max].</summary>
-    private static long ParseSize(string variable, string text, long min, long max)
+    internal static long ParseSize(string variable, string text, long min, long max)
     {
         if (!TryParseSize(text.AsSpan(), out long bytes) || bytes < min || bytes > max)
             Fail(variable, text, $"a size from {min} to {max} bytes, optionally with a K, M, G or T suffix (e.g. 64M)");
@@ -164,7 +112,7 @@ internal static class EnvironmentOptions
     }
 
     /// <summary>Parses "30s", "500ms", "5m", "1h", "10" (seconds), or "0"/"off" (<see cref="Timeout.InfiniteTimeSpan"/>: no idle trimming).</summary>
-    private static TimeSpan ParseDelay(string variable, string text)
+    internal static TimeSpan ParseDelay(string variable, string text)
     {
         const string Expected = "a duration from 1 ms to 24 h such as 500ms, 30s, 5m or 1h (a bare integer is seconds), or 0 or off";
         ReadOnlySpan<char> span = text.AsSpan().Trim();
@@ -188,7 +136,7 @@ internal static class EnvironmentOptions
         return TimeSpan.FromMilliseconds(milliseconds);
     }
 
-    private static bool ParseBoolean(string variable, string text)
+    internal static bool ParseBoolean(string variable, string text)
     {
         ReadOnlySpan<char> span = text.AsSpan().Trim();
         if (span.Equals("1", StringComparison.Ordinal) || span.Equals("true", StringComparison.OrdinalIgnoreCase))
@@ -199,37 +147,37 @@ internal static class EnvironmentOptions
         return false;
     }
 
-    private static GrowthPaths ParseGrowthPaths(string text)
+    internal static GrowthPaths ParseGrowthPaths(string variable, string text)
     {
         const string expected = "flag names of GrowthPaths (None, InPlace, RemapFixed, Remap, Copy, All) separated by ',', '|' or '+', or a number from 0 to 15";
         ReadOnlySpan<char> span = text.AsSpan().Trim();
         if (span.Length > 0 && char.IsAsciiDigit(span[0]))
         {
-            if (!int.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out int number) || (number & ~(int)NativeBuffers.GrowthPaths.All) != 0)
-                Fail(GrowthPaths, text, expected);
+            if (!int.TryParse(span, NumberStyles.None, CultureInfo.InvariantCulture, out int number) || (number & ~(int)GrowthPaths.All) != 0)
+                Fail(variable, text, expected);
             return (GrowthPaths)number;
         }
-        var paths = NativeBuffers.GrowthPaths.None;
+        var paths = GrowthPaths.None;
         foreach (Range part in span.SplitAny(",|+".AsSpan()))
         {
             ReadOnlySpan<char> name = span[part].Trim();
             // Enum.TryParse is avoided: it accepts numbers and whitespace-separated lists we do not document.
             GrowthPaths? flag =
-                name.Equals("None", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.None
-                : name.Equals("InPlace", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.InPlace
-                : name.Equals("RemapFixed", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.RemapFixed
-                : name.Equals("Remap", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.Remap
-                : name.Equals("Copy", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.Copy
-                : name.Equals("All", StringComparison.OrdinalIgnoreCase) ? NativeBuffers.GrowthPaths.All
+                name.Equals("None", StringComparison.OrdinalIgnoreCase) ? GrowthPaths.None
+                : name.Equals("InPlace", StringComparison.OrdinalIgnoreCase) ? GrowthPaths.InPlace
+                : name.Equals("RemapFixed", StringComparison.OrdinalIgnoreCase) ? GrowthPaths.RemapFixed
+                : name.Equals("Remap", StringComparison.OrdinalIgnoreCase) ? GrowthPaths.Remap
+                : name.Equals("Copy", StringComparison.OrdinalIgnoreCase) ? GrowthPaths.Copy
+                : name.Equals("All", StringComparison.OrdinalIgnoreCase) ? GrowthPaths.All
                 : null;
             if (flag is null)
-                Fail(GrowthPaths, text, expected);
+                Fail(variable, text, expected);
             paths |= flag.GetValueOrDefault();
         }
         return paths;
     }
 
-    private static MemoryBackend ParseBackend(string text)
+    internal static MemoryBackend ParseBackend(string variable, string text)
     {
         ReadOnlySpan<char> span = text.AsSpan().Trim();
         if (span.Equals("Automatic", StringComparison.OrdinalIgnoreCase))
@@ -238,7 +186,7 @@ internal static class EnvironmentOptions
             return MemoryBackend.Linux;
         if (span.Equals("Portable", StringComparison.OrdinalIgnoreCase))
             return MemoryBackend.Portable;
-        Fail(Backend, text, "Automatic, Linux or Portable");
+        Fail(variable, text, "Automatic, Linux or Portable");
         return default;
     }
 

@@ -19,7 +19,7 @@ namespace NativeBuffers.Pooling;
 /// <para>Per-lease owners (the default): made by <see cref="NativeMemoryPool.Rent"/> for one lease and never bound
 /// again. Dispose sets the generation to 0 for good, so a disposed owner, and every <c>Memory</c> taken from it,
 /// stays disposed whatever happens to the record afterwards. The object is two fields (32 bytes): the pool is found
-/// through the record's arena rather than stored here.</para>
+/// through the record's arena (a <see cref="PoolArena"/>) rather than stored here.</para>
 /// <para>Reused owners (<see cref="ForNextLease"/>, an opt-in): each record keeps two owners and the record's
 /// successive leases alternate between them, so lease n+2 is bound to lease n's object again — a stale <c>Memory</c>
 /// or a second Dispose of lease n then reaches lease n+2. <see cref="NativeMemoryPool"/> documents this where the
@@ -129,7 +129,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
                 pool.DisposeLease(_allocation, current);
             return;
         }
-        // A per-lease owner is retired for good, whatever the record's generation does from now on. Claiming it with
+        // A per-lease owner ends for good, whatever the record's generation does from now on. Claiming it with
         // an exchange lets exactly one of two racing Disposes end the lease, even in the pool's default mode, whose
         // return check is a plain load and store.
         int generation = Interlocked.Exchange(ref _generation, 0);
@@ -140,7 +140,7 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
     public override string ToString() =>
         $"NativeMemoryOwner[{(int)Math.Min(_allocation.Capacity, int.MaxValue)}]{(IsLeased ? "" : Pool.IsDisposed ? " (pool disposed)" : " (returned)")}";
 
-    private PoolCore Pool => (PoolCore)_allocation.Arena.Pool!;
+    private PoolCore Pool => ((PoolArena)_allocation.Arena).Pool;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void CheckLease()

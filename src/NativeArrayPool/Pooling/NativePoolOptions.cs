@@ -1,4 +1,3 @@
-using System.Numerics;
 using NativeBuffers.Arenas;
 using NativeBuffers.Os;
 using NativeBuffers.Pooling;
@@ -22,15 +21,15 @@ public sealed class NativePoolOptions
     /// </summary>
     /// <remarks>Default 4: at most 25 % unused address space (which costs no memory, as pages are only
     /// committed when touched), and about 4 mappings per doubling of the pool's size. Range 1–64.</remarks>
-    public int ReservationsPerSize { get; set; } = 4;
+    public int ReservationsPerSize { get; set; } = (int)OptionTable.ReservationsPerSize.Default;
 
     /// <summary>Size of the first reservation of each space, in bytes.</summary>
     /// <remarks>Default 8 MiB. A power of two from 2 MiB to 1 GiB.</remarks>
-    public long MinimumReservationBytes { get; set; } = 8L << 20;
+    public long MinimumReservationBytes { get; set; } = OptionTable.MinimumReservationBytes.Default;
 
     /// <summary>Buffers at least this large grow by moving pages (mremap) rather than by copying.</summary>
     /// <remarks>Default <see cref="DefaultRemapThresholdBytes"/>. A power of two from 4 KiB to 1 TiB.</remarks>
-    public long RemapThresholdBytes { get; set; } = DefaultRemapThresholdBytes;
+    public long RemapThresholdBytes { get; set; } = OptionTable.RemapThresholdBytes.Default;
 
     /// <summary>
     /// The most kernel mappings (VMAs) the pool means to own. Page moves that would exceed it are declined
@@ -39,7 +38,7 @@ public sealed class NativePoolOptions
     /// need, are made even above it (refusing one would fail the rent); then no move is made until the count falls.
     /// </summary>
     /// <remarks>Default 0 (automatic). Range 0–1,000,000.</remarks>
-    public int MappingBudget { get; set; }
+    public int MappingBudget { get; set; } = (int)OptionTable.MappingBudget.Default;
 
     /// <summary>Default for <see cref="MappingReserve"/>: over three times what the runtime was measured to need (docs/growth.md).</summary>
     public const int DefaultMappingReserve = 256;
@@ -56,25 +55,25 @@ public sealed class NativePoolOptions
     /// 0 turns the reserve off. Only the Linux backend has it; the portable layer's memory is not counted.
     /// </summary>
     /// <remarks>Default <see cref="DefaultMappingReserve"/>. Range 0–1,000,000.</remarks>
-    public int MappingReserve { get; set; } = DefaultMappingReserve;
+    public int MappingReserve { get; set; } = (int)OptionTable.MappingReserve.Default;
 
     /// <summary>Advise transparent huge pages (<c>MADV_HUGEPAGE</c>) for huge classes (2 MiB and larger).</summary>
     /// <remarks>Default true. Cuts first-touch page faults about sixfold on the reference machine.</remarks>
-    public bool TransparentHugePages { get; set; } = true;
+    public bool TransparentHugePages { get; set; } = OptionTable.TransparentHugePages.Default;
 
     /// <summary>Which growth paths <see cref="NativeArrayPool{T}.Resize"/> may take, in their fixed order.</summary>
     /// <remarks>Default <see cref="NativeBuffers.GrowthPaths.All"/>.</remarks>
-    public GrowthPaths GrowthPaths { get; set; } = GrowthPaths.All;
+    public GrowthPaths GrowthPaths { get; set; } = OptionTable.GrowthPaths.Default;
 
     /// <summary>The virtual-memory layer.</summary>
     /// <remarks>Default <see cref="MemoryBackend.Automatic"/>: the layer the environment variable
     /// <c>NATIVEARRAYPOOL_BACKEND</c> names (<c>Linux</c> or <c>Portable</c>) for every pool in the process, or the
     /// platform's own when it is unset. A malformed value makes creating such a pool throw <see cref="ArgumentException"/>.</remarks>
-    public MemoryBackend Backend { get; set; } = MemoryBackend.Automatic;
+    public MemoryBackend Backend { get; set; } = OptionTable.Backend.Default;
 
     /// <summary>Keep recently returned buffers in per-thread caches, so the common Rent and Return take no lock.</summary>
     /// <remarks>Default true.</remarks>
-    public bool ThreadCaches { get; set; } = true;
+    public bool ThreadCaches { get; set; } = OptionTable.ThreadCaches.Default;
 
     /// <summary>
     /// A name for the pool in metrics (the <c>pool.name</c> tag) and events. Null gives <c>pool-N</c>; the
@@ -104,7 +103,7 @@ public sealed class NativePoolOptions
     /// </summary>
     /// <remarks>Default false (like ArrayPool, contents are not cleared). With it, returned buffers are cleared as
     /// they go back, so the per-thread caches only hold zeroed memory and a cache hit costs nothing extra.</remarks>
-    public bool ZeroOnRent { get; set; }
+    public bool ZeroOnRent { get; set; } = OptionTable.ZeroOnRent.Default;
 
     /// <summary>
     /// Detect a return that races another return (or a resize) of the same lease on another thread. Without it, the
@@ -117,7 +116,7 @@ public sealed class NativePoolOptions
     /// a free. On costs a locked compare-and-swap per return (about 8–10 ns on the reference VM: more than a whole
     /// <c>ArrayPool&lt;T&gt;.Shared</c> Rent+Return; see docs/benchmarks.md). <see cref="Guarded"/> turns it on.
     /// <c>ArrayPool&lt;T&gt;</c> detects neither kind: a double return there hands one array to two renters.</remarks>
-    public bool DetectRacingReturns { get; set; }
+    public bool DetectRacingReturns { get; set; } = OptionTable.DetectRacingReturns.Default;
 
     /// <summary>
     /// Guarded mode, for debugging use-after-return: returned buffers, and the memory a <c>Resize</c> moves away
@@ -133,7 +132,7 @@ public sealed class NativePoolOptions
     /// per-thread caches. Each protected buffer is charged two kernel mappings (the most that splitting its
     /// reservation's mapping adds) against <see cref="MappingBudget"/>, up to half of it; beyond that, buffers are
     /// poisoned instead. A block that shrinks keeps all its pages. Not for production.</remarks>
-    public bool Guarded { get; set; }
+    public bool Guarded { get; set; } = OptionTable.Guarded.Default;
 
     /// <summary>Default for <see cref="QuarantineBytes"/>: 64 MiB.</summary>
     public const long DefaultQuarantineBytes = 64L << 20;
@@ -147,7 +146,7 @@ public sealed class NativePoolOptions
     /// <remarks>Default <see cref="DefaultQuarantineBytes"/> (64 MiB). Range 0 to 2^40. Protected buffers cost
     /// address space, not memory (their pages are discarded); poisoned ones (below a page, or when protection is
     /// refused) stay resident. The quarantine also holds at most 65,536 buffers.</remarks>
-    public long QuarantineBytes { get; set; } = DefaultQuarantineBytes;
+    public long QuarantineBytes { get; set; } = OptionTable.QuarantineBytes.Default;
 
     /// <summary>
     /// Keep a table of the leases that are out, so leaks can be found: <c>GetLiveLeases()</c> lists them with
@@ -155,7 +154,7 @@ public sealed class NativePoolOptions
     /// every lease still out to <see cref="LeakReported"/> and counts it in the statistics.
     /// </summary>
     /// <remarks>Default false. Costs a dictionary update per rent and return and bypasses the per-thread caches.</remarks>
-    public bool TrackLeases { get; set; }
+    public bool TrackLeases { get; set; } = OptionTable.TrackLeases.Default;
 
     /// <summary>
     /// Record a stack trace at every rent, return and resize: leak reports and stale-write reports then say where
@@ -163,7 +162,7 @@ public sealed class NativePoolOptions
     /// Needs <see cref="TrackLeases"/> or <see cref="Guarded"/>.
     /// </summary>
     /// <remarks>Default false. Expensive (microseconds per call): for debugging only.</remarks>
-    public bool CaptureRentStackTraces { get; set; }
+    public bool CaptureRentStackTraces { get; set; } = OptionTable.CaptureRentStackTraces.Default;
 
     /// <summary>
     /// Called once for every leaked lease: with <see cref="TrackLeases"/>, for each lease still out when the pool
@@ -179,7 +178,7 @@ public sealed class NativePoolOptions
     /// </summary>
     /// <remarks>Default 10 seconds. A timer checks every half of this period; it does not keep the pool alive.
     /// Memory in other threads' caches is flushed on their next cache miss, not by the timer.</remarks>
-    public TimeSpan IdleTrimDelay { get; set; } = TimeSpan.FromSeconds(10);
+    public TimeSpan IdleTrimDelay { get; set; } = OptionTable.IdleTrimDelay.Default;
 
     /// <summary>
     /// Trim after a full (generation 2) garbage collection when the machine's memory load is high (at least
@@ -187,7 +186,7 @@ public sealed class NativePoolOptions
     /// every thread's cache is asked to flush.
     /// </summary>
     /// <remarks>Default true.</remarks>
-    public bool TrimOnMemoryPressure { get; set; } = true;
+    public bool TrimOnMemoryPressure { get; set; } = OptionTable.TrimOnMemoryPressure.Default;
 
     /// <summary>Test hook: a virtual-memory layer to use instead of <see cref="Backend"/> (fault injection).</summary>
     internal VirtualMemory? VirtualMemoryOverride { get; set; }
@@ -220,22 +219,13 @@ public sealed class NativePoolOptions
 
     internal ArenaSettings ToArenaSettings()
     {
-        if (ReservationsPerSize is < 1 or > 64)
-            ThrowHelper.ThrowInvalidOptions($"{nameof(ReservationsPerSize)} is {ReservationsPerSize}; it must be between 1 and 64.");
-        if (!BitOperations.IsPow2(MinimumReservationBytes) || MinimumReservationBytes < 2L << 20 || MinimumReservationBytes > 1L << 30)
-            ThrowHelper.ThrowInvalidOptions($"{nameof(MinimumReservationBytes)} is {MinimumReservationBytes}; it must be a power of two from 2 MiB to 1 GiB.");
-        if (!BitOperations.IsPow2(RemapThresholdBytes) || RemapThresholdBytes < SizeClasses.PageSize || RemapThresholdBytes > 1L << 40)
-            ThrowHelper.ThrowInvalidOptions($"{nameof(RemapThresholdBytes)} is {RemapThresholdBytes}; it must be a power of two from 4096 to 2^40.");
-        if (MappingBudget is < 0 or > 1_000_000)
-            ThrowHelper.ThrowInvalidOptions($"{nameof(MappingBudget)} is {MappingBudget}; it must be between 0 (automatic) and 1,000,000.");
-        if (MappingReserve is < 0 or > 1_000_000)
-            ThrowHelper.ThrowInvalidOptions($"{nameof(MappingReserve)} is {MappingReserve}; it must be between 0 (no reserve) and 1,000,000.");
+        // The ranges are the rows of OptionTable, which the environment's parser checks too.
+        foreach (NumericOption option in OptionTable.Numeric)
+            option.Validate(this);
         if ((GrowthPaths & ~GrowthPaths.All) != 0)
             ThrowHelper.ThrowInvalidOptions($"{nameof(GrowthPaths)} has unknown flags ({(int)GrowthPaths}); combine values of the GrowthPaths enum.");
         if (IdleTrimDelay < TimeSpan.Zero && IdleTrimDelay != Timeout.InfiniteTimeSpan)
-            ThrowHelper.ThrowInvalidOptions($"{nameof(IdleTrimDelay)} is {IdleTrimDelay}; it must be positive, or zero or Timeout.InfiniteTimeSpan to turn idle trimming off.");
-        if (QuarantineBytes is < 0 or > 1L << 40)
-            ThrowHelper.ThrowInvalidOptions($"{nameof(QuarantineBytes)} is {QuarantineBytes}; it must be between 0 and 2^40 bytes.");
+            ThrowHelper.ThrowInvalidOptions($"{nameof(IdleTrimDelay)} is {IdleTrimDelay}; it must be {OptionTable.IdleTrimDelay.Allowed}.");
         if (CaptureRentStackTraces && !TrackLeases && !Guarded)
             ThrowHelper.ThrowInvalidOptions($"{nameof(CaptureRentStackTraces)} needs {nameof(TrackLeases)} or {nameof(Guarded)}: stack traces are kept in the lease table.");
         if (!Enum.IsDefined(Backend))

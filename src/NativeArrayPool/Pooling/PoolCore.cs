@@ -52,7 +52,7 @@ internal sealed partial class PoolCore : IDisposable
     private readonly Lock _cachesLock = new();
     private readonly List<WeakReference<ThreadCache>> _caches = new();
     private int _trimEpoch;
-    private LeaseCounts _retiredCounts; // ended threads' counters, under _cachesLock
+    private LeaseCounts _foldedCounts; // dead threads' counters, under _cachesLock
     private long _misuseDetected;
     private long _trims;
     private long _pressureTrims;
@@ -74,13 +74,12 @@ internal sealed partial class PoolCore : IDisposable
 
     public PoolCore(NativePoolOptions options, bool isShared = false)
     {
-        Arena = new Arena(options.ToArenaSettings());
+        Arena = new PoolArena(options.ToArenaSettings(), this);
         bool tracking = options.TrackLeases || options.Guarded;
         UseThreadCaches = options.ThreadCaches && !tracking;
         IsShared = isShared;
         _id = isShared ? 0 : TakeId();
-        Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.Register(this, options.Name));
-        Arena.Pool = this;
+        Diagnostics = new PoolDiagnostics(NativeArrayPoolMetrics.NameFor(options.Name, isShared));
         _guard = options.Guarded ? new LeaseGuard(Arena, options.QuarantineBytes) : null;
         _tracker = tracking ? new LeaseTracker(options.CaptureRentStackTraces) : null;
         _zeroOnRent = options.ZeroOnRent;
@@ -88,6 +87,7 @@ internal sealed partial class PoolCore : IDisposable
         _plainReturns = !_zeroOnRent && !_detectRacingReturns;
         _leakReported = options.LeakReported;
         _reclaimer = new MemoryReclaimer(this, options);
+        NativeArrayPoolMetrics.Register(this); // last: a listener may read the pool as soon as it is registered
     }
 
     /// <summary>The process-wide core behind every <c>Shared</c> pool.</summary>
@@ -389,7 +389,7 @@ internal sealed partial class PoolCore : IDisposable
             ExitOperation();
             // Outside the arena's lock and after the operation, so a listener may use the pool, or dispose it,
             // without waiting for itself. Also when the resize threw: the budget's declines are why it may have.
-            Diagnostics.OnResized(outcome, Arena);
+            Diagnostics.OnResized(outcome.OldBytes, outcome.NewBytes, (int)outcome.GrowthPath, outcome.MovesDeclinedByBudget, this);
         }
         ThreadCache cache = GetCache();
         cache.ResizedBytes += result.Capacity - oldCapacity;
@@ -461,14 +461,17 @@ internal sealed partial class PoolCore : IDisposable
         {
             _caches.RemoveAll(w => !w.TryGetTarget(out _));
             // Long weak references: a dead thread's cache stays readable until its finalizer has moved the
-            // counters to the retired totals, so statistics never miss them in between.
+            // counters into the pool's folded totals, so statistics never miss them in between.
             _caches.Add(new WeakReference<ThreadCache>(cache, trackResurrection: true));
         }
         return cache;
     }
 
-    /// <summary>Called by a cache's finalizer when its thread has ended: keep its counters, free its memory.</summary>
-    public void Retire(ThreadCache cache)
+    /// <summary>
+    /// Called by a cache's finalizer when its thread has ended: folds its counters into the pool's totals (the
+    /// <c>_folded*</c> fields) and frees its memory.
+    /// </summary>
+    public void FoldDeadCache(ThreadCache cache)
     {
         if (TryEnterOperation())
         {
@@ -483,8 +486,8 @@ internal sealed partial class PoolCore : IDisposable
         }
         lock (_cachesLock)
         {
-            cache.AddCountsTo(ref _retiredCounts);
-            cache.Retired = true;
+            cache.AddCountsTo(ref _foldedCounts);
+            cache.Folded = true;
         }
     }
 
@@ -504,10 +507,10 @@ internal sealed partial class PoolCore : IDisposable
         LeaseCounts counts;
         lock (_cachesLock)
         {
-            counts = _retiredCounts;
+            counts = _foldedCounts;
             foreach (WeakReference<ThreadCache> reference in _caches)
             {
-                if (reference.TryGetTarget(out ThreadCache? cache) && !cache.Retired)
+                if (reference.TryGetTarget(out ThreadCache? cache) && !cache.Folded)
                     cache.AddCountsTo(ref counts);
             }
         }

@@ -48,8 +48,8 @@ internal sealed class ThreadCache
     public PoolCore Core { get; }
     public int TrimEpoch;
 
-    /// <summary>Set (under the pool's caches lock) once the finalizer has moved the counters to the pool's retired totals.</summary>
-    public bool Retired;
+    /// <summary>Set (under the pool's caches lock) once the finalizer has folded the counters into the pool's totals.</summary>
+    public bool Folded;
 
     // Leases of classes this cache does not hold (huge ones, or every class when the cache is disabled), counted
     // with their capacities; the cached classes count in their bins. Bytes in use is derived (rented − returned +
@@ -269,7 +269,7 @@ internal sealed class ThreadCache
     {
         // The owning thread is gone; nobody else can reach the stacks now.
         if (!Core.IsDisposed)
-            Core.Retire(this);
+            Core.FoldDeadCache(this);
     }
 }
 

@@ -262,7 +262,7 @@ public class NativeListTests
     [MemberData(nameof(SelfAliasing.Lengths), MemberType = typeof(SelfAliasing))]
     public void AddRange_of_its_own_elements_reads_them_as_they_were_before_growth(int count)
     {
-        // The span points into the list's buffer, which growth retires (see SelfAliasing).
+        // The span points into the list's buffer, which growth gives back to the pool (see SelfAliasing).
         using NativeArrayPool<int> pool = SelfAliasing.MovingPool<int>();
         using var list = new NativeList<int>(count, pool);
         var reference = new List<int>(count);

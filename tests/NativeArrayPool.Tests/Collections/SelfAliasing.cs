@@ -2,7 +2,7 @@ namespace NativeBuffers.Tests.Collections;
 
 /// <summary>
 /// Helpers for self-aliasing tests, where a collection is given its own memory as a source. A span taken before the
-/// collection grows points into the buffer the growth retires: below the remap threshold a freed block (which still
+/// collection grows points into the buffer the growth gives back: below the remap threshold a freed block (which still
 /// holds the old bytes until someone reuses it), above it a range whose pages moved away (which reads as zeros).
 /// </summary>
 internal static class SelfAliasing

@@ -3,7 +3,7 @@ using System.Buffers;
 namespace NativeBuffers.Tests.Collections;
 
 /// <summary>
-/// A memory or sequence a collection handed out, used after the collection retired it, says what the user held and
+/// A memory or sequence a collection handed out, used after the collection grew past it or was disposed, says what the user held and
 /// what happened to it, in the collection's terms: never a lease, a Resize or "the lease Rent gave you", which the
 /// user of a writer or a stream never saw.
 /// </summary>
@@ -13,6 +13,8 @@ public class StaleMemoryMessageTests
     {
         Assert.DoesNotContain("Resize", message);
         Assert.DoesNotContain("lease", message);
+        // "Retire" is the pool's word for ending a lease (docs/glossary.md); the collection says what it did instead.
+        Assert.DoesNotContain("retire", message, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public class ThreadCacheStatisticsTests
             thread.Join();
         }
         Check(pool, expectedRents: 808, expectedReturns: 800);
-        // After one collection the dead threads' caches are finalized (counters moved to the retired totals)
+        // After one collection the dead threads' caches are finalized (counters folded into the pool's totals)
         // but still reachable through the long weak references: the moment a double count would show.
         GC.Collect();
         GC.WaitForPendingFinalizers();

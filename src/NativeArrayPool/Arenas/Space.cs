@@ -36,21 +36,32 @@ internal sealed class Space
     /// <summary>The buddy order of a block of <paramref name="bytes"/> (a power of two ≥ the granule).</summary>
     public int OrderOf(long bytes) => System.Numerics.BitOperations.Log2((ulong)bytes) - GranuleShift;
 
-    /// <summary>Takes a free block from the existing reservations, oldest first so old reservations fill and new ones can empty.</summary>
-    public bool TryAllocate(int order, out Reservation reservation, out long offset)
+    /// <summary>
+    /// Takes a free block from the existing reservations, oldest first so old reservations fill and new ones can
+    /// empty. Reservations that may hold resident free memory (<see cref="Reservation.MayHoldResidentFree"/>) are
+    /// tried first when <paramref name="residentFirst"/> (a block its tenant will write), and last otherwise (the
+    /// destination of a page move, which frees the pages it lands on).
+    /// </summary>
+    public bool TryAllocate(int order, bool residentFirst, out Reservation reservation, out long offset)
     {
-        foreach (Reservation candidate in _reservations)
+        foreach (bool resident in residentFirst ? s_residentFirst : s_residentLast)
         {
-            if (candidate.FreeBytes >= candidate.BlockBytes(order) && candidate.TryAllocate(order, out offset))
+            foreach (Reservation candidate in _reservations)
             {
-                reservation = candidate;
-                return true;
+                if (candidate.MayHoldResidentFree == resident && candidate.FreeBytes >= candidate.BlockBytes(order) && candidate.TryAllocate(order, out offset))
+                {
+                    reservation = candidate;
+                    return true;
+                }
             }
         }
         reservation = null!;
         offset = 0;
         return false;
     }
+
+    private static readonly bool[] s_residentFirst = [true, false];
+    private static readonly bool[] s_residentLast = [false, true];
 
     /// <summary>Maps the next reservation on the schedule, big enough for <paramref name="demandBytes"/>.</summary>
     public OsError Reserve(long demandBytes, out Reservation reservation)

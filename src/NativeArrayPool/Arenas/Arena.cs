@@ -78,6 +78,8 @@ internal sealed partial class Arena : IDisposable
     public long BytesCopied;
     public long MovesDeclinedByBudget;
     public long MovesFailed;
+    /// <summary>Returned islands kept mapped, with their pages, as free memory of their reservation (<see cref="TryKeepIsland"/>).</summary>
+    public long IslandsKept;
     public long PeakKernelMappings;
 
     /// <summary>Kernel mappings the arena owns by its model: fresh runs and islands of every reservation, detached mappings, and guarded mode's protected ranges.</summary>
@@ -307,6 +309,7 @@ internal sealed partial class Arena : IDisposable
             reservation.Free(allocation.Offset, allocation.Order);
             reservation.MayHoldResidentFree = true;
             Recycle(allocation);
+            IslandsKept++;
             return true;
         }
     }

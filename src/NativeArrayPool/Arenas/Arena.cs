@@ -49,7 +49,7 @@ internal sealed partial class Arena : IDisposable
         _maxMapCount = _os.MaxMapCount;
         _addressSpaceLimit = _os.AddressSpaceLimit;
         _small = new Space(_os, SmallGranuleShift, hugePages: false, settings.MinimumReservationBytes, settings.ReservationsPerSize);
-        _huge = new Space(_os, HugeGranuleShift, settings.HugePages, settings.MinimumReservationBytes, settings.ReservationsPerSize);
+        _huge = new Space(_os, HugeGranuleShift, settings.HugePages, settings.MinimumReservationBytes, settings.ReservationsPerSize) { RoomFirst = true };
         _slabOrder = _small.OrderOf(Slab.Bytes);
         for (int i = 0; i < _partialSlabs.Length; i++)
             _partialSlabs[i] = new List<Slab>();

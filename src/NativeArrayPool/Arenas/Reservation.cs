@@ -94,6 +94,20 @@ internal sealed class Reservation
     public nint AddressOf(long offset) => Base + (nint)offset;
     public bool Contains(nint address) => address >= Base && address < End;
 
+    /// <summary>The order of the largest free block; -1 when nothing is free.</summary>
+    public int LargestFreeOrder
+    {
+        get
+        {
+            for (int order = MaxOrder; order >= 0; order--)
+            {
+                if (_freeBlocks[order] != 0)
+                    return order;
+            }
+            return -1;
+        }
+    }
+
     /// <summary>Takes a free block of <paramref name="order"/>, splitting a larger one if needed.</summary>
     public bool TryAllocate(int order, out long offset)
     {

@@ -27,6 +27,15 @@ internal sealed class Space
 
     public int GranuleShift { get; }
     public bool HugePages { get; }
+
+    /// <summary>
+    /// Whether a block goes where it has the most room to grow in place: among reservations that may hold resident
+    /// free memory, the one with the largest free block first (oldest first among equals). The huge space's blocks
+    /// are big buffers, typically grown by doubling; placed in the first resident reservation with room for the
+    /// block alone (behind a buffer that stays rented, say), a buffer must move at its next doubling, and every
+    /// later move lands where nothing is resident.
+    /// </summary>
+    public bool RoomFirst { get; init; }
     public IReadOnlyList<Reservation> Reservations => _reservations;
     /// <summary>Ranges of retired reservations still to unmap (each one kernel mapping).</summary>
     public IReadOnlyList<(nint Start, long Length)> PendingRelease => _pendingRelease;
@@ -44,6 +53,8 @@ internal sealed class Space
     /// </summary>
     public bool TryAllocate(int order, bool residentFirst, out Reservation reservation, out long offset)
     {
+        if (residentFirst && RoomFirst && TryAllocateWithMostRoom(order, out reservation, out offset))
+            return true;
         foreach (bool resident in residentFirst ? s_residentFirst : s_residentLast)
         {
             foreach (Reservation candidate in _reservations)
@@ -58,6 +69,21 @@ internal sealed class Space
         reservation = null!;
         offset = 0;
         return false;
+    }
+
+    private bool TryAllocateWithMostRoom(int order, out Reservation reservation, out long offset)
+    {
+        Reservation? best = null;
+        int bestOrder = order - 1;
+        foreach (Reservation candidate in _reservations)
+        {
+            int largest = candidate.MayHoldResidentFree ? candidate.LargestFreeOrder : -1;
+            if (largest > bestOrder)
+                (best, bestOrder) = (candidate, largest);
+        }
+        offset = 0;
+        reservation = best!;
+        return best is not null && best.TryAllocate(order, out offset);
     }
 
     private static readonly bool[] s_residentFirst = [true, false];

@@ -42,7 +42,7 @@ public static class ProfileDriver
     }
 
     /// <summary>
-    /// <c>append [runs] [pooled|alternate]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the
+    /// <c>append [runs] [pooled|alternate|pinned]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the
     /// pre-sized floor, run by run, with the growth paths each run took from the pool's counters and the minor page
     /// faults of each part (a count that, unlike the times, does not depend on the machine's load): where the time goes.
     /// <list type="bullet">
@@ -50,12 +50,16 @@ public static class ProfileDriver
     /// returned 1 GiB block there.</item>
     /// <item><c>alternate</c>: the floor uses a pool of its own, and <c>ArrayPoolBufferWriter</c> runs between the
     /// appends, so the shared pool holds only what the append itself returned (the history of issue 13).</item>
+    /// <item><c>pinned</c>: as <c>alternate</c>, and after the first run a 2 MiB buffer stays rented from the shared
+    /// pool, placed (as rents are) in the memory the last append left resident.</item>
     /// </list>
     /// </summary>
     public static int RunAppend(string[] args)
     {
         int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-        bool alternate = args.Length > 2 && args[2] == "alternate";
+        string history = args.Length > 2 ? args[2] : "pooled";
+        bool alternate = history is "alternate" or "pinned";
+        NativeBuffer<byte> pinned = default;
         var benchmarks = new AppendBenchmarks();
         benchmarks.Setup();
         NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
@@ -78,7 +82,11 @@ public static class ProfileDriver
                 $"resize-doubling {append:F0} ms / {appendFaults} faults ({append / floor:F2}x pooled, {append / fresh:F2}x fresh); grows in place {after.GrowsInPlace - before.GrowsInPlace}, " +
                 $"remapped fixed {after.GrowsRemappedFixed - before.GrowsRemappedFixed}, remapped {after.GrowsRemapped - before.GrowsRemapped}, " +
                 $"copied {after.GrowsCopied - before.GrowsCopied} ({(after.BytesCopied - before.BytesCopied) >> 10} KiB); mapped {after.MappedBytes >> 20} MiB, kernel mappings {after.KernelMappings}"));
+            if (history == "pinned" && run == 0)
+                pinned = pool.Rent(2 << 20);
         }
+        if (!pinned.IsEmpty)
+            pool.Return(pinned);
         return 0;
     }
 

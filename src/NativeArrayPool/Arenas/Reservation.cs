@@ -22,7 +22,8 @@ internal enum SegmentKind : byte
 /// <remarks>
 /// <para>Blocks are 2^order granules, aligned to their size relative to the base. Free blocks are eagerly
 /// coalesced, so a free block's buddy is never free at the same order. Free blocks are always <i>fresh</i>
-/// (part of the reservation's own mapping, never an island): islands are refreshed before they are freed.
+/// (part of the reservation's own mapping, never an island): islands are refreshed before they are freed, or,
+/// filling the whole reservation, kept as its own pages (<see cref="KeepIsland"/>).
 /// That is what lets a free buddy be absorbed by in-place growth without creating a multi-VMA block.</para>
 /// <para>Each order keeps a bitmap (the truth) and a stack of candidate indexes (a hint that may hold stale
 /// entries, skipped when popped), so allocation and free are O(orders) and allocate nothing in steady state.</para>

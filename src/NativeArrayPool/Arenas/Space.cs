@@ -30,12 +30,14 @@ internal sealed class Space
 
     /// <summary>
     /// Whether a block goes where it has the most room to grow in place: among reservations that may hold resident
-    /// free memory, the one with the largest free block first (oldest first among equals). The huge space's blocks
+    /// free memory, the one with the largest free block first (oldest first among equals; inside it the buddy
+    /// allocator still takes the smallest free block that fits). The huge space's blocks
     /// are big buffers, typically grown by doubling; placed in the first resident reservation with room for the
     /// block alone (behind a buffer that stays rented, say), a buffer must move at its next doubling, and every
     /// later move lands where nothing is resident.
     /// </summary>
     public bool RoomFirst { get; init; }
+
     public IReadOnlyList<Reservation> Reservations => _reservations;
     /// <summary>Ranges of retired reservations still to unmap (each one kernel mapping).</summary>
     public IReadOnlyList<(nint Start, long Length)> PendingRelease => _pendingRelease;

@@ -87,34 +87,72 @@ public static class ProfileDriver
     }
 
     /// <summary>
-    /// <c>append [runs]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the pre-sized floor,
-    /// run by run, with the growth paths each run took from the pool's counters: where the time goes.
+    /// <c>append [runs] [pooled|alternate|pinned]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the
+    /// pre-sized floor, run by run, with the growth paths each run took from the pool's counters and the minor page
+    /// faults of each part (a count that, unlike the times, does not depend on the machine's load): where the time goes.
+    /// <list type="bullet">
+    /// <item><c>pooled</c> (default): the floor rents and returns its 1 GiB from the shared pool, so the append finds a
+    /// returned 1 GiB block there.</item>
+    /// <item><c>alternate</c>: the floor uses a pool of its own, and <c>ArrayPoolBufferWriter</c> runs between the
+    /// appends, so the shared pool holds only what the append itself returned (the history of issue 13).</item>
+    /// <item><c>pinned</c>: as <c>alternate</c>, and after the first run a 2 MiB buffer stays rented from the shared
+    /// pool, placed (as rents are) in the memory the last append left resident.</item>
+    /// </list>
     /// </summary>
     public static int RunAppend(string[] args)
     {
         int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
+        string history = args.Length > 2 ? args[2] : "pooled";
+        bool alternate = history is "alternate" or "pinned";
+        NativeBuffer<byte> pinned = default;
         var benchmarks = new AppendBenchmarks();
         benchmarks.Setup();
         NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        using NativeArrayPool<byte> floorPool = NativeArrayPool<byte>.Create();
         for (int run = 0; run < runs; run++)
         {
-            long start = Stopwatch.GetTimestamp();
-            benchmarks.FloorPresizedNative();
-            double floor = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            start = Stopwatch.GetTimestamp();
-            benchmarks.FloorPresizedFresh();
-            double fresh = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            (double floor, long floorFaults) = Measure(() => benchmarks.FloorPresized(alternate ? floorPool : pool));
+            (double fresh, long freshFaults) = Measure(benchmarks.FloorPresizedFresh);
+            string peer = "";
+            if (alternate)
+            {
+                (double managed, long managedFaults) = Measure(benchmarks.ArrayPoolBufferWriter);
+                peer = string.Create(CultureInfo.InvariantCulture, $", ArrayPoolBufferWriter {managed:F0} ms / {managedFaults} faults");
+            }
             NativePoolStatistics before = pool.GetStatistics();
-            start = Stopwatch.GetTimestamp();
-            benchmarks.NativeResizeDoubling();
-            double append = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            (double append, long appendFaults) = Measure(benchmarks.NativeResizeDoubling);
             NativePoolStatistics after = pool.GetStatistics();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"run {run}: floor pooled {floor:F0} ms, floor fresh {fresh:F0} ms, resize-doubling {append:F0} ms ({append / floor:F2}x pooled, {append / fresh:F2}x fresh); grows in place {after.GrowsInPlace - before.GrowsInPlace}, " +
+                $"run {run}: floor pooled {floor:F0} ms / {floorFaults} faults, floor fresh {fresh:F0} ms / {freshFaults} faults{peer}, " +
+                $"resize-doubling {append:F0} ms / {appendFaults} faults ({append / floor:F2}x pooled, {append / fresh:F2}x fresh); grows in place {after.GrowsInPlace - before.GrowsInPlace}, " +
                 $"remapped fixed {after.GrowsRemappedFixed - before.GrowsRemappedFixed}, remapped {after.GrowsRemapped - before.GrowsRemapped}, " +
                 $"copied {after.GrowsCopied - before.GrowsCopied} ({(after.BytesCopied - before.BytesCopied) >> 10} KiB); mapped {after.MappedBytes >> 20} MiB, kernel mappings {after.KernelMappings}"));
+            if (history == "pinned" && run == 0)
+                pinned = pool.Rent(2 << 20);
         }
+        if (!pinned.IsEmpty)
+            pool.Return(pinned);
         return 0;
+    }
+
+    private static (double Milliseconds, long MinorFaults) Measure(Action action)
+    {
+        long faults = MinorFaults();
+        long start = Stopwatch.GetTimestamp();
+        action();
+        double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        return (ms, MinorFaults() - faults);
+    }
+
+    /// <summary>The process's minor page faults so far (/proc/self/stat, field 10), or 0 where there is no /proc.</summary>
+    private static long MinorFaults()
+    {
+        if (!File.Exists("/proc/self/stat"))
+            return 0;
+        string stat = File.ReadAllText("/proc/self/stat");
+        // Field 2 (the command) is in parentheses and may hold spaces: count fields after its closing one.
+        string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[7], CultureInfo.InvariantCulture); // field 10 overall: minflt
     }
 
     private static string AnonHugePages() =>

@@ -48,8 +48,9 @@ internal enum AllocationState : byte
 /// or Anchored (<c>Arena.TryRemap</c>) · <see cref="Recycle"/>: Spare (<c>Arena.FreeBlock</c>).</description></item>
 /// <item><term><see cref="AllocationState.Island"/></term><description>as FreshBlock · <see cref="RefreshIsland"/>:
 /// FreshBlock, once fresh pages replaced the island's (<c>Arena.FreeBlock</c>, or <c>Arena.Consolidate</c> for an
-/// island whose refresh failed and that waits, still an island, in the arena's list) · MoveToIsland ·
-/// Remapped.</description></item>
+/// island whose refresh failed and that waits, still an island, in the arena's list) · <see cref="KeepIsland"/>:
+/// FreshBlock, an island filling its whole reservation kept with its pages (<c>Arena.TryKeepIsland</c>) ·
+/// MoveToIsland · Remapped.</description></item>
 /// <item><term><see cref="AllocationState.Detached"/></term><description><see cref="Address"/>,
 /// <see cref="Capacity"/>, <see cref="SizeClass"/>; Reservation null; in the arena's detached set ·
 /// MoveToIsland · Remapped: Detached · Recycle: Spare (<c>Arena.FreeDetached</c>, once unmapped).</description></item>
@@ -211,6 +212,16 @@ internal sealed class Allocation
 
     /// <summary>Island → FreshBlock: fresh pages replaced the island's, merging it back into its reservation's mapping.</summary>
     public void RefreshIsland()
+    {
+        Debug.Assert(State == AllocationState.Island);
+        State = AllocationState.FreshBlock;
+    }
+
+    /// <summary>
+    /// Island → FreshBlock: the island filled its whole reservation and stays mapped, pages and all, as the
+    /// reservation's own memory (<see cref="Reservation.KeepIsland"/>); the block is about to be freed.
+    /// </summary>
+    public void KeepIsland()
     {
         Debug.Assert(State == AllocationState.Island);
         State = AllocationState.FreshBlock;

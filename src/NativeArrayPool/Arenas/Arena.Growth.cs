@@ -204,12 +204,15 @@ internal partial class Arena
     /// Chooses where a moved buffer lands, cheapest in kernel mappings first: a free block that is a whole
     /// empty reservation (the island replaces its VMA: +0), else any free block (+1 at an edge, +2 in the
     /// middle), else a new reservation (+1). Declines when the budget would be exceeded even after consolidating.
+    /// Memory that is probably resident is the last choice among existing blocks: the move frees the pages it
+    /// lands on, which the next buffer rented there would have written without faults; an empty reservation
+    /// holding them is not taken whole.
     /// </summary>
     private bool TryPlaceIsland(Space space, int order, long bytes, out Reservation destination, out long offset)
     {
         foreach (Reservation candidate in space.Reservations)
         {
-            if (candidate.IsEmpty && candidate.Size == bytes && candidate.TryAllocate(order, out offset))
+            if (candidate.IsEmpty && candidate.Size == bytes && !candidate.MayHoldResidentFree && candidate.TryAllocate(order, out offset))
             {
                 destination = candidate;
                 return true;
@@ -217,7 +220,7 @@ internal partial class Arena
         }
         // The mapping reserve is checked for one more than the move adds for good: while it runs, the vacated
         // source splits its own mapping until it is mapped again.
-        if (space.TryAllocate(order, out destination, out offset))
+        if (space.TryAllocate(order, residentFirst: false, out destination, out offset))
         {
             int added = destination.VmaCountWithIsland(offset, bytes) - destination.VmaCount;
             if (FitsBudget(added) && FitsReserveAfterConsolidating(added + 1))

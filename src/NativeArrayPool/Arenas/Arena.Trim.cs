@@ -84,7 +84,10 @@ internal partial class Arena
                     all = false;
             }
             if (all)
+            {
                 reservation.DiscardedVersion = version;
+                reservation.MayHoldResidentFree = false;
+            }
         }
         return bytes;
     }

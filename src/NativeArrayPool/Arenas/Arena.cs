@@ -52,7 +52,7 @@ internal partial class Arena : IDisposable
         _maxMapCount = _os.MaxMapCount;
         _addressSpaceLimit = _os.AddressSpaceLimit;
         _small = new Space(_os, SmallGranuleShift, hugePages: false, settings.MinimumReservationBytes, settings.ReservationsPerSize);
-        _huge = new Space(_os, HugeGranuleShift, settings.HugePages, settings.MinimumReservationBytes, settings.ReservationsPerSize);
+        _huge = new Space(_os, HugeGranuleShift, settings.HugePages, settings.MinimumReservationBytes, settings.ReservationsPerSize) { RoomFirst = true };
         _slabOrder = _small.OrderOf(Slab.Bytes);
         for (int i = 0; i < _partialSlabs.Length; i++)
             _partialSlabs[i] = new List<Slab>();
@@ -75,6 +75,8 @@ internal partial class Arena : IDisposable
     public long BytesCopied;
     public long MovesDeclinedByBudget;
     public long MovesFailed;
+    /// <summary>Returned islands kept mapped, with their pages, as free memory of their reservation (<see cref="TryKeepIsland"/>).</summary>
+    public long IslandsKept;
     public long PeakKernelMappings;
 
     /// <summary>Kernel mappings the arena owns by its model: fresh runs and islands of every reservation, detached mappings, and guarded mode's protected ranges.</summary>
@@ -192,6 +194,7 @@ internal partial class Arena : IDisposable
             RemovePartial(slab);
             _slabs.Remove(slab);
             slab.Reservation.Free(slab.Offset, slab.Order);
+            slab.Reservation.MayHoldResidentFree |= !slab.PagesDiscarded;
         }
     }
 
@@ -222,10 +225,14 @@ internal partial class Arena : IDisposable
         return allocation;
     }
 
-    /// <summary>A free block of <paramref name="order"/> from <paramref name="space"/>, reserving more address space if needed.</summary>
+    /// <summary>
+    /// A free block of <paramref name="order"/> from <paramref name="space"/>, reserving more address space if needed.
+    /// Reservations that probably hold resident free memory come first: the tenant writes its block, and resident
+    /// pages take no faults (a growing buffer that starts there grows in place over the pages the last one left).
+    /// </summary>
     private (Reservation, long) TakeBlockSpace(Space space, int order, long bytes)
     {
-        if (space.TryAllocate(order, out Reservation reservation, out long offset))
+        if (space.TryAllocate(order, residentFirst: true, out Reservation reservation, out long offset))
             return (reservation, offset);
         if (!FitsReserveAfterConsolidating(1))
             ThrowHelper.ThrowOutOfMemory(DescribeReserveRefusal(bytes));
@@ -247,6 +254,8 @@ internal partial class Arena : IDisposable
 
     private void FreeBlock(Allocation allocation)
     {
+        if (allocation.IsIsland && TryKeepIsland(allocation))
+            return;
         if (allocation.IsIsland)
         {
             // Fresh pages in place of the island merge back into the reservation's mapping: one VMA fewer or two.
@@ -269,7 +278,34 @@ internal partial class Arena : IDisposable
         lock (_lock)
         {
             allocation.Reservation!.Free(allocation.Offset, allocation.Order);
+            allocation.Reservation.MayHoldResidentFree = true;
             Recycle(allocation);
+        }
+    }
+
+    /// <summary>
+    /// Frees an island that fills its whole reservation without mapping it again: its pages stay resident for the
+    /// next buffer, which then grows into them with no page faults (a growing buffer's last move lands in a whole
+    /// reservation of its size, so this is where appends end). The island is the reservation's only mapping, so a
+    /// block anywhere in it is one VMA and may grow in place, as in a fresh reservation. An island in part of a
+    /// reservation is mapped again fresh instead (<see cref="FreeBlock"/>): kept, it would be a VMA of its own
+    /// inside the free space, and a block grown in place across its edge could never be moved again. Trimming
+    /// discards the kept pages like any free memory's. False, doing nothing, for any other island.
+    /// </summary>
+    private bool TryKeepIsland(Allocation allocation)
+    {
+        lock (_lock)
+        {
+            Reservation reservation = allocation.Reservation!;
+            if (!reservation.IsWholeIsland)
+                return false;
+            reservation.KeepIsland(allocation.Offset, allocation.Capacity);
+            allocation.KeepIsland();
+            reservation.Free(allocation.Offset, allocation.Order);
+            reservation.MayHoldResidentFree = true;
+            Recycle(allocation);
+            IslandsKept++;
+            return true;
         }
     }
 

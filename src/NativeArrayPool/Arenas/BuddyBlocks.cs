@@ -46,6 +46,20 @@ internal sealed class BuddyBlocks
     public int MaxOrder { get; }
     public long FreeBytes { get; private set; }
 
+    /// <summary>The order of the largest free block; -1 when nothing is free.</summary>
+    public int LargestFreeOrder
+    {
+        get
+        {
+            for (int order = MaxOrder; order >= 0; order--)
+            {
+                if (_freeBlocks[order] != 0)
+                    return order;
+            }
+            return -1;
+        }
+    }
+
     /// <summary>Moves on with every <see cref="Free"/>: trimming skips a reservation with nothing freed since it last discarded.</summary>
     public int FreeVersion { get; private set; }
 

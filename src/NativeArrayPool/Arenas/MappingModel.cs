@@ -23,7 +23,10 @@ internal enum RunKind : byte
 /// agree, so the VMA count is the number of fresh and island runs after merging equal neighbours.
 /// A range mapped again (a hole filled after a move, or an island refreshed) has no identity yet and joins
 /// its left fresh neighbour if there is one, else its right one, as the kernel's vma_merge does; with no
-/// such neighbour it becomes a new identity (assumed touched later, so it will not merge afterwards).</para>
+/// such neighbour it becomes a new identity (assumed touched later, so it will not merge afterwards).
+/// A <i>relocated</i> identity is an island kept as the reservation's own pages (<see cref="KeepIsland"/>): its page
+/// offset comes from where its pages were moved from, so a range mapped again beside it never merges with it, and
+/// neither do its pieces once something between them goes.</para>
 /// <para>The model may count more VMAs than the kernel has (untouched ranges merge more), never fewer; tests check
 /// <see cref="VmaCount"/> against /proc/self/maps.</para>
 /// Not thread-safe: the owning arena calls it (through <see cref="Reservation"/>) under its lock.
@@ -46,6 +49,8 @@ internal sealed class MappingModel
     private int _nextIdentity = 2;
     // Identities whose mapping is known to have an anon_vma, because the arena wrote into it (see Split).
     private readonly HashSet<int> _stamped = new();
+    // Identities of kept islands and their pieces (see KeepIsland).
+    private readonly HashSet<int> _relocated = new();
 
     private readonly record struct Run(long Offset, long Length, RunKind Kind, int Identity)
     {
@@ -92,6 +97,22 @@ internal sealed class MappingModel
     /// <summary>Pages moved in at [offset, offset+length): a VMA of their own.</summary>
     public void MarkIsland(long offset, long length) => Set(_runs, offset, length, RunKind.Island, _nextIdentity++);
 
+    /// <summary>Whether the reservation is one island from end to end: a buffer's pages moved into the whole of it.</summary>
+    public bool IsWholeIsland => _runs.Count == 1 && _runs[0].Kind == RunKind.Island;
+
+    /// <summary>
+    /// The island at [offset, offset+length) stays mapped, pages and all, as free memory of the reservation: one
+    /// fresh run of a relocated identity (its page offset does not continue from its address, so nothing mapped
+    /// beside it later merges with it). Its kernel mapping is unchanged, so the VMA count is too.
+    /// </summary>
+    public void KeepIsland(long offset, long length)
+    {
+        System.Diagnostics.Debug.Assert(IsIsland(offset));
+        int identity = _nextIdentity++;
+        _relocated.Add(identity);
+        Set(_runs, offset, length, RunKind.Fresh, identity);
+    }
+
     /// <summary>[offset, offset+length) was mapped again with fresh pages: it merges with a fresh neighbour.</summary>
     public void MarkFresh(long offset, long length)
     {
@@ -103,14 +124,19 @@ internal sealed class MappingModel
         // a huge-page reservation showed [0,4) and [4,8) MiB apart after its first island was refreshed).
         // Likewise a hole on the left may hold someone else's mapping now, which the kernel would try first: only an
         // island on the left (a VMA whose page offset does not continue into the range) leaves the right as the choice.
+        // A relocated run is such a VMA too, on either side: the range merges with neither.
         int identity =
-            at > 0 && _runs[at - 1].Kind == RunKind.Fresh ? _runs[at - 1].Identity
-            : at > 0 && _runs[at - 1].Kind == RunKind.Island && at + 1 < _runs.Count && _runs[at + 1].Kind == RunKind.Fresh ? _runs[at + 1].Identity
+            at > 0 && IsMergeableFresh(_runs[at - 1]) ? _runs[at - 1].Identity
+            : at > 0 && IsForeignOffset(_runs[at - 1]) && at + 1 < _runs.Count && IsMergeableFresh(_runs[at + 1]) ? _runs[at + 1].Identity
             : _nextIdentity++;
         _runs[at] = _runs[at] with { Identity = identity };
         Normalize(_runs);
         VmaCount = CountVmas(_runs);
     }
+
+    private bool IsMergeableFresh(Run run) => run.Kind == RunKind.Fresh && !_relocated.Contains(run.Identity);
+
+    private bool IsForeignOffset(Run run) => run.Kind == RunKind.Island || (run.Kind == RunKind.Fresh && _relocated.Contains(run.Identity));
 
     /// <summary>[offset, offset+length) is unmapped: ours to map again later, or taken by another mapping (foreign).</summary>
     public void MarkHole(long offset, long length, bool foreign) =>
@@ -135,6 +161,7 @@ internal sealed class MappingModel
         foreach (Run run in _runs)
         {
             text.Append(text.Length == 0 ? "" : " ").Append(run.Kind).Append(run.Identity).Append(_stamped.Contains(run.Identity) ? "*" : "")
+                .Append(_relocated.Contains(run.Identity) ? "~" : "")
                 .Append('@').Append(run.Offset.ToString("x")).Append('+').Append(run.Length.ToString("x"));
         }
         return text.ToString();
@@ -196,6 +223,7 @@ internal sealed class MappingModel
     // piece gets its own when first written: pieces of one mapping may never merge again (KernelMergeTests shows
     // it). Whether the user wrote cannot be seen from here; the arena stamps an identity (rewrites a byte of the
     // block a move vacates or replaces) before the move cuts it, and pieces of a stamped identity share its anon_vma.
+    // A piece of a relocated identity is relocated too: its page offset is the whole run's.
     private void Split(List<Run> runs, long at)
     {
         for (int i = 0; i < runs.Count; i++)
@@ -205,6 +233,8 @@ internal sealed class MappingModel
             {
                 runs[i] = run with { Length = at - run.Offset };
                 int identity = run.Kind == RunKind.Fresh && !_stamped.Contains(run.Identity) ? _nextIdentity++ : run.Identity;
+                if (identity != run.Identity && _relocated.Contains(run.Identity))
+                    _relocated.Add(identity);
                 runs.Insert(i + 1, run with { Offset = at, Length = run.End - at, Identity = identity });
                 return;
             }

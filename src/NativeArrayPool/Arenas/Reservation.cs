@@ -10,7 +10,8 @@ namespace NativeBuffers.Arenas;
 /// </summary>
 /// <remarks>
 /// <para>The one rule that ties them: free blocks are always <i>fresh</i> (part of the reservation's own mapping,
-/// never an island): islands are refreshed before they are freed. That is what lets a free buddy be absorbed by
+/// never an island): islands are refreshed before they are freed, or, filling the whole reservation, kept as its own
+/// pages (<see cref="KeepIsland"/>). That is what lets a free buddy be absorbed by
 /// in-place growth without creating a multi-VMA block. The members here that touch blocks keep that rule;
 /// <see cref="Validate"/> checks it.</para>
 /// Not thread-safe: the owning arena calls it under its lock.
@@ -51,11 +52,22 @@ internal sealed class Reservation
     /// <summary>The <see cref="FreeVersion"/> at the last discard of the free blocks' pages (written by the arena).</summary>
     public int DiscardedVersion;
 
+    /// <summary>
+    /// A hint, written by the arena: a block its tenant used was freed here since the free blocks' pages were last
+    /// discarded, so some free memory is probably resident (the kernel is not asked). Allocation prefers such
+    /// reservations, because writing resident pages costs no page faults; page moves avoid them, because a move
+    /// frees whatever pages were at its destination.
+    /// </summary>
+    public bool MayHoldResidentFree;
+
     /// <summary>Idle trimming: the version last seen and when (timestamp ticks); written by the arena.</summary>
     public int IdleSeenVersion;
     public long IdleSince;
 
     public long BlockBytes(int order) => Blocks.BlockBytes(order);
+
+    /// <inheritdoc cref="BuddyBlocks.LargestFreeOrder"/>
+    public int LargestFreeOrder => Blocks.LargestFreeOrder;
     public nint AddressOf(long offset) => Base + (nint)offset;
     public bool Contains(nint address) => address >= Base && address < End;
 
@@ -99,6 +111,12 @@ internal sealed class Reservation
 
     /// <inheritdoc cref="MappingModel.MarkIsland"/>
     public void MarkIsland(long offset, long length) => Mappings.MarkIsland(offset, length);
+
+    /// <inheritdoc cref="MappingModel.IsWholeIsland"/>
+    public bool IsWholeIsland => Mappings.IsWholeIsland;
+
+    /// <inheritdoc cref="MappingModel.KeepIsland"/>
+    public void KeepIsland(long offset, long length) => Mappings.KeepIsland(offset, length);
 
     /// <inheritdoc cref="MappingModel.MarkFresh"/>
     public void MarkFresh(long offset, long length) => Mappings.MarkFresh(offset, length);

@@ -27,6 +27,17 @@ internal sealed class Space
 
     public int GranuleShift { get; }
     public bool HugePages { get; }
+
+    /// <summary>
+    /// Whether a block goes where it has the most room to grow in place: among reservations that may hold resident
+    /// free memory, the one with the largest free block first (oldest first among equals; inside it the buddy
+    /// allocator still takes the smallest free block that fits). The huge space's blocks
+    /// are big buffers, typically grown by doubling; placed in the first resident reservation with room for the
+    /// block alone (behind a buffer that stays rented, say), a buffer must move at its next doubling, and every
+    /// later move lands where nothing is resident.
+    /// </summary>
+    public bool RoomFirst { get; init; }
+
     public IReadOnlyList<Reservation> Reservations => _reservations;
     /// <summary>Ranges of condemned reservations still to unmap (each one kernel mapping).</summary>
     public IReadOnlyList<(nint Start, long Length)> PendingRelease => _pendingRelease;
@@ -36,21 +47,49 @@ internal sealed class Space
     /// <summary>The buddy order of a block of <paramref name="bytes"/> (a power of two ≥ the granule).</summary>
     public int OrderOf(long bytes) => System.Numerics.BitOperations.Log2((ulong)bytes) - GranuleShift;
 
-    /// <summary>Takes a free block from the existing reservations, oldest first so old reservations fill and new ones can empty.</summary>
-    public bool TryAllocate(int order, out Reservation reservation, out long offset)
+    /// <summary>
+    /// Takes a free block from the existing reservations, oldest first so old reservations fill and new ones can
+    /// empty. Reservations that may hold resident free memory (<see cref="Reservation.MayHoldResidentFree"/>) are
+    /// tried first when <paramref name="residentFirst"/> (a block its tenant will write), and last otherwise (the
+    /// destination of a page move, which frees the pages it lands on).
+    /// </summary>
+    public bool TryAllocate(int order, bool residentFirst, out Reservation reservation, out long offset)
     {
-        foreach (Reservation candidate in _reservations)
+        if (residentFirst && RoomFirst && TryAllocateWithMostRoom(order, out reservation, out offset))
+            return true;
+        foreach (bool resident in residentFirst ? s_residentFirst : s_residentLast)
         {
-            if (candidate.FreeBytes >= candidate.BlockBytes(order) && candidate.TryAllocate(order, out offset))
+            foreach (Reservation candidate in _reservations)
             {
-                reservation = candidate;
-                return true;
+                if (candidate.MayHoldResidentFree == resident && candidate.FreeBytes >= candidate.BlockBytes(order) && candidate.TryAllocate(order, out offset))
+                {
+                    reservation = candidate;
+                    return true;
+                }
             }
         }
         reservation = null!;
         offset = 0;
         return false;
     }
+
+    private bool TryAllocateWithMostRoom(int order, out Reservation reservation, out long offset)
+    {
+        Reservation? best = null;
+        int bestOrder = order - 1;
+        foreach (Reservation candidate in _reservations)
+        {
+            int largest = candidate.MayHoldResidentFree ? candidate.LargestFreeOrder : -1;
+            if (largest > bestOrder)
+                (best, bestOrder) = (candidate, largest);
+        }
+        offset = 0;
+        reservation = best!;
+        return best is not null && best.TryAllocate(order, out offset);
+    }
+
+    private static readonly bool[] s_residentFirst = [true, false];
+    private static readonly bool[] s_residentLast = [false, true];
 
     /// <summary>Maps the next reservation on the schedule, big enough for <paramref name="demandBytes"/>.</summary>
     public OsError Reserve(long demandBytes, out Reservation reservation)

@@ -52,7 +52,7 @@ public class ReservationScheduleTests
             var space = new Space(os, granuleShift, hugePages: false, minimumReservation: 2L << 20, perSize: c.K);
             for (int i = 0; i < c.Demands; i++)
             {
-                if (!space.TryAllocate(0, out _, out _))
+                if (!space.TryAllocate(0, residentFirst: true, out _, out _))
                 {
                     Assert.True(space.Reserve(4096, out Reservation reservation).IsSuccess);
                     Assert.True(reservation.TryAllocate(0, out _));
@@ -92,7 +92,7 @@ public class ReservationScheduleTests
             {
                 long bytes = 1L << (granuleShift + order);
                 demanded += bytes;
-                if (!space.TryAllocate(order, out _, out _))
+                if (!space.TryAllocate(order, residentFirst: true, out _, out _))
                 {
                     Assert.True(space.Reserve(bytes, out Reservation reservation).IsSuccess);
                     Assert.True(reservation.TryAllocate(order, out _));

@@ -11,6 +11,34 @@ public class ReservationTests
     private const long Size = 4L << 20; // 1024 granules, orders 0..10
     private static readonly nint Base = unchecked((nint)(1L << 40));
 
+    /// <summary>
+    /// An island kept as free memory has a foreign page offset, and so do its pieces once an unstamped cut (a move
+    /// into the huge space) gives them identities of their own: a range mapped again between two pieces merges
+    /// with neither.
+    /// </summary>
+    [Fact]
+    public void Pieces_of_a_kept_island_never_merge_with_a_range_mapped_again_between_them()
+    {
+        var reservation = new Reservation(Base, Size, GranuleShift, hugePages: false);
+        Assert.True(reservation.TryAllocate(reservation.MaxOrder, out long whole));
+        reservation.MarkIsland(whole, Size);
+        Assert.True(reservation.IsWholeIsland);
+        reservation.KeepIsland(whole, Size);
+        reservation.Free(whole, reservation.MaxOrder);
+        Assert.Equal(1, reservation.VmaCount);
+        Assert.False(reservation.IsWholeIsland);
+
+        int order = reservation.MaxOrder - 2; // 1 MiB
+        Assert.True(reservation.TryAllocate(order, out long left));
+        Assert.True(reservation.TryAllocate(order, out long middle));
+        Assert.Equal(1L << 20, middle - left);
+        reservation.MarkIsland(middle, 1L << 20);  // unstamped: the right-hand piece gets an identity of its own
+        Assert.Equal(3, reservation.VmaCount);
+        reservation.MarkFresh(middle, 1L << 20);   // the island went, its range mapped again
+        Assert.Equal(3, reservation.VmaCount);
+        Assert.Null(reservation.Validate());
+    }
+
     [Fact]
     public void Random_allocate_grow_shrink_free_sequences_keep_the_buddy_invariants()
     {

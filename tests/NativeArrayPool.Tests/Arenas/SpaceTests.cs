@@ -1,0 +1,48 @@
+using NativeBuffers.Arenas;
+using NativeBuffers.Tests.Support;
+
+namespace NativeBuffers.Tests.Arenas;
+
+/// <summary>Where a space places a block among its reservations, without touching memory.</summary>
+public class SpaceTests
+{
+    private const int HugeGranuleShift = 21;
+    private const long MiB = 1L << 20;
+
+    /// <summary>Two 8 MiB reservations of 2 MiB granules; the second holds resident free memory.</summary>
+    private static (Space Space, Reservation Old, Reservation Resident) TwoReservations(bool roomFirst)
+    {
+        var space = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 8 * MiB, perSize: 4) { RoomFirst = roomFirst };
+        Assert.True(space.Reserve(8 * MiB, out Reservation old).IsSuccess);
+        Assert.True(space.Reserve(8 * MiB, out Reservation resident).IsSuccess);
+        resident.MayHoldResidentFree = true;
+        return (space, old, resident);
+    }
+
+    [Fact]
+    public void A_block_goes_to_resident_free_memory_first_and_a_page_move_goes_there_last()
+    {
+        (Space space, Reservation old, Reservation resident) = TwoReservations(roomFirst: false);
+        Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation rented, out _));
+        Assert.Same(resident, rented);     // the tenant writes it: resident pages take no faults
+        Assert.True(space.TryAllocate(0, residentFirst: false, out Reservation moved, out _));
+        Assert.Same(old, moved);           // a move frees the pages it lands on
+    }
+
+    [Fact]
+    public void In_a_room_first_space_a_block_goes_where_the_largest_resident_free_block_is()
+    {
+        foreach (bool roomFirst in new[] { false, true })
+        {
+            (Space space, Reservation old, Reservation resident) = TwoReservations(roomFirst);
+            old.MayHoldResidentFree = true;
+            Assert.True(old.TryAllocate(0, out long pinned)); // a buffer that stays: the old reservation's largest free block is 4 MiB
+            Assert.Equal(0, pinned);
+            Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation chosen, out long offset));
+            // Oldest first, the block lands behind the pinned one and cannot double in place; room first, it lands
+            // at the start of the empty reservation and can grow in place to 8 MiB.
+            Assert.Same(roomFirst ? resident : old, chosen);
+            Assert.Equal(roomFirst ? 0 : 2 * MiB, offset);
+        }
+    }
+}

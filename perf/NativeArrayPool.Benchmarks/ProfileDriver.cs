@@ -92,7 +92,7 @@ public static partial class ProfileDriver
     /// <c>resize-chain [runs] [written|cold]</c>: per run, rent 1 MiB and double it with Resize up to 2 GiB, timing each
     /// step alone. <c>written</c> (the default) writes the whole buffer before each step, as an append would; <c>cold</c>
     /// writes only the first 1 MiB. Prints per step: wall and on-CPU ms, the time the thread waited runnable for a CPU and
-    /// its involuntary and voluntary context switches, the growth path (from the statistics' counters), the source and
+    /// its involuntary and voluntary context switches, the CPU time the process's other threads used meanwhile, the growth path (from the statistics' counters), the source and
     /// destination addresses modulo 2 MiB and 1 GiB (mremap moves page tables a PMD or a PUD at a time only where both
     /// agree), the minor faults during the step, reservations mapped, and the process's AnonHugePages; then each run's
     /// median and worst of the steps from 64 MiB up, by wall and by CPU. On a loaded machine a step whose wall time is
@@ -120,11 +120,14 @@ public static partial class ProfileDriver
                 NativePoolStatistics before = pool.GetStatistics();
                 long faults = MinorFaults();
                 Scheduling schedulingBefore = Scheduling.Now();
-                long cpuStart = ThreadCpuNanoseconds();
+                long processCpuStart = CpuNanoseconds(ClockProcessCpuTimeId);
+                long cpuStart = CpuNanoseconds(ClockThreadCpuTimeId);
                 long start = Stopwatch.GetTimestamp();
                 pool.Resize(ref buffer, length);
                 double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                double cpuMs = (ThreadCpuNanoseconds() - cpuStart) / 1e6;
+                long cpuNs = CpuNanoseconds(ClockThreadCpuTimeId) - cpuStart;
+                double othersMs = (CpuNanoseconds(ClockProcessCpuTimeId) - processCpuStart - cpuNs) / 1e6;
+                double cpuMs = cpuNs / 1e6;
                 Scheduling scheduling = Scheduling.Now() - schedulingBefore;
                 faults = MinorFaults() - faults;
                 NativePoolStatistics after = pool.GetStatistics();
@@ -140,7 +143,7 @@ public static partial class ProfileDriver
                     cpu.Add(cpuMs);
                 }
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"run {run} {length / 2 / MiB,5} -> {length / MiB,5} MiB {ms,7:F3} ms, on cpu {cpuMs,7:F3} ms, runnable {scheduling.RunnableNs / 1e6,7:F3} ms, " +
+                    $"run {run} {length / 2 / MiB,5} -> {length / MiB,5} MiB {ms,7:F3} ms, on cpu {cpuMs,7:F3} ms, runnable {scheduling.RunnableNs / 1e6,7:F3} ms, other threads {othersMs,6:F3} ms, " +
                     $"switches {scheduling.Involuntary}+{scheduling.Voluntary} {path,-11} src%2M {Mod(source, 2 * MiB) / 1024,4} KiB %1G {Mod(source, 1024 * MiB) / MiB,4} MiB " +
                     $"dst%2M {Mod(destination, 2 * MiB) / 1024,4} KiB %1G {Mod(destination, 1024 * MiB) / MiB,4} MiB faults {faults,4} reservations {after.Reservations - before.Reservations:+0;-0;0} {AnonHugePages()}"));
             }
@@ -178,14 +181,18 @@ public static partial class ProfileDriver
             new(a.RunnableNs - b.RunnableNs, a.Involuntary - b.Involuntary, a.Voluntary - b.Voluntary);
     }
 
-    // CLOCK_THREAD_CPUTIME_ID asks the scheduler for the running thread's time now; schedstat's own CPU field (and
-    // getrusage) only move at a tick or a switch, too coarse for a step of a tenth of a millisecond.
-    private static long ThreadCpuNanoseconds()
+    // The thread's (or the whole process's) CPU time now: the scheduler is asked at the call, while schedstat's own CPU
+    // field (and getrusage) only move at a tick or a switch, too coarse for a step of a tenth of a millisecond. The
+    // process's other threads (GC, tiered JIT, timers) using a CPU during a step that lost its CPU would make the
+    // preemption ours; none using one makes it another process's.
+    private const int ClockProcessCpuTimeId = 2;
+    private const int ClockThreadCpuTimeId = 3;
+
+    private static long CpuNanoseconds(int clock)
     {
-        const int ClockThreadCpuTimeId = 3;
         Span<long> timespec = stackalloc long[2];
-        if (ClockGetTime(ClockThreadCpuTimeId, ref MemoryMarshal.GetReference(timespec)) != 0)
-            throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
+        if (ClockGetTime(clock, ref MemoryMarshal.GetReference(timespec)) != 0)
+            throw new InvalidOperationException($"clock_gettime({clock}) failed");
         return timespec[0] * 1_000_000_000 + timespec[1];
     }
 

@@ -4,14 +4,17 @@
  * Reservations are made once and reused by every run, as the pool reuses its own; at the end of a run the 2 GiB
  * buffer's reservation is mapped fresh again (the pool refreshes a returned island).
  *
- * usage: ./chain [runs] [aligned|pmd|misaligned]
+ * usage: ./chain [runs] [aligned|pmd|misaligned] [spin]
  *   aligned     reservations aligned to their size up to 1 GiB (what Space.Reserve does): PUD moves from 1 GiB up
  *   pmd         reservations aligned to 2 MiB only: every move goes PMD by PMD
  *   misaligned  destinations 4 KiB past a 2 MiB boundary: no PMD-level move, huge pages split, PTE by PTE
+ *   spin        a second thread of the process busy-loops meanwhile (as a server's threads would): the mm is then live
+ *               on the other CPU, and every TLB flush of a move is an IPI to it that the mover waits for
  * Per step: wall and thread-CPU µs (CLOCK_THREAD_CPUTIME_ID), involuntary context switches, minor faults. A step
  * whose wall time is far above its CPU time, with an involuntary switch, waited for a CPU another process had.
  */
 #include "common.h"
+#include <pthread.h>
 
 #define STEPS 5 /* 64 MiB -> 128 MiB ... 1 GiB -> 2 GiB */
 
@@ -29,6 +32,14 @@ static long thread_nivcsw(void) {
 
 /* Reservation for step i (0 is the first buffer's). Misaligned: i pages past the boundary, so each move's source and
  * destination differ by a page modulo 2 MiB. */
+static volatile int stop;
+
+static void *spin(void *arg) {
+    (void)arg;
+    while (!stop) { }
+    return NULL;
+}
+
 static char *reserve(size_t len, const char *mode, int i) {
     int misaligned = strcmp(mode, "misaligned") == 0;
     size_t align = strcmp(mode, "aligned") == 0 ? (len < GiB ? len : GiB) : 2 * MiB;
@@ -43,7 +54,10 @@ int main(int argc, char **argv) {
     size_t first = 64 * MiB;
     char *res[STEPS + 1];
     for (int i = 0; i <= STEPS; i++) res[i] = reserve(first << i, i == 0 ? "aligned" : mode, i);
-    printf("mode %s, %d runs\n", mode, runs);
+    int spinning = argc > 3 && strcmp(argv[3], "spin") == 0;
+    pthread_t spinner;
+    if (spinning && pthread_create(&spinner, NULL, spin, NULL)) die("pthread_create");
+    printf("mode %s, %d runs%s\n", mode, runs, spinning ? ", a second thread spinning" : "");
     for (int run = 0; run < runs; run++) {
         char *buf = res[0];
         double wall[STEPS], cpu[STEPS];
@@ -70,5 +84,6 @@ int main(int argc, char **argv) {
         for (int i = 0; i < STEPS; i++) { if (wall[i] > w) w = wall[i]; if (cpu[i] > c) c = cpu[i]; }
         printf("run %d: wall median %.1f worst %.1f us (%.1fx); cpu median %.1f worst %.1f us (%.1fx)\n", run, wm, w, w / wm, cm, c, c / cm);
     }
+    if (spinning) { stop = 1; pthread_join(spinner, NULL); }
     return 0;
 }

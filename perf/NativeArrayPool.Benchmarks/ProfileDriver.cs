@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace NativeBuffers.Benchmarks;
 
@@ -12,11 +13,12 @@ namespace NativeBuffers.Benchmarks;
 /// <c>guarded</c> is a pool with <see cref="NativePoolOptions.Guarded"/> (default quarantine budget), whose pairs
 /// also write the buffer's first byte: the cost of guarded mode per Rent+Return, page fault included.
 /// </summary>
-public static class ProfileDriver
+public static partial class ProfileDriver
 {
     public const string Verb = "loop";
     public const string AppendVerb = "append";
     public const string ResizeVerb = "resize";
+    public const string ResizeChainVerb = "resize-chain";
     public const string ScalingVerb = "scaling";
 
     /// <summary>
@@ -85,6 +87,120 @@ public static class ProfileDriver
         }
         return 0;
     }
+
+    /// <summary>
+    /// <c>resize-chain [runs] [written|cold]</c>: per run, rent 1 MiB and double it with Resize up to 2 GiB, timing each
+    /// step alone. <c>written</c> (the default) writes the whole buffer before each step, as an append would; <c>cold</c>
+    /// writes only the first 1 MiB. Prints per step: wall and on-CPU ms, the time the thread waited runnable for a CPU and
+    /// its involuntary and voluntary context switches, the CPU time the process's other threads used meanwhile, the growth path (from the statistics' counters), the source and
+    /// destination addresses modulo 2 MiB and 1 GiB (mremap moves page tables a PMD or a PUD at a time only where both
+    /// agree), the minor faults during the step, reservations mapped, and the process's AnonHugePages; then each run's
+    /// median and worst of the steps from 64 MiB up, by wall and by CPU. On a loaded machine a step whose wall time is
+    /// mostly "runnable" lost the CPU to another process: its cost is the scheduler's, not the pool's.
+    /// </summary>
+    public static int RunResizeChain(string[] args)
+    {
+        int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
+        bool written = args.Length <= 2 || args[2] != "cold";
+        const long MiB = 1L << 20;
+        NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"load average {File.ReadAllText("/proc/loadavg").Trim()}; {(written ? "written" : "cold")}"));
+        for (int run = 0; run < runs; run++)
+        {
+            NativeBuffer<byte> buffer = pool.Rent(MiB);
+            buffer.AsSpan().Fill(1);
+            var wall = new List<double>();
+            var cpu = new List<double>();
+            for (long length = 2 * MiB; length <= 2048 * MiB; length *= 2)
+            {
+                if (written)
+                    buffer.AsSpan().Fill(1);
+                nint source;
+                unsafe { source = (nint)buffer.Pointer; }
+                NativePoolStatistics before = pool.GetStatistics();
+                long faults = MinorFaults();
+                Scheduling schedulingBefore = Scheduling.Now();
+                long processCpuStart = CpuNanoseconds(ClockProcessCpuTimeId);
+                long cpuStart = CpuNanoseconds(ClockThreadCpuTimeId);
+                long start = Stopwatch.GetTimestamp();
+                pool.Resize(ref buffer, length);
+                double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                long cpuNs = CpuNanoseconds(ClockThreadCpuTimeId) - cpuStart;
+                double othersMs = (CpuNanoseconds(ClockProcessCpuTimeId) - processCpuStart - cpuNs) / 1e6;
+                double cpuMs = cpuNs / 1e6;
+                Scheduling scheduling = Scheduling.Now() - schedulingBefore;
+                faults = MinorFaults() - faults;
+                NativePoolStatistics after = pool.GetStatistics();
+                nint destination;
+                unsafe { destination = (nint)buffer.Pointer; }
+                string path = after.GrowsInPlace != before.GrowsInPlace ? "in place"
+                    : after.GrowsRemappedFixed != before.GrowsRemappedFixed ? "remap fixed"
+                    : after.GrowsRemapped != before.GrowsRemapped ? "remap"
+                    : after.GrowsCopied != before.GrowsCopied ? "copy" : "?";
+                if (length >= 128 * MiB)
+                {
+                    wall.Add(ms);
+                    cpu.Add(cpuMs);
+                }
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"run {run} {length / 2 / MiB,5} -> {length / MiB,5} MiB {ms,7:F3} ms, on cpu {cpuMs,7:F3} ms, runnable {scheduling.RunnableNs / 1e6,7:F3} ms, other threads {othersMs,6:F3} ms, " +
+                    $"switches {scheduling.Involuntary}+{scheduling.Voluntary} {path,-11} src%2M {Mod(source, 2 * MiB) / 1024,4} KiB %1G {Mod(source, 1024 * MiB) / MiB,4} MiB " +
+                    $"dst%2M {Mod(destination, 2 * MiB) / 1024,4} KiB %1G {Mod(destination, 1024 * MiB) / MiB,4} MiB faults {faults,4} reservations {after.Reservations - before.Reservations:+0;-0;0} {AnonHugePages()}"));
+            }
+            pool.Return(buffer);
+            wall.Sort();
+            cpu.Sort();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"run {run}: steps from 64 MiB up: wall median {wall[wall.Count / 2]:F3} ms, worst {wall[^1]:F3} ms ({wall[^1] / wall[wall.Count / 2]:F1}x); " +
+                $"on cpu median {cpu[cpu.Count / 2]:F3} ms, worst {cpu[^1]:F3} ms ({cpu[^1] / cpu[cpu.Count / 2]:F1}x)"));
+        }
+        return 0;
+    }
+
+    /// <summary>
+    /// This thread's scheduling counters: nanoseconds spent runnable but waiting for a CPU (/proc/thread-self/schedstat,
+    /// brought up to date at every switch), and its involuntary and voluntary context switches (/proc/thread-self/status).
+    /// </summary>
+    private readonly record struct Scheduling(long RunnableNs, long Involuntary, long Voluntary)
+    {
+        public static Scheduling Now()
+        {
+            string[] schedstat = File.ReadAllText("/proc/thread-self/schedstat").Split(' ');
+            long involuntary = 0, voluntary = 0;
+            foreach (string line in File.ReadLines("/proc/thread-self/status"))
+            {
+                if (line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                    involuntary = long.Parse(line["nonvoluntary_ctxt_switches:".Length..].Trim(), CultureInfo.InvariantCulture);
+                else if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
+                    voluntary = long.Parse(line["voluntary_ctxt_switches:".Length..].Trim(), CultureInfo.InvariantCulture);
+            }
+            return new Scheduling(long.Parse(schedstat[1], CultureInfo.InvariantCulture), involuntary, voluntary);
+        }
+
+        public static Scheduling operator -(Scheduling a, Scheduling b) =>
+            new(a.RunnableNs - b.RunnableNs, a.Involuntary - b.Involuntary, a.Voluntary - b.Voluntary);
+    }
+
+    // The thread's (or the whole process's) CPU time now: the scheduler is asked at the call, while schedstat's own CPU
+    // field (and getrusage) only move at a tick or a switch, too coarse for a step of a tenth of a millisecond. The
+    // process's other threads (GC, tiered JIT, timers) using a CPU during a step that lost its CPU would make the
+    // preemption ours; none using one makes it another process's.
+    private const int ClockProcessCpuTimeId = 2;
+    private const int ClockThreadCpuTimeId = 3;
+
+    private static long CpuNanoseconds(int clock)
+    {
+        Span<long> timespec = stackalloc long[2];
+        if (ClockGetTime(clock, ref MemoryMarshal.GetReference(timespec)) != 0)
+            throw new InvalidOperationException($"clock_gettime({clock}) failed");
+        return timespec[0] * 1_000_000_000 + timespec[1];
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, ref long timespec);
+
+    private static long Mod(nint address, long modulus) => (long)((ulong)address % (ulong)modulus);
+
 
     /// <summary>
     /// <c>append [runs] [pooled|alternate|pinned]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the

@@ -12,6 +12,7 @@ namespace NativeBuffers.Benchmarks;
 /// <item><c>append [runs]</c>: the native append run by run with the growth paths it took.</item>
 /// <item><c>scaling native|arraypool SIZE PAIRS</c>: the bare loop on one thread and on two, and the scaling.</item>
 /// <item><c>resize [runs]</c>: one 1 GiB → 2 GiB Resize per run, timed, with the growth path it took.</item>
+/// <item><c>resize-chain [runs] [written|cold]</c>: 1 MiB → 2 GiB by doubling, each step timed, with its path, alignment and faults.</item>
 /// <item><c>churn [ops]</c>: the large-buffer churn report (Gen-2 counts and peak RSS, one child process per pool).</item>
 /// </list>
 /// </summary>
@@ -27,6 +28,8 @@ public static class Program
             return ProfileDriver.RunAppend(args);
         if (args.Length > 0 && args[0] == ProfileDriver.ResizeVerb)
             return ProfileDriver.RunResize(args);
+        if (args.Length > 0 && args[0] == ProfileDriver.ResizeChainVerb)
+            return ProfileDriver.RunResizeChain(args);
         if (args.Length > 0 && args[0] == ProfileDriver.ScalingVerb)
             return ProfileDriver.RunScaling(args);
         if (args.Length > 0 && args[0] == "churn")

@@ -22,6 +22,9 @@ internal sealed class InterceptingVirtualMemory : VirtualMemory
     /// <summary>Called before each <see cref="VirtualMemory.FillHole"/> with its range.</summary>
     public Action<nint, nuint>? BeforeFillHole { get; set; }
 
+    /// <summary>Called before each <see cref="VirtualMemory.MoveInto"/> with its source, source length, destination and destination length.</summary>
+    public Action<nint, nuint, nint, nuint>? BeforeMoveInto { get; set; }
+
     /// <summary>Decides a Release call instead of the real layer when it returns an error (null: let it through).</summary>
     public Func<nint, nuint, OsError?>? ReleaseOverride { get; set; }
 
@@ -62,8 +65,11 @@ internal sealed class InterceptingVirtualMemory : VirtualMemory
     }
 
     // The destination was mapped before and is mapped after; the source range is gone.
-    public override OsError MoveInto(nint source, nuint sourceLength, nint destination, nuint destinationLength, bool hugePages) =>
-        Count(_inner.MoveInto(source, sourceLength, destination, destinationLength, hugePages), -(long)sourceLength);
+    public override OsError MoveInto(nint source, nuint sourceLength, nint destination, nuint destinationLength, bool hugePages)
+    {
+        BeforeMoveInto?.Invoke(source, sourceLength, destination, destinationLength);
+        return Count(_inner.MoveInto(source, sourceLength, destination, destinationLength, hugePages), -(long)sourceLength);
+    }
 
     public override OsError Move(nint source, nuint sourceLength, nuint newLength, out nint newAddress) =>
         Count(_inner.Move(source, sourceLength, newLength, out newAddress), (long)newLength - (long)sourceLength);

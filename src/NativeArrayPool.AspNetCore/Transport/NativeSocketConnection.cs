@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -10,7 +11,8 @@ namespace NativeBuffers.AspNetCore.Transport;
 
 /// <summary>
 /// One accepted socket as a Kestrel connection: a receive loop fills the input pipe straight from the socket, a send
-/// loop drains the output pipe into it segment by segment. Both pipes rent from the listener's pool.
+/// loop drains the output pipe into it, all segments of array memory in one system call, other memory segment by
+/// segment. Both pipes rent from the listener's pool.
 /// </summary>
 /// <remarks>
 /// Lifetime: the receive loop ends at the peer's FIN, an error or an abort, and completes the input (Kestrel then sees
@@ -37,6 +39,9 @@ internal sealed class NativeSocketConnection : ConnectionContext,
     private readonly Pipe _output;
     private readonly CancellationTokenSource _closed = new();
     private readonly FeatureCollection _features = new();
+    // The send loop's: one gathering send at a time.
+    private readonly BufferListSender _bufferListSender = new();
+    private readonly List<ArraySegment<byte>> _gathered = new();
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private volatile ConnectionAbortedException? _abortReason;
@@ -91,6 +96,7 @@ internal sealed class NativeSocketConnection : ConnectionContext,
         await _sending.ConfigureAwait(false);
         await _receiving.ConfigureAwait(false);
         _socket.Dispose();
+        _bufferListSender.Dispose();
         _closed.Dispose();
     }
 
@@ -146,13 +152,8 @@ internal sealed class NativeSocketConnection : ConnectionContext,
                 if (result.IsCanceled)
                     break; // aborted
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                // One send per segment: Socket.SendAsync(ReadOnlyMemory) pins through the memory's manager, so it
-                // works for native memory, where a BufferList send would need arrays.
-                foreach (ReadOnlyMemory<byte> segment in buffer)
-                {
-                    if (!segment.IsEmpty)
-                        await _socket.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
-                }
+                if (!buffer.IsEmpty)
+                    await SendBufferAsync(buffer).ConfigureAwait(false);
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                     break;
@@ -171,6 +172,61 @@ internal sealed class NativeSocketConnection : ConnectionContext,
             await reader.CompleteAsync(error).ConfigureAwait(false);
             ShutDown();
         }
+    }
+
+    private async ValueTask SendBufferAsync(ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            await _socket.SendAsync(buffer.First, SocketFlags.None).ConfigureAwait(false);
+            return;
+        }
+        // Several segments (a pool of small blocks, such as Kestrel's 4 KiB one, always gives several for a large
+        // response). Each send on its own costs a system call and, on loopback, a pass through the TCP stack and a
+        // wake-up of the peer: 16 of them for a 64 KiB response made this transport 0.7x as fast as Kestrel's. When
+        // every segment lies in an array, one sendmsg takes them all.
+        if (TryGatherArrays(buffer, _gathered))
+        {
+            int sent;
+            try
+            {
+                sent = await _bufferListSender.SendAsync(_socket, _gathered).ConfigureAwait(false);
+            }
+            finally
+            {
+                _gathered.Clear();
+            }
+            if (sent == buffer.Length)
+                return;
+            // The runtime sends a stream socket's list to the end or fails; should a platform ever stop short, the
+            // rest goes out below, in order.
+            buffer = buffer.Slice(sent);
+        }
+        // Native memory has no array to put in a list, and Socket offers no gathering send for other memory:
+        // one system call per segment. A size-class pool keeps them few, since its segments are large (OutputSegment).
+        foreach (ReadOnlyMemory<byte> segment in buffer)
+        {
+            if (!segment.IsEmpty)
+                await _socket.SendAsync(segment, SocketFlags.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Fills <paramref name="segments"/> with the arrays behind <paramref name="buffer"/>, or returns false
+    /// (and leaves it empty) when any segment has no array behind it.</summary>
+    private static bool TryGatherArrays(ReadOnlySequence<byte> buffer, List<ArraySegment<byte>> segments)
+    {
+        foreach (ReadOnlyMemory<byte> segment in buffer)
+        {
+            if (segment.IsEmpty)
+                continue;
+            if (!MemoryMarshal.TryGetArray(segment, out ArraySegment<byte> array))
+            {
+                segments.Clear();
+                return false;
+            }
+            segments.Add(array);
+        }
+        return true;
     }
 
     private void ShutDown()

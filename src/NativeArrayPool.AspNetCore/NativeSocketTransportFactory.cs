@@ -21,7 +21,8 @@ namespace NativeBuffers.AspNetCore;
 /// on it unchanged; the tests exercise HTTP/1.1 (concurrent echoes up to 8 MiB, clients that vanish mid-request,
 /// shutdown) and HTTP/2 over cleartext (16 concurrent streams of up to 64 KiB), not Unix-domain sockets. It keeps Kestrel's default buffer limits (1 MiB read-ahead, 64 KiB unsent output) and has
 /// none of Kestrel's transport tuning (I/O queues, inline scheduling options).</para>
-/// <para><b>Sends.</b> The send loop runs on the thread pool, so output flushed while it is busy leaves together. A
+/// <para><b>Sends.</b> A flush of 8 KiB or more is sent at once by the flushing thread; a smaller one is held for one
+/// trip through the thread pool, so small flushes made meanwhile leave with it. A
 /// send whose segments all lie in arrays (Kestrel's pinned pool, for one) is one gathering <c>sendmsg</c>, as with
 /// Kestrel's transport. Memory without an array behind it, such as <see cref="NativeMemoryPool"/>'s, leaves in one
 /// system call per segment, since <see cref="Socket"/> has no gathering send for it; that pool's output segments are

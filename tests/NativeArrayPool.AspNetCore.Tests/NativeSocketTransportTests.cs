@@ -1,5 +1,8 @@
 using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
 using System.Security.Cryptography;
+using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -41,6 +44,42 @@ public class NativeSocketTransportTests
         })).ToArray();
         // A hang guard, not a speed check.
         await Task.WhenAll(connections).WaitAsync(TimeSpan.FromMinutes(5));
+    }
+
+    [Theory]
+    [InlineData(PoolKind.KestrelPinned)]
+    [InlineData(PoolKind.Native)]
+    public async Task A_small_flush_is_sent_without_waiting_for_more_output(PoolKind pool)
+    {
+        await using KestrelHost host = await StartAsync(pool);
+        await AssertServedByThisTransportAsync(host, pool);
+
+        // Ping-pong: the client sends the next byte only once the echo of the previous one has arrived, so each
+        // small flush is all the output there is until it has been sent. One held back for more would hang this.
+        const int Length = 20;
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(IPAddress.Loopback, host.Address.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: {Length}\r\n\r\n"), SocketFlags.None);
+        var received = new List<byte>();
+        byte[] buffer = new byte[4096];
+        int bodyStart = -1;
+        for (int i = 0; i < Length; i++)
+        {
+            await socket.SendAsync(new[] { (byte)('a' + i) }, SocketFlags.None);
+            while (bodyStart < 0 || received.Count < bodyStart + i + 1)
+            {
+                int read = await socket.ReceiveAsync(buffer, SocketFlags.None).WaitAsync(TimeSpan.FromMinutes(1));
+                Assert.True(read > 0, "the server closed the connection");
+                received.AddRange(buffer.AsSpan(0, read).ToArray());
+                if (bodyStart < 0)
+                {
+                    int headEnd = received.ToArray().AsSpan().IndexOf("\r\n\r\n"u8);
+                    bodyStart = headEnd < 0 ? -1 : headEnd + 4;
+                }
+            }
+        }
+        string body = Encoding.ASCII.GetString(received.ToArray(), bodyStart, received.Count - bodyStart);
+        Assert.Equal(string.Concat(Enumerable.Range(0, Length).Select(i => (char)('a' + i))), body);
     }
 
     private static Task<KestrelHost> StartAsync(PoolKind pool) => KestrelHost.StartAsync(services =>

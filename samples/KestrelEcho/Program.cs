@@ -8,7 +8,8 @@
 //     transport  NativeSocketTransportFactory with Kestrel's pinned-block pool: separates the transport's cost from the pool's
 //
 //   POST /echo   the request body, streamed back
-//   GET  /stats  JSON: which pool, its counters (native only), GC collection counts, allocated bytes, peak RSS
+//   GET  /stats  JSON: which pool, its counters (native only), GC collection counts, allocated bytes, thread-pool work
+//                items completed, lock contentions, peak RSS
 using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Connections;
@@ -57,6 +58,8 @@ app.MapGet("/stats", async context =>
     json.WriteNumber("gen1Collections", GC.CollectionCount(1));
     json.WriteNumber("gen2Collections", GC.CollectionCount(2));
     json.WriteNumber("allocatedBytes", GC.GetTotalAllocatedBytes());
+    json.WriteNumber("threadPoolWorkItems", ThreadPool.CompletedWorkItemCount);
+    json.WriteNumber("lockContentions", Monitor.LockContentionCount);
     json.WriteNumber("peakRssBytes", PeakRssBytes());
     if (pool == "native")
     {

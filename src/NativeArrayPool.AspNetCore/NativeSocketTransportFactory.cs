@@ -14,14 +14,21 @@ namespace NativeBuffers.AspNetCore;
 /// <para><b>Why it exists.</b> Kestrel's own sockets transport (ASP.NET Core 10.0) sends a response that spans
 /// several pipe segments with <c>SocketAsyncEventArgs.BufferList</c>, which takes <see cref="ArraySegment{T}"/>s: with a
 /// pool whose memory is not array-backed it throws <c>InvalidOperationException: Buffer backed by array was
-/// expected</c> and drops the connection. This transport sends such a response segment by segment with
-/// <see cref="Socket.SendAsync(ReadOnlyMemory{byte}, SocketFlags, CancellationToken)"/>, which pins memory through its
-/// <see cref="System.Buffers.MemoryManager{T}"/>, and receives straight into pool memory.</para>
+/// expected</c> and drops the connection. This transport sends memory without an array behind it segment by segment
+/// with <see cref="Socket.SendAsync(ReadOnlyMemory{byte}, SocketFlags, CancellationToken)"/>, which pins memory through
+/// its <see cref="System.Buffers.MemoryManager{T}"/>, and receives straight into pool memory.</para>
 /// <para><b>Scope.</b> TCP (<see cref="IPEndPoint"/>) and Unix-domain endpoints. Kestrel runs its connection protocols
-/// on it unchanged; the tests exercise HTTP/1.1 (concurrent echoes up to 8 MiB, clients that vanish mid-request,
-/// shutdown) and HTTP/2 over cleartext (16 concurrent streams of up to 64 KiB), not Unix-domain sockets. It keeps Kestrel's default buffer limits (1 MiB read-ahead, 64 KiB unsent output) and has
-/// none of Kestrel's transport tuning (I/O queues, inline scheduling). A multi-segment send costs one system call
-/// per segment where Kestrel's makes one <c>sendmsg</c>.</para>
+/// on it unchanged; the tests exercise HTTP/1.1 (concurrent echoes up to 8 MiB over NativeMemoryPool and up to 3 MiB
+/// over Kestrel's pinned pool, one-byte ping-pong, clients that vanish mid-request, shutdown) and HTTP/2 over
+/// cleartext (16 concurrent streams of up to 64 KiB), not Unix-domain sockets. It keeps Kestrel's default buffer
+/// limits (1 MiB read-ahead, 64 KiB unsent output) and has none of Kestrel's transport options (I/O queues, inline
+/// scheduling).</para>
+/// <para><b>Sends.</b> A flush of 8 KiB or more is sent at once by the flushing thread; a smaller one is held for one
+/// trip through the thread pool, so small flushes made meanwhile leave with it. A send whose segments all lie in
+/// arrays (Kestrel's pinned pool, for one) is one gathering <c>sendmsg</c>, as with Kestrel's transport. Memory without
+/// an array behind it, such as <see cref="NativeMemoryPool"/>'s, leaves in one system call per segment, since
+/// <see cref="Socket"/> has no gathering send for it; that pool's output segments are 64 KiB, so a response of up to
+/// 64 KiB flushed at once is one call.</para>
 /// <para>Thread-safety: all members are thread-safe.</para>
 /// </remarks>
 public sealed class NativeSocketTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector

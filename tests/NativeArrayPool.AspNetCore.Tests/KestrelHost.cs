@@ -22,7 +22,11 @@ internal sealed class KestrelHost : IAsyncDisposable
     public WebApplication App { get; }
     public Uri Address { get; }
 
-    public static async Task<KestrelHost> StartAsync(Action<IServiceCollection> configureServices, HttpProtocols protocols = HttpProtocols.Http1)
+    /// <param name="configureServices">Registers the pool and transport under test.</param>
+    /// <param name="protocols">What the endpoint speaks.</param>
+    /// <param name="mapRoutes">Routes a test needs besides POST /echo.</param>
+    public static async Task<KestrelHost> StartAsync(Action<IServiceCollection> configureServices, HttpProtocols protocols = HttpProtocols.Http1,
+        Action<WebApplication>? mapRoutes = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -39,6 +43,7 @@ internal sealed class KestrelHost : IAsyncDisposable
                 context.Response.ContentLength = length;
             await context.Request.BodyReader.CopyToAsync(context.Response.BodyWriter, context.RequestAborted);
         });
+        mapRoutes?.Invoke(app);
         await app.StartAsync();
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
         return new KestrelHost(app, new Uri(bound));

@@ -170,21 +170,6 @@ internal sealed class ThreadCache
         totals.ResizedBytes += Volatile.Read(ref ResizedBytes);
     }
 
-    /// <summary>Pops an allocation of <paramref name="sizeClass"/> without counting it (the cache's own mechanics).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Allocation? TryPop(int sizeClass)
-    {
-        Bin[] bins = _bins;
-        if ((uint)sizeClass >= (uint)bins.Length)
-            return null;
-        ref Bin bin = ref bins[sizeClass];
-        Allocation? allocation = bin.Hot;
-        if (allocation is null)
-            return PopSpill(ref bin);
-        bin.Hot = null;
-        return allocation;
-    }
-
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static Allocation? PopSpill(ref Bin bin)
     {
@@ -195,21 +180,6 @@ internal sealed class ThreadCache
         Allocation? allocation = bin.Spill[count];
         bin.Spill[count] = null;
         return allocation;
-    }
-
-    /// <summary>Keeps <paramref name="allocation"/> if its class has room, without counting it (the cache's own mechanics).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public bool TryPush(Allocation allocation)
-    {
-        int sizeClass = allocation.SizeClass;
-        Bin[] bins = _bins;
-        if ((uint)sizeClass >= (uint)bins.Length)
-            return false;
-        ref Bin bin = ref bins[sizeClass];
-        if (bin.Hot is not null)
-            return PushSpill(ref bin, allocation);
-        bin.Hot = allocation;
-        return true;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

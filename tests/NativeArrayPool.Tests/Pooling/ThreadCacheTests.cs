@@ -9,7 +9,10 @@ public class ThreadCacheTests
 {
     private static readonly int[] s_classes = [0, 27, SizeClasses.PageClass, SizeClasses.PageClass + 4, SizeClasses.HugeClass - 1, SizeClasses.HugeClass, ThreadCache.LargestCachedClass];
 
-    /// <summary>A random walk of pushes (true) and pops (false) on one class, checked against a model multiset.</summary>
+    /// <summary>
+    /// A random walk of returns (true) and rents (false) on one class, checked against a model multiset; every one is
+    /// counted, and the counts and their bytes (derived from the class size) add up.
+    /// </summary>
     [Fact]
     public void Cache_holds_exactly_its_capacity_and_gives_back_only_what_it_holds()
     {
@@ -26,6 +29,7 @@ public class ThreadCacheTests
             // wait here for the next push, so a walk takes at most capacity + 1 of them, all freed at its end.
             var loose = new Stack<Allocation>();
             int capacity = ThreadCache.CapacityOf(sizeClass);
+            int rents = 0;
             try
             {
                 foreach (bool push in ops)
@@ -33,7 +37,7 @@ public class ThreadCacheTests
                     if (push)
                     {
                         Allocation allocation = loose.TryPop(out Allocation? spare) ? spare : pool.Core.Arena.Allocate(sizeClass);
-                        bool taken = cache.TryPush(allocation);
+                        bool taken = cache.TryReturn(allocation);
                         if (taken != held.Count < capacity)
                             return false;
                         if (taken)
@@ -43,16 +47,25 @@ public class ThreadCacheTests
                     }
                     else
                     {
-                        Allocation? popped = cache.TryPop(sizeClass);
+                        Allocation? popped = cache.TryRent(sizeClass);
                         if (popped is null ? held.Count != 0 : !held.Remove(popped))
                             return false;
                         if (popped is not null)
+                        {
                             loose.Push(popped);
+                            rents++;
+                        }
                     }
                     if (cache.CachedBytes() != held.Count * SizeClasses.SizeOf(sizeClass))
                         return false;
                 }
-                return true;
+                var counts = new LeaseCounts();
+                cache.AddCountsTo(ref counts);
+                int returns = ops.Count(push => push);
+                long bytes = SizeClasses.SizeOf(sizeClass);
+                return counts.Rents == rents && counts.Returns == returns
+                    && counts.RentedBytes == rents * bytes && counts.ReturnedBytes == returns * bytes
+                    && counts.InUseBytes == (rents - returns) * bytes;
             }
             finally
             {
@@ -67,13 +80,24 @@ public class ThreadCacheTests
     {
         using var pool = NativeArrayPool<byte>.Create();
         var disabled = NotFinalized(new ThreadCache(pool.Core, trimEpoch: 0, enabled: false));
-        Assert.False(disabled.TryPush(pool.Core.Arena.Allocate(0)));
-        Assert.Null(disabled.TryPop(0));
+        Allocation small = pool.Core.Arena.Allocate(0);
+        Assert.False(disabled.TryReturn(small));
+        Assert.Null(disabled.TryRent(0));
 
         var enabled = NotFinalized(new ThreadCache(pool.Core, trimEpoch: 0, enabled: true));
-        Assert.False(enabled.TryPush(pool.Core.Arena.Allocate(ThreadCache.LargestCachedClass + 1)));
-        Assert.Null(enabled.TryPop(ThreadCache.LargestCachedClass + 1));
-        Assert.Null(enabled.TryPop(-1));
+        Allocation huge = pool.Core.Arena.Allocate(ThreadCache.LargestCachedClass + 1);
+        Assert.False(enabled.TryReturn(huge));
+        Assert.Null(enabled.TryRent(ThreadCache.LargestCachedClass + 1));
+        Assert.Null(enabled.TryRent(-1));
+
+        // What no bin holds is counted with its capacity.
+        var counts = new LeaseCounts();
+        disabled.AddCountsTo(ref counts);
+        enabled.AddCountsTo(ref counts);
+        Assert.Equal(2, counts.Returns);
+        Assert.Equal(small.Capacity + huge.Capacity, counts.ReturnedBytes);
+        pool.Core.Arena.Free(small);
+        pool.Core.Arena.Free(huge);
     }
 
     [Fact]

@@ -163,6 +163,18 @@ public class StaleMemoryMessageTests
         Assert.Equal(7, sequence.First.Span[0]);
     }
 
+    [Fact]
+    public void A_char_writers_ToString_after_its_pool_was_disposed_describes_it_instead_of_throwing()
+    {
+        var pool = NativeArrayPool<char>.Create();
+        using var writer = new NativeBufferWriter<char>(pool);
+        writer.Write("abc");
+        Assert.Equal("abc", writer.ToString());
+        pool.Dispose();
+
+        Assert.Equal("NativeBufferWriter<Char>[3]", writer.ToString());
+    }
+
     public static TheoryData<string> CollectionMembers() =>
     [
         "list[0]", "list.Add", "list.AddRange", "list.Insert", "list.RemoveAt", "list.AsSpan", "list.ToArray",

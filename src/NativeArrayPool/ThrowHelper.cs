@@ -64,6 +64,15 @@ internal static partial class ThrowHelper
             ? "The pool that rented this buffer was disposed, which ends every lease still out. Rent from a pool that outlives the work."
             : "This buffer was returned to its pool or replaced by Resize; its memory may belong to someone else now. Use the lease that Rent or Resize gave you last.");
 
+    /// <summary>
+    /// A collection (list, writer, stream) whose lease ended under it, which only its pool's disposal does: the exception
+    /// names the collection (<paramref name="holderName"/>) and what happened to it, in its own words
+    /// (<paramref name="end"/>, a clause that completes "… can no longer be used: ").
+    /// </summary>
+    [DoesNotReturn]
+    public static void ThrowHolderEnded(string holderName, string end) =>
+        throw new ObjectDisposedException(holderName, $"This {holderName} can no longer be used: {end}");
+
     /// <summary>A <see cref="Memory{T}"/> or sequence over a lease that has ended; the message names what the user held.</summary>
     [DoesNotReturn]
     public static void ThrowStaleMemoryView(string objectName, string message) => throw new ObjectDisposedException(objectName, message);

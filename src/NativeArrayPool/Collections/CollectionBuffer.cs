@@ -1,3 +1,5 @@
+using NativeBuffers.Pooling;
+
 namespace NativeBuffers.Collections;
 
 /// <summary>
@@ -13,12 +15,24 @@ internal static class CollectionBuffer
     /// (up to <see cref="NativeArrayPool{T}.MaxLength"/>) and at least <paramref name="minimumCapacity"/>, so n
     /// elements appended cost O(n) growth in total. The lease is unchanged if the pool throws.
     /// </summary>
-    public static void Grow<T>(NativeArrayPool<T> pool, ref NativeBuffer<T> lease, long needed, long minimumCapacity = 0)
+    public static void Grow<T>(NativeArrayPool<T> pool, ref NativeBuffer<T> lease, long needed, IMemoryOrigin holder, long minimumCapacity = 0)
         where T : unmanaged
     {
         long max = NativeArrayPool<T>.MaxLength;
         long doubled = lease.Length <= max / 2 ? lease.Length * 2 : max;
-        pool.Resize(ref lease, Math.Max(needed, Math.Max(doubled, minimumCapacity)));
+        Resize(pool, ref lease, Math.Max(needed, Math.Max(doubled, minimumCapacity)), holder);
+    }
+
+    /// <summary>
+    /// Resizes <paramref name="lease"/> to <paramref name="length"/> elements. A lease its pool's disposal ended throws
+    /// in the words of its <paramref name="holder"/> (the pool would speak of itself), unless the disposal races this call.
+    /// </summary>
+    public static void Resize<T>(NativeArrayPool<T> pool, ref NativeBuffer<T> lease, long length, IMemoryOrigin holder)
+        where T : unmanaged
+    {
+        if (!lease.IsValid)
+            ThrowHelper.ThrowHolderEnded(holder.Name, holder.DescribeEnd(holder.Epoch));
+        pool.Resize(ref lease, length);
     }
 
     /// <summary>Ends <paramref name="lease"/> and leaves <c>default</c> in its place.</summary>

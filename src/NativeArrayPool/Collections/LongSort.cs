@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using NativeBuffers.Pooling;
 
 namespace NativeBuffers.Collections;
 
@@ -58,20 +59,20 @@ internal static class LongSort
     /// int.MaxValue except in tests, which lower it to run the long-index paths over small lists.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
-    public static void Sort<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, TOrder order, long spanLimit)
+    public static void Sort<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, TOrder order, long spanLimit, IMemoryOrigin? holder = null)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
         int depthLimit = 2 * (64 - (int)ulong.LeadingZeroCount((ulong)count));
-        Sort<T, TOrder>(buffer, start, count, order, spanLimit, depthLimit);
+        Sort<T, TOrder>(buffer, start, count, order, spanLimit, depthLimit, holder);
     }
 
     /// <summary>The sort with the number of partition levels before heap sort as a parameter, so tests can force the heap sort.</summary>
-    internal static void Sort<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, TOrder order, long spanLimit, int depthLimit)
+    internal static void Sort<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, TOrder order, long spanLimit, int depthLimit, IMemoryOrigin? holder = null)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
         // One lease check for the whole sort; the loops below index from element 0 (a null reference for an empty
         // lease, never read: a range of fewer than two elements is already sorted).
-        ref T first = ref buffer.ElementAt(0);
+        ref T first = ref buffer.ElementAt(0, holder);
         if (count >= 2)
             SortRange<T, TOrder>(ref first, start, start + count, order, spanLimit, depthLimit);
     }
@@ -81,10 +82,10 @@ internal static class LongSort
     /// element larger than it: the same search, so among equal elements the same index, as <see cref="List{T}.BinarySearch(T)"/>.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
-    public static long BinarySearch<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, T value, TOrder order)
+    public static long BinarySearch<T, TOrder>(in NativeBuffer<T> buffer, long start, long count, T value, TOrder order, IMemoryOrigin? holder = null)
         where T : unmanaged where TOrder : IElementOrder<T>
     {
-        ref T first = ref buffer.ElementAt(0);
+        ref T first = ref buffer.ElementAt(0, holder);
         long lo = start;
         long hi = start + count - 1;
         try

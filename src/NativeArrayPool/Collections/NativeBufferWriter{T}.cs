@@ -121,7 +121,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
             ThrowIfDisposed();
             if (_index > int.MaxValue)
                 ThrowHelper.ThrowTooManyForSpan(nameof(NativeBufferWriter<T>), _index, nameof(WrittenSequence));
-            return _buffer.AsSpan(0, (int)_index);
+            return _buffer.Window(0, (int)_index, this);
         }
     }
 
@@ -158,7 +158,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
     public void Clear()
     {
         ThrowIfDisposed();
-        _buffer.Clear(0, _index);
+        _buffer.Clear(0, _index, this);
         _index = 0;
     }
 
@@ -195,7 +195,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
     public Span<T> GetSpan(int sizeHint = 0)
     {
         EnsureFree(sizeHint);
-        return _buffer.AsSpan(_index, FreeWindow());
+        return _buffer.Window(_index, FreeWindow(), this);
     }
 
     /// <summary>
@@ -232,7 +232,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
         ThrowIfDisposed();
         if (source.Length > _buffer.Length - _index)
             source = GrowFor(source);
-        source.CopyTo(_buffer.AsSpan(_index, source.Length));
+        source.CopyTo(_buffer.Window(_index, source.Length, this));
         _index += source.Length;
     }
 
@@ -252,8 +252,8 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
     {
         if (_disposed)
             return $"NativeBufferWriter<{typeof(T).Name}>[disposed]";
-        if (typeof(T) == typeof(char) && _index <= int.MaxValue / 2)
-            return new string(System.Runtime.InteropServices.MemoryMarshal.Cast<T, char>(_buffer.AsSpan(0, (int)_index)));
+        if (typeof(T) == typeof(char) && _index <= int.MaxValue / 2 && _buffer.IsValid)
+            return new string(System.Runtime.InteropServices.MemoryMarshal.Cast<T, char>(_buffer.Window(0, (int)_index, this)));
         return $"NativeBufferWriter<{typeof(T).Name}>[{_index}]";
     }
 
@@ -279,7 +279,7 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
         long max = NativeArrayPool<T>.MaxLength;
         if (needed > max)
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeBufferWriter<T>), needed, max);
-        CollectionBuffer.Grow(_pool, ref _buffer, needed);
+        CollectionBuffer.Grow(_pool, ref _buffer, needed, this);
         _growths++;
         _manager = null;
     }
@@ -291,9 +291,9 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ReadOnlySpan<T> GrowFor(ReadOnlySpan<T> source)
     {
-        long offset = OwnMemory.ByteOffset(_buffer, source);
+        long offset = OwnMemory.ByteOffset(_buffer, source, this);
         Grow(source.Length);
-        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length);
+        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length, this);
     }
 
     /// <summary>Elements [start, start+length) as a Memory, reusing the last manager while it covers them.</summary>
@@ -308,6 +308,8 @@ public sealed class NativeBufferWriter<T> : IBufferWriter<T>, IDisposable, IMemo
         }
         return manager.Slice(start, length);
     }
+
+    string IMemoryOrigin.Name => $"NativeBufferWriter<{typeof(T).Name}>";
 
     int IMemoryOrigin.Epoch => _growths;
 

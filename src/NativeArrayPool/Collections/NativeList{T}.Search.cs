@@ -118,7 +118,7 @@ public sealed partial class NativeList<T>
     {
         ThrowIfDisposed();
         ArgumentNullException.ThrowIfNull(comparison);
-        LongSort.Sort<T, ComparisonOrder<T>>(_buffer, 0, _count, new ComparisonOrder<T>(comparison), int.MaxValue);
+        LongSort.Sort<T, ComparisonOrder<T>>(_buffer, 0, _count, new ComparisonOrder<T>(comparison), int.MaxValue, this);
         _version++;
     }
 
@@ -137,9 +137,9 @@ public sealed partial class NativeList<T>
     {
         CheckRange(index, count);
         if (comparer is null || ReferenceEquals(comparer, Comparer<T>.Default))
-            LongSort.Sort<T, DefaultOrder<T>>(_buffer, index, count, default, spanLimit);
+            LongSort.Sort<T, DefaultOrder<T>>(_buffer, index, count, default, spanLimit, this);
         else
-            LongSort.Sort<T, ComparerOrder<T>>(_buffer, index, count, new ComparerOrder<T>(comparer), spanLimit);
+            LongSort.Sort<T, ComparerOrder<T>>(_buffer, index, count, new ComparerOrder<T>(comparer), spanLimit, this);
         _version++;
     }
 
@@ -166,8 +166,8 @@ public sealed partial class NativeList<T>
     {
         CheckRange(index, count);
         return comparer is null || ReferenceEquals(comparer, Comparer<T>.Default)
-            ? LongSort.BinarySearch<T, DefaultOrder<T>>(_buffer, index, count, item, default)
-            : LongSort.BinarySearch<T, ComparerOrder<T>>(_buffer, index, count, item, new ComparerOrder<T>(comparer));
+            ? LongSort.BinarySearch<T, DefaultOrder<T>>(_buffer, index, count, item, default, this)
+            : LongSort.BinarySearch<T, ComparerOrder<T>>(_buffer, index, count, item, new ComparerOrder<T>(comparer), this);
     }
 
     /// <summary>Copies every element into <paramref name="array"/> from its start.</summary>
@@ -239,7 +239,7 @@ public sealed partial class NativeList<T>
     private void CopyOut(long index, Span<T> destination)
     {
         if (!destination.IsEmpty)
-            _buffer.AsSpan(index, destination.Length).CopyTo(destination);
+            _buffer.Window(index, destination.Length, this).CopyTo(destination);
     }
 
     /// <summary>List&lt;T&gt;'s range check for (index, count) arguments: negatives first, then the range against the list.</summary>
@@ -264,7 +264,7 @@ public sealed partial class NativeList<T>
         for (long at = start; at < end; at += SearchChunk)
         {
             int length = (int)Math.Min(SearchChunk, end - at);
-            int found = ElementSearch.IndexOf<T>(_buffer.AsSpan(at, length), item);
+            int found = ElementSearch.IndexOf<T>(_buffer.Window(at, length, this), item);
             if (found >= 0)
                 return at + found;
         }
@@ -278,7 +278,7 @@ public sealed partial class NativeList<T>
         for (long end = last + 1; end > first; end -= SearchChunk)
         {
             long at = Math.Max(first, end - SearchChunk);
-            int found = ElementSearch.LastIndexOf<T>(_buffer.AsSpan(at, (int)(end - at)), item);
+            int found = ElementSearch.LastIndexOf<T>(_buffer.Window(at, (int)(end - at), this), item);
             if (found >= 0)
                 return at + found;
         }

@@ -42,7 +42,7 @@ namespace NativeBuffers;
 /// </example>
 /// <typeparam name="T">An unmanaged element type.</typeparam>
 [DebuggerDisplay("{ToString(),nq}")]
-public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<T>, IDisposable where T : unmanaged
+public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<T>, IDisposable, IMemoryOrigin where T : unmanaged
 {
     private readonly NativeArrayPool<T> _pool;
     // The list alone resizes or returns its lease (it never hands it out), so the enumerator reads elements without
@@ -52,7 +52,12 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     private NativeBuffer<T> _buffer;
     private long _count;
     private int _version;
+    private int _growths; // the sequences handed out record it, to tell whether growth or disposal made them stale
     private bool _disposed;
+
+    // What the user holds when a sequence from this list is used stale (see IMemoryOrigin).
+    private static readonly string s_name = $"NativeList<{typeof(T).Name}>";
+    private static readonly string s_sequenceWhat = $"A ReadOnlySequence<{typeof(T).Name}> from {s_name}.AsSequence";
 
     /// <summary>Creates an empty list that rents nothing until the first element arrives.</summary>
     /// <param name="pool">The pool to rent from; <c>null</c> for <see cref="NativeArrayPool{T}.Shared"/>.</param>
@@ -108,7 +113,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
             ThrowIfDisposed();
             if ((ulong)index >= (ulong)_count)
                 ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
-            return ref _buffer.ElementAt(index);
+            return ref _buffer.ElementAt(index, this);
         }
     }
 
@@ -122,7 +127,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         long count = _count;
         if (count == _buffer.Length)
             Grow(count + 1);
-        _buffer.ElementAt(count) = item;
+        _buffer.ElementAt(count, this) = item;
         _count = count + 1;
         _version++;
     }
@@ -142,7 +147,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         long needed = _count + items.Length;
         if (needed > _buffer.Length)
             items = GrowFor(items, needed);
-        items.CopyTo(_buffer.AsSpan(_count, items.Length));
+        items.CopyTo(_buffer.Window(_count, items.Length, this));
         _count = needed;
         _version++;
     }
@@ -160,8 +165,8 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
             ThrowHelper.ThrowInsertIndexOutOfRange(index, _count);
         if (_count == _buffer.Length)
             Grow(_count + 1);
-        _buffer.CopyWithin(index, index + 1, _count - index);
-        _buffer.ElementAt(index) = item;
+        _buffer.CopyWithin(index, index + 1, _count - index, this);
+        _buffer.ElementAt(index, this) = item;
         _count++;
         _version++;
     }
@@ -174,7 +179,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         ThrowIfDisposed();
         if ((ulong)index >= (ulong)_count)
             ThrowHelper.ThrowIndexOutOfRange(nameof(index), index, _count);
-        _buffer.CopyWithin(index + 1, index, _count - index - 1);
+        _buffer.CopyWithin(index + 1, index, _count - index - 1, this);
         _count--;
         _version++;
     }
@@ -188,7 +193,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         CheckRange(index, count);
         if (count == 0)
             return;
-        _buffer.CopyWithin(index + count, index, _count - index - count);
+        _buffer.CopyWithin(index + count, index, _count - index - count, this);
         _count -= count;
         _version++;
     }
@@ -229,7 +234,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         ThrowIfDisposed();
         if (_count > int.MaxValue)
             ThrowHelper.ThrowTooManyForSpan(nameof(NativeList<T>), _count, "AsSpan(start, length) or AsSequence()");
-        return _buffer.AsSpan(0, (int)_count);
+        return _buffer.Window(0, (int)_count, this);
     }
 
     /// <summary>Elements [<paramref name="start"/>, <paramref name="start"/>+<paramref name="length"/>) as a span, valid until the list grows or is disposed.</summary>
@@ -240,7 +245,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         ThrowIfDisposed();
         if ((ulong)start > (ulong)_count || (ulong)length > (ulong)(_count - start))
             ThrowHelper.ThrowWindowOutside(nameof(start), start, length, _count, "list");
-        return _buffer.AsSpan(start, length);
+        return _buffer.Window(start, length, this);
     }
 
     /// <summary>
@@ -252,7 +257,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     public ReadOnlySequence<T> AsSequence()
     {
         ThrowIfDisposed();
-        return NativeSequence.Create(_buffer, _count);
+        return NativeSequence.Create(_buffer, _count, s_sequenceWhat, this);
     }
 
     /// <summary>Copies the elements into a new managed array.</summary>
@@ -263,7 +268,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         ThrowIfDisposed();
         if (_count > Array.MaxLength)
             ThrowHelper.ThrowTooManyForSpan(nameof(NativeList<T>), _count, "AsSpan(start, length) or AsSequence()");
-        return _buffer.AsSpan(0, (int)_count).ToArray();
+        return _buffer.Window(0, (int)_count, this).ToArray();
     }
 
     /// <summary>Returns an enumerator over the elements. Adding, inserting, removing or clearing during enumeration makes the enumerator throw.</summary>
@@ -271,7 +276,7 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     public Enumerator GetEnumerator()
     {
         ThrowIfDisposed();
-        _buffer.CheckedAddress(); // a lease ended by the pool's disposal throws here, before the unchecked reads begin
+        _buffer.CheckedAddress(this); // a lease ended by the pool's disposal throws here, before the unchecked reads begin
         return new Enumerator(this);
     }
 
@@ -316,7 +321,8 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
         long max = NativeArrayPool<T>.MaxLength;
         if (minimum > max)
             ThrowHelper.ThrowCollectionTooLarge(nameof(NativeList<T>), minimum, max);
-        CollectionBuffer.Grow(_pool, ref _buffer, minimum);
+        CollectionBuffer.Grow(_pool, ref _buffer, minimum, this);
+        _growths++;
     }
 
     /// <summary>
@@ -326,9 +332,24 @@ public sealed partial class NativeList<T> : ICollection<T>, IReadOnlyCollection<
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ReadOnlySpan<T> GrowFor(ReadOnlySpan<T> source, long minimum)
     {
-        long offset = OwnMemory.ByteOffset(_buffer, source);
+        long offset = OwnMemory.ByteOffset(_buffer, source, this);
         Grow(minimum);
-        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length);
+        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length, this);
+    }
+
+    string IMemoryOrigin.Name => s_name;
+
+    int IMemoryOrigin.Epoch => _growths;
+
+    string IMemoryOrigin.DescribeEnd(int epoch)
+    {
+        if (epoch != _growths)
+            return $"the {s_name} grew since, which moved its elements to a bigger buffer and gave the old one back to the pool. Call AsSequence again after the last Add, AddRange, Insert or EnsureCapacity that can grow the list.";
+        if (_disposed)
+            return $"the {s_name} was disposed, which returned its buffer to the pool. Use the list's sequence before disposing the list.";
+        if (_pool.Core.IsDisposed)
+            return $"the pool the {s_name} rents from was disposed, which ended the list's buffer. Dispose a pool only after the lists that use it.";
+        return $"the {s_name}'s buffer was returned to its pool.";
     }
 
     private int IntCount()

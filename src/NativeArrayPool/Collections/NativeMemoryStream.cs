@@ -140,7 +140,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
                 ThrowHelper.ThrowTooLarge(nameof(value), value, NativeArrayPool<byte>.MaxLength);
             if (value != _buffer.Length)
             {
-                _pool.Resize(ref _buffer, value);
+                CollectionBuffer.Resize(_pool, ref _buffer, value, this);
                 _resizes++;
             }
         }
@@ -225,7 +225,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
         if (available <= 0)
             return 0;
         int n = (int)Math.Min(available, buffer.Length);
-        _buffer.AsSpan(_position, n).CopyTo(buffer);
+        _buffer.Window(_position, n, this).CopyTo(buffer);
         _position += n;
         return n;
     }
@@ -237,7 +237,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
         ThrowIfDisposed();
         if (_position >= _length)
             return -1;
-        byte value = _buffer[_position];
+        byte value = _buffer.ElementAt(_position, this);
         _position++;
         return value;
     }
@@ -295,7 +295,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
                 buffer = GrowFor(buffer, end);
             Extend(end);
         }
-        buffer.CopyTo(_buffer.AsSpan(_position, buffer.Length));
+        buffer.CopyTo(_buffer.Window(_position, buffer.Length, this));
         _position = end;
     }
 
@@ -311,7 +311,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
                 ThrowHelper.ThrowStreamTooLong(_position + 1);
             Extend(_position + 1);
         }
-        _buffer[_position] = value;
+        _buffer.ElementAt(_position, this) = value;
         _position++;
     }
 
@@ -360,7 +360,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
         for (long done = 0; done < remaining;)
         {
             int piece = (int)Math.Min(remaining - done, NativeSequence.MaxSegmentLength);
-            destination.Write(_buffer.AsSpan(start + done, piece));
+            destination.Write(_buffer.Window(start + done, piece, this));
             done += piece;
         }
     }
@@ -422,7 +422,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
         do
         {
             int piece = (int)Math.Min(length - done, NativeSequence.MaxSegmentLength);
-            stream.Write(_buffer.AsSpan(done, piece));
+            stream.Write(_buffer.Window(done, piece, this));
             done += piece;
         }
         while (done < length);
@@ -436,7 +436,7 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
         ThrowIfDisposed();
         if (_length > Array.MaxLength)
             ThrowHelper.ThrowTooManyForSpan(nameof(NativeMemoryStream), _length, "GetReadOnlySequence() or CopyTo");
-        return _buffer.AsSpan(0, (int)_length).ToArray();
+        return _buffer.Window(0, (int)_length, this).ToArray();
     }
 
     /// <summary>
@@ -482,9 +482,9 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ReadOnlySpan<byte> GrowFor(ReadOnlySpan<byte> source, long needed)
     {
-        long offset = OwnMemory.ByteOffset(_buffer, source);
+        long offset = OwnMemory.ByteOffset(_buffer, source, this);
         Grow(needed);
-        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length);
+        return offset < 0 ? source : OwnMemory.At(_buffer, offset, source.Length, this);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -498,20 +498,22 @@ public sealed class NativeMemoryStream : Stream, IMemoryOrigin
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void Grow(long needed)
     {
-        CollectionBuffer.Grow(_pool, ref _buffer, needed, MinimumGrowth);
+        CollectionBuffer.Grow(_pool, ref _buffer, needed, this, MinimumGrowth);
         _resizes++;
     }
 
     // A range the stream's writer skipped: cleared without committing its whole pages, so a write far past the end
     // costs memory for what was written, not for the gap (an attacker-chosen offset must not reach the OOM killer).
-    private void ClearRange(long start, long length) => _pool.ClearSparse(_buffer, start, length);
+    private void ClearRange(long start, long length) => _pool.ClearSparse(_buffer, start, length, this);
+
+    string IMemoryOrigin.Name => nameof(NativeMemoryStream);
 
     int IMemoryOrigin.Epoch => _resizes;
 
     string IMemoryOrigin.DescribeEnd(int epoch)
     {
         if (epoch != _resizes)
-            return "the NativeMemoryStream grew since (a write or SetLength past its capacity) or its Capacity was set, which moved its bytes to another buffer and gave the old one back to the pool. Call GetReadOnlySequence again after the last write.";
+            return "the NativeMemoryStream grew since (a write or SetLength past its capacity) or its Capacity was set, which moved its bytes to another buffer and gave the old one back to the pool. Call GetReadOnlySequence (or CopyToAsync) again after the last write.";
         if (_disposed)
             return "the NativeMemoryStream was disposed, which returned its buffer to the pool. Read the sequence before disposing the stream.";
         if (_pool.Core.IsDisposed)

@@ -16,16 +16,6 @@ internal static class NativeSequence
     /// </summary>
     public const int MaxSegmentLength = 1 << 30;
 
-    /// <summary>
-    /// A sequence over elements [0, <paramref name="length"/>) of a collection's lease, for a collection that does not
-    /// say what it is: used stale, the sequence says only that the collection that made it changed.
-    /// </summary>
-    /// <param name="lease">The lease to view; the sequence throws <see cref="ObjectDisposedException"/> once it is stale.</param>
-    /// <param name="length">How many elements from the start, at most the lease's length.</param>
-    /// <param name="maxSegmentLength">The longest segment; tests lower it to build chains from small data.</param>
-    public static ReadOnlySequence<T> Create<T>(NativeBuffer<T> lease, long length, int maxSegmentLength = MaxSegmentLength) where T : unmanaged =>
-        Create(lease, length, $"A ReadOnlySequence<{typeof(T).Name}> from a native collection", UnnamedCollection.Instance, maxSegmentLength);
-
     /// <summary>A sequence over elements [0, <paramref name="length"/>) of <paramref name="lease"/>.</summary>
     /// <param name="lease">The lease to view; the sequence throws <see cref="ObjectDisposedException"/> once it is stale.</param>
     /// <param name="length">How many elements from the start, at most the lease's length.</param>
@@ -47,17 +37,6 @@ internal static class NativeSequence
             last = last.Append(new NativeMemoryManager<T>(lease, start, segmentLength, what, origin).Memory);
         }
         return new ReadOnlySequence<T>(first, 0, last, last.Memory.Length);
-    }
-
-    /// <summary>The origin of a sequence whose collection did not name itself.</summary>
-    private sealed class UnnamedCollection : IMemoryOrigin
-    {
-        public static readonly UnnamedCollection Instance = new();
-
-        public int Epoch => 0;
-
-        public string DescribeEnd(int epoch) =>
-            "the collection that made it grew, was cleared or was disposed since (each gives the buffer it viewed back to the pool), or its pool was disposed. Take a new sequence after the collection's last change.";
     }
 
     private sealed class Segment<T> : ReadOnlySequenceSegment<T>

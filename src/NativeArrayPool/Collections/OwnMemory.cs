@@ -1,3 +1,5 @@
+using NativeBuffers.Pooling;
+
 namespace NativeBuffers.Collections;
 
 /// <summary>
@@ -15,10 +17,10 @@ namespace NativeBuffers.Collections;
 internal static class OwnMemory
 {
     /// <summary>Where <paramref name="source"/> starts in <paramref name="lease"/>, in bytes; -1 when it does not start inside it.</summary>
-    public static long ByteOffset<T>(in NativeBuffer<T> lease, ReadOnlySpan<T> source) where T : unmanaged =>
-        lease.ByteOffsetOf(source);
+    public static long ByteOffset<T>(in NativeBuffer<T> lease, ReadOnlySpan<T> source, IMemoryOrigin holder) where T : unmanaged =>
+        lease.ByteOffsetOf(source, holder);
 
     /// <summary>The <paramref name="length"/> elements at <paramref name="byteOffset"/> bytes into <paramref name="lease"/>.</summary>
-    public static ReadOnlySpan<T> At<T>(in NativeBuffer<T> lease, long byteOffset, int length) where T : unmanaged =>
-        lease.AtByteOffset(byteOffset, length);
+    public static ReadOnlySpan<T> At<T>(in NativeBuffer<T> lease, long byteOffset, int length, IMemoryOrigin holder) where T : unmanaged =>
+        lease.AtByteOffset(byteOffset, length, holder);
 }

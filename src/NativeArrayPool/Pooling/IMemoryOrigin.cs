@@ -1,9 +1,10 @@
 namespace NativeBuffers.Pooling;
 
 /// <summary>
-/// Whatever handed out a <see cref="Memory{T}"/> over its lease (a writer, a stream), so that using that memory
-/// after it went stale says what the user held and what happened to it, in the words of the type the user called,
-/// rather than in terms of a lease and a Resize the user never saw.
+/// A collection that holds a lease on its user's behalf (a list, a writer, a stream) and hands out memory over it, so
+/// that using that memory after it went stale, or the collection itself after its pool was disposed, says what the
+/// user held and what happened to it, in the words of the type the user called, rather than in terms of a lease and
+/// a Resize the user never saw.
 /// </summary>
 /// <remarks>
 /// The origin counts the times its lease was replaced (<see cref="Epoch"/>); a <see cref="NativeMemoryManager{T}"/>
@@ -13,6 +14,9 @@ namespace NativeBuffers.Pooling;
 /// </remarks>
 internal interface IMemoryOrigin
 {
+    /// <summary>The collection's type as the user wrote it, "NativeList&lt;Int32&gt;": the exception's object name.</summary>
+    string Name { get; }
+
     /// <summary>How many times the origin's lease has been replaced (grown, resized) so far.</summary>
     int Epoch { get; }
 

@@ -227,9 +227,9 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     /// partial pages at the edges (and small ranges) are written. The caller has checked the bounds.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The lease has ended.</exception>
-    internal void ClearSparse(in NativeBuffer<T> buffer, long start, long length)
+    internal void ClearSparse(in NativeBuffer<T> buffer, long start, long length, IMemoryOrigin holder)
     {
-        nint address = LeaseAddress.Of(buffer);
+        nint address = buffer.CheckedAddress(holder);
         long size = Unsafe.SizeOf<T>();
         _core.Arena.ZeroSparse(address + (nint)(start * size), length * size);
     }

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using NativeBuffers.Arenas;
 using NativeBuffers.Os;
@@ -64,13 +65,7 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     /// <summary>A window of <paramref name="length"/> elements starting at element <paramref name="start"/>.</summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The window does not lie inside the buffer.</exception>
-    public Span<T> AsSpan(long start, int length)
-    {
-        nint address = CheckedAddress();
-        if ((ulong)start > (ulong)_length || (ulong)length > (ulong)(_length - start))
-            ThrowHelper.ThrowWindowOutside(nameof(start), start, length, _length, "buffer");
-        return MemoryAccess.AsSpan<T>(address + (nint)(start * Unsafe.SizeOf<T>()), length);
-    }
+    public Span<T> AsSpan(long start, int length) => Window(start, length, holder: null);
 
     /// <summary>
     /// The whole buffer as a <see cref="Memory{T}"/>, for APIs that take memory rather than spans
@@ -157,12 +152,27 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     // What the collections need from memory, as members of the lease they own, so that only the pool's layer (and
     // below) works with addresses. Each checks the lease unless its name says otherwise; none checks indexes: the
     // caller has checked them against its own count, as the collections do before every access. Clear and CopyWithin
-    // of no elements do nothing, not even the check.
+    // of no elements do nothing, not even the check. The holder is the collection that owns the lease on the user's
+    // behalf: when the lease has ended (its pool was disposed), the exception names the collection and what happened
+    // to it, not a lease the user never held.
+
+    /// <summary>
+    /// <see cref="AsSpan(long, int)"/> for a <paramref name="holder"/> that owns the lease (null: the user holds it).
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The lease has ended; the message names the holder.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The window does not lie inside the buffer.</exception>
+    internal Span<T> Window(long start, int length, IMemoryOrigin? holder)
+    {
+        nint address = CheckedAddress(holder);
+        if ((ulong)start > (ulong)_length || (ulong)length > (ulong)(_length - start))
+            ThrowHelper.ThrowWindowOutside(nameof(start), start, length, _length, "buffer");
+        return MemoryAccess.AsSpan<T>(address + (nint)(start * Unsafe.SizeOf<T>()), length);
+    }
 
     /// <summary>A reference to element <paramref name="index"/>, whose bounds the caller has checked.</summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal ref T ElementAt(long index) => ref MemoryAccess.ElementAt<T>(CheckedAddress(), index);
+    internal ref T ElementAt(long index, IMemoryOrigin? holder = null) => ref MemoryAccess.ElementAt<T>(CheckedAddress(holder), index);
 
     /// <summary>
     /// A reference to element <paramref name="index"/> without the lease check, for a reader that checked the lease
@@ -174,11 +184,11 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
 
     /// <summary>Zeroes elements [<paramref name="start"/>, <paramref name="start"/>+<paramref name="length"/>), which the caller has checked lie inside.</summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
-    internal void Clear(long start, long length)
+    internal void Clear(long start, long length, IMemoryOrigin holder)
     {
         if (length <= 0)
             return;
-        nint address = CheckedAddress();
+        nint address = CheckedAddress(holder);
         MemoryAccess.Clear(address + (nint)(start * Unsafe.SizeOf<T>()), (nuint)(length * Unsafe.SizeOf<T>()));
     }
 
@@ -187,11 +197,11 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     /// inside the buffer, as memmove does (the ranges may overlap); the caller has checked both lie inside.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
-    internal void CopyWithin(long from, long to, long length)
+    internal void CopyWithin(long from, long to, long length, IMemoryOrigin holder)
     {
         if (length <= 0)
             return;
-        nint address = CheckedAddress();
+        nint address = CheckedAddress(holder);
         nint size = Unsafe.SizeOf<T>();
         MemoryAccess.CopyWithin(address + (nint)from * size, address + (nint)to * size, (nuint)(length * size));
     }
@@ -201,18 +211,18 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     /// is empty). A span that starts inside is taken to lie inside.
     /// </summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
-    internal long ByteOffsetOf(ReadOnlySpan<T> span)
+    internal long ByteOffsetOf(ReadOnlySpan<T> span, IMemoryOrigin holder)
     {
         if (span.IsEmpty || IsEmpty)
             return -1;
-        nuint offset = (nuint)(MemoryAccess.AddressOf(span) - CheckedAddress());
+        nuint offset = (nuint)(MemoryAccess.AddressOf(span) - CheckedAddress(holder));
         return offset < (nuint)_length * (nuint)Unsafe.SizeOf<T>() ? (long)offset : -1;
     }
 
     /// <summary>The <paramref name="length"/> elements at <paramref name="byteOffset"/> bytes in, a place <see cref="ByteOffsetOf"/> found inside.</summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
-    internal ReadOnlySpan<T> AtByteOffset(long byteOffset, int length) =>
-        MemoryAccess.AsSpan<T>(CheckedAddress() + (nint)byteOffset, length);
+    internal ReadOnlySpan<T> AtByteOffset(long byteOffset, int length, IMemoryOrigin holder) =>
+        MemoryAccess.AsSpan<T>(CheckedAddress(holder) + (nint)byteOffset, length);
 
     /// <summary>The address of element 0 (0 for an empty lease), if the lease is still valid.</summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
@@ -222,6 +232,28 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
         if (!TryGetAddress(out nint address))
             ThrowHelper.ThrowStaleLease(typeof(T).Name, _core!.IsDisposed);
         return address;
+    }
+
+    /// <summary>
+    /// <see cref="CheckedAddress()"/> for a <paramref name="holder"/> that owns the lease on the user's behalf (a
+    /// collection), whose name and fate the exception gives; null when the user holds the lease.
+    /// </summary>
+    /// <exception cref="ObjectDisposedException">The lease has ended.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal nint CheckedAddress(IMemoryOrigin? holder)
+    {
+        if (!TryGetAddress(out nint address))
+            ThrowEnded(holder);
+        return address;
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowEnded(IMemoryOrigin? holder)
+    {
+        if (holder is not null)
+            ThrowHelper.ThrowHolderEnded(holder.Name, holder.DescribeEnd(holder.Epoch));
+        ThrowHelper.ThrowStaleLease(typeof(T).Name, _core!.IsDisposed);
     }
 
     /// <summary>The address of element 0 (0 for an empty or default lease); false once the lease has ended.</summary>

@@ -158,7 +158,7 @@ internal sealed class NativeMemoryManager<T> : MemoryManager<T> where T : unmana
         else if (_origin is not null)
             end = _origin.DescribeEnd(_originEpoch);
         else if (_lease._core!.IsDisposed)
-            end = $"the pool that rented its buffer was disposed, which ends every lease. Rent from a pool that outlives the work.";
+            end = $"the pool that rented its buffer was disposed, which ends everything rented from it. Rent from a pool that outlives the work.";
         else if (_state == Owning)
             end = $"its buffer was returned to the pool by other means than the owner's Dispose. Let only the owner's Dispose return it.";
         else

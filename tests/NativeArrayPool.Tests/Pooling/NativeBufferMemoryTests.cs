@@ -215,6 +215,23 @@ public class NativeBufferMemoryTests : IDisposable
         Assert.True(_pool.Rent(0).AsMemory().IsEmpty);
     }
 
+    [Theory]
+    [InlineData(1L << 44, 1)]          // 16 TiB: the largest buffer's end, far past this one
+    [InlineData(long.MaxValue, 0)]
+    [InlineData(long.MaxValue, 1)]
+    [InlineData(long.MinValue, 0)]
+    [InlineData(-1L, 0)]
+    public void AsMemory_refuses_windows_at_huge_or_negative_offsets_without_wrapping(long start, int length)
+    {
+        NativeBuffer<long> buffer = NativeArrayPool<long>.Shared.Rent(1000);
+
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => buffer.AsMemory(start, length));
+
+        Assert.Equal("start", e.ParamName);
+        Assert.True(buffer.IsValid);
+        NativeArrayPool<long>.Shared.Return(buffer);
+    }
+
     [Fact]
     public void A_buffer_longer_than_a_Memory_is_reached_through_windows()
     {
@@ -306,6 +323,7 @@ public class NativeBufferMemoryTests : IDisposable
 
         var e = Assert.Throws<ObjectDisposedException>(() => owner.Memory);
         Assert.Contains("pool that rented its buffer was disposed", e.Message);
+        Assert.DoesNotContain("lease", e.Message); // the owner's user never held one
         Assert.Throws<ObjectDisposedException>(() => { _ = kept.Span; });
         owner.Dispose();
         owner.Dispose();

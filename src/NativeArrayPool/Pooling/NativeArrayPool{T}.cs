@@ -89,10 +89,11 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public NativeBuffer<T> Rent(long minimumLength)
     {
+        ThreadCache cache = _core.GetCache();
         if ((ulong)minimumLength - 1 >= (ulong)MaxLength)
             return RentUnusual(minimumLength);
         int sizeClass = SizeClasses.ClassOf(minimumLength * Unsafe.SizeOf<T>());
-        Allocation allocation = _core.Rent(sizeClass, out int generation);
+        Allocation allocation = _core.Rent(cache, sizeClass, out int generation);
         return new NativeBuffer<T>(_core, allocation, allocation.Capacity / Unsafe.SizeOf<T>(), generation);
     }
 

@@ -118,9 +118,15 @@ internal sealed partial class PoolCore : IDisposable
 
     /// <summary>Rents an allocation of <paramref name="sizeClass"/> and returns its new (odd) generation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Allocation Rent(int sizeClass, out int generation)
+    public Allocation Rent(int sizeClass, out int generation) => Rent(GetCache(), sizeClass, out generation);
+
+    /// <summary>
+    /// Rents through <paramref name="cache"/>, which the caller took from <see cref="GetCache"/> before checking its
+    /// arguments, so that the thread-static read is on every path to a following Return (see GetCache).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Allocation Rent(ThreadCache cache, int sizeClass, out int generation)
     {
-        ThreadCache cache = GetCache();
         Allocation? allocation = cache.TryRent(sizeClass) ?? RentSlow(cache, sizeClass);
         generation = allocation.Generation + 1;
         Volatile.Write(ref allocation.Generation, generation);
@@ -418,12 +424,14 @@ internal sealed partial class PoolCore : IDisposable
     // ---------------- caches ----------------
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ThreadCache GetCache()
+    internal ThreadCache GetCache()
     {
+        // Read before the branch, on every path: Rent's read then dominates Return's, so where a pair inlines into one
+        // method the JIT computes the thread-static base once for both (ArrayPool<T>.Shared's own reads get this).
+        ThreadCache? shared = t_sharedCache;
         if (IsShared)
         {
             // Only one shared core is ever published, so no owner check is needed.
-            ThreadCache? shared = t_sharedCache;
             return shared ?? CreateCache();
         }
         ThreadCache?[]? caches = t_caches;

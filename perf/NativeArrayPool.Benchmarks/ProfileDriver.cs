@@ -301,6 +301,49 @@ public static partial class ProfileDriver
         return 0;
     }
 
+    /// <summary>
+    /// <c>stackscan native|arraypool SIZE PAIRS</c>: the bare loop on one thread at a time, each with its stack moved down by
+    /// another multiple of 64 bytes (0 to 4,032): the best ns per pair at each offset, in one process.
+    /// </summary>
+    public static int RunStackScan(string[] args)
+    {
+        string pool = args.Length > 1 ? args[1] : "native";
+        int size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4096;
+        long pairs = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 2_000_000;
+        for (int round = 0; round < 300; round++)
+        {
+            Loop(pool, size, 10_000);
+            Thread.Sleep(1);
+        }
+        var line = new System.Text.StringBuilder();
+        for (int pad = 0; pad < 4096; pad += 64)
+        {
+            double best = double.MaxValue;
+            var thread = new Thread(() => best = Padded(pad, pool, size, pairs));
+            thread.Start();
+            thread.Join();
+            line.Append(string.Create(CultureInfo.InvariantCulture, $"{pad}:{best:F1} "));
+        }
+        Console.WriteLine($"{pool} size={size}: pad:ns {line}");
+        return 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static double Padded(int pad, string pool, int size, long pairs)
+    {
+        Span<byte> padding = stackalloc byte[pad + 1];
+        padding[pad] = 1;
+        double best = double.MaxValue;
+        Loop(pool, size, 10_000);
+        for (int round = 0; round < 3; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Loop(pool, size, pairs);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalNanoseconds / pairs);
+        }
+        return best + padding[pad] - 1;
+    }
+
     private static void Loop(string pool, int size, long iterations)
     {
         if (pool == "native")

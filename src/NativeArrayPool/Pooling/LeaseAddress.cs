@@ -10,7 +10,7 @@ internal static class LeaseAddress
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
     public static nint Of<T>(in NativeBuffer<T> lease) where T : unmanaged
     {
-        if (lease._core is null)
+        if (lease._allocation is null)
             ThrowHelper.ThrowStaleLease(typeof(T).Name, poolDisposed: false);
         return lease.CheckedAddress();
     }

@@ -75,6 +75,7 @@ internal sealed partial class PoolCore : IDisposable
     public PoolCore(NativePoolOptions options, bool isShared = false)
     {
         Arena = new PoolArena(options.ToArenaSettings(), this);
+        EmptyLease = new Allocation(Arena) { Generation = 1 };
         bool tracking = options.TrackLeases || options.Guarded;
         UseThreadCaches = options.ThreadCaches && !tracking;
         IsShared = isShared;
@@ -108,6 +109,14 @@ internal sealed partial class PoolCore : IDisposable
     }
 
     public Arena Arena { get; }
+
+    /// <summary>
+    /// The record behind every empty lease of this pool (<c>Rent(0)</c>, a resize to 0): no memory (address 0,
+    /// capacity 0), a generation that stays 1 (odd: rented) forever, and in no list of the arena. A lease names its
+    /// pool only through its record (see <see cref="NativeBuffer{T}"/>), so an empty lease needs one too. Nothing
+    /// ever returns it: the facades check the lease's length first.
+    /// </summary>
+    public Allocation EmptyLease { get; }
     public bool IsShared { get; }
     public PoolDiagnostics Diagnostics { get; }
     public string Name => Diagnostics.Name;

@@ -279,13 +279,7 @@ public static partial class ProfileDriver
         string pool = args.Length > 1 ? args[1] : "native";
         int size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4096;
         long iterations = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 100_000_000;
-        // Let tiered compilation finish so the loop runs the optimized code.
-        int warmup = pool == "guarded" ? 200 : 10_000; // microseconds per pair there: keep the warm-up to seconds
-        for (int round = 0; round < 300; round++)
-        {
-            Loop(pool, size, warmup);
-            Thread.Sleep(1);
-        }
+        WarmUp(pool, size);
         // Several rounds, best and median reported: on a shared machine the best round is the least disturbed.
         const int Rounds = 9;
         var perPair = new double[Rounds];
@@ -299,6 +293,66 @@ public static partial class ProfileDriver
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{pool} size={size}: best {perPair[0]:F2} ns, median {perPair[Rounds / 2]:F2} ns per Rent+Return ({Rounds} rounds of {iterations / Rounds} pairs)"));
         return 0;
+    }
+
+    /// <summary>
+    /// <c>stackscan native|arraypool SIZE PAIRS</c>: the bare loop on one thread at a time, each with its stack moved down by
+    /// another multiple of 64 bytes (0 to 4,032): the best ns per pair at each offset, in one process.
+    /// </summary>
+    public static int RunStackScan(string[] args)
+    {
+        string pool = args.Length > 1 ? args[1] : "native";
+        int size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4096;
+        long pairs = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 2_000_000;
+        for (int round = 0; round < 300; round++)
+        {
+            Loop(pool, size, 10_000);
+            Thread.Sleep(1);
+        }
+        var line = new System.Text.StringBuilder();
+        for (int pad = 0; pad < 4096; pad += 64)
+        {
+            double best = double.MaxValue;
+            var thread = new Thread(() => best = Padded(pad, pool, size, pairs));
+            thread.Start();
+            thread.Join();
+            line.Append(string.Create(CultureInfo.InvariantCulture, $"{pad}:{best:F1} "));
+        }
+        Console.WriteLine($"{pool} size={size}: pad:ns {line}");
+        return 0;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static double Padded(int pad, string pool, int size, long pairs)
+    {
+        Span<byte> padding = stackalloc byte[pad + 1];
+        padding[pad] = 1;
+        double best = double.MaxValue;
+        Loop(pool, size, 10_000);
+        for (int round = 0; round < 3; round++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            Loop(pool, size, pairs);
+            best = Math.Min(best, Stopwatch.GetElapsedTime(start).TotalNanoseconds / pairs);
+        }
+        return best + padding[pad] - 1;
+    }
+
+    /// <summary>
+    /// Runs the loop until tiered compilation has finished with it: 300 short rounds, and at least 3 seconds. Each
+    /// round sleeps, so the runtime's background compiler gets the CPU even when the process is pinned to one. 300
+    /// rounds alone were not enough for the <c>-calls</c> variants on a loaded machine: their methods were still
+    /// instrumented tier-0 code (about 100 ns a pair) in the first measured rounds (DOTNET_JitDisasmSummary).
+    /// </summary>
+    private static void WarmUp(string pool, int size)
+    {
+        int pairs = pool == "guarded" ? 200 : 10_000; // microseconds per pair there: keep the warm-up to seconds
+        long start = Stopwatch.GetTimestamp();
+        for (int round = 0; round < 300 || Stopwatch.GetElapsedTime(start).TotalSeconds < 3; round++)
+        {
+            Loop(pool, size, pairs);
+            Thread.Sleep(1);
+        }
     }
 
     private static void Loop(string pool, int size, long iterations)

@@ -32,6 +32,8 @@ public static class Program
             return ProfileDriver.RunResizeChain(args);
         if (args.Length > 0 && args[0] == ProfileDriver.ScalingVerb)
             return ProfileDriver.RunScaling(args);
+        if (args.Length > 0 && args[0] == "stackscan")
+            return ProfileDriver.RunStackScan(args);
         if (args.Length > 0 && args[0] == "churn")
             return ChurnReport.Run(args.Skip(1).ToArray());
 

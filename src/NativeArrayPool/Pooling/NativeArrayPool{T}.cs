@@ -89,11 +89,12 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public NativeBuffer<T> Rent(long minimumLength)
     {
+        ThreadCache cache = _core.GetCache();
         if ((ulong)minimumLength - 1 >= (ulong)MaxLength)
             return RentUnusual(minimumLength);
         int sizeClass = SizeClasses.ClassOf(minimumLength * Unsafe.SizeOf<T>());
-        Allocation allocation = _core.Rent(sizeClass, out int generation);
-        return new NativeBuffer<T>(_core, allocation, allocation.Capacity / Unsafe.SizeOf<T>(), generation);
+        Allocation allocation = _core.Rent(cache, sizeClass, out int generation);
+        return new NativeBuffer<T>(allocation, allocation.Capacity / Unsafe.SizeOf<T>(), generation);
     }
 
     private NativeBuffer<T> RentUnusual(long minimumLength)
@@ -104,8 +105,11 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
             ThrowHelper.ThrowTooLarge(nameof(minimumLength), minimumLength, MaxLength);
         if (_core.IsDisposed)
             ThrowHelper.ThrowPoolDisposed();
-        return new NativeBuffer<T>(_core, null, 0, 0);
+        return Empty;
     }
+
+    /// <summary>An empty lease of this pool: no memory, valid, and ignored by Return.</summary>
+    private NativeBuffer<T> Empty => new(_core.EmptyLease, 0, _core.EmptyLease.Generation);
 
     /// <summary>
     /// Rents a buffer of at least <paramref name="minimumLength"/> elements as an <see cref="IMemoryOwner{T}"/>, the
@@ -155,24 +159,26 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(NativeBuffer<T> buffer, bool clearArray = false)
     {
-        if (buffer._core != _core || buffer._allocation is null)
+        Allocation? allocation = buffer._allocation;
+        if (allocation is null || buffer._length == 0 || allocation.Arena != _core.Arena)
         {
             ReturnUnusual(buffer);
             return;
         }
-        _core.Return(buffer._allocation, buffer._generation, clearArray, nameof(buffer));
+        _core.Return(allocation, buffer._generation, clearArray, nameof(buffer));
     }
 
     private void ReturnUnusual(NativeBuffer<T> buffer)
     {
-        if (buffer._core is null || buffer._core != _core)
+        PoolCore? owner = buffer.Core;
+        if (owner != _core)
             _core.NoteMisuse();
-        if (buffer._core is null)
+        if (owner is null)
         {
             _core.Diagnostics.OnMisuse(MisuseKind.DefaultLease);
             ThrowHelper.ThrowDefaultLease(nameof(buffer));
         }
-        if (buffer._core != _core)
+        if (owner != _core)
         {
             _core.Diagnostics.OnMisuse(MisuseKind.ForeignLease);
             ThrowHelper.ThrowForeignLease(nameof(buffer));
@@ -202,9 +208,9 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
             ThrowHelper.ThrowNegativeLength(nameof(newLength), newLength);
         if (newLength > MaxLength)
             ThrowHelper.ThrowTooLarge(nameof(newLength), newLength, MaxLength);
-        if (buffer._core != _core && buffer._core is not null)
+        if (buffer.Core != _core && buffer._allocation is not null)
             ReturnUnusual(buffer); // throws for a foreign lease
-        if (buffer._allocation is null)
+        if (buffer._length == 0)
         {
             buffer = Rent(newLength);
             return;
@@ -212,12 +218,12 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
         if (newLength == 0)
         {
             Return(buffer, clearArray);
-            buffer = new NativeBuffer<T>(_core, null, 0, 0);
+            buffer = Empty;
             return;
         }
         int newClass = SizeClasses.ClassOf(newLength * Unsafe.SizeOf<T>());
-        Allocation resized = _core.Resize(buffer._allocation, buffer._generation, newClass, clearArray, nameof(buffer), out int generation);
-        buffer = new NativeBuffer<T>(_core, resized, resized.Capacity / Unsafe.SizeOf<T>(), generation);
+        Allocation resized = _core.Resize(buffer._allocation!, buffer._generation, newClass, clearArray, nameof(buffer), out int generation);
+        buffer = new NativeBuffer<T>(resized, resized.Capacity / Unsafe.SizeOf<T>(), generation);
     }
 
     /// <summary>

@@ -26,18 +26,23 @@ namespace NativeBuffers;
 [DebuggerDisplay("{ToString(),nq}")]
 public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
 {
-    internal readonly PoolCore? _core;
+    // 24 bytes with one reference: the pool is reached through the record (its arena's pool), not held. A lease
+    // returned from a method that does not inline goes through memory the callee cannot prove is on the stack, so
+    // each reference field costs a checked write barrier there; a second field for the pool cost one more per Rent.
+    // Only default has no record: an empty lease holds its pool's EmptyLease record.
     internal readonly Allocation? _allocation;
     internal readonly long _length;
     internal readonly int _generation;
 
-    internal NativeBuffer(PoolCore core, Allocation? allocation, long length, int generation)
+    internal NativeBuffer(Allocation allocation, long length, int generation)
     {
-        _core = core;
         _allocation = allocation;
         _length = length;
         _generation = generation;
     }
+
+    /// <summary>The pool that rented this lease; null for <c>default</c>.</summary>
+    internal PoolCore? Core => _allocation is null ? null : ((PoolArena)_allocation.Arena).Pool;
 
     /// <summary>The number of elements; at least what was asked for when it was rented or resized.</summary>
     public long Length => _length;
@@ -49,7 +54,7 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     /// True while the lease may be used: it was rented, and not yet returned or replaced by a resize.
     /// An empty lease from <c>Rent(0)</c> is valid; <c>default</c> is not.
     /// </summary>
-    public bool IsValid => _core is not null && (_allocation is null || _allocation.Generation == _generation);
+    public bool IsValid => _allocation is not null && _allocation.Generation == _generation;
 
     /// <summary>The whole buffer as a span.</summary>
     /// <exception cref="ObjectDisposedException">The lease was returned or resized.</exception>
@@ -137,8 +142,8 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     /// <remarks>A lease that was out when its pool was disposed keeps its memory mapped until this call (or Return).</remarks>
     public void Dispose()
     {
-        if (_allocation is not null)
-            _core!.DisposeLease(_allocation, _generation);
+        if (_length != 0) // default and empty leases hold no memory
+            Core!.DisposeLease(_allocation!, _generation);
     }
 
     /// <summary>
@@ -146,8 +151,8 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     /// "(pool disposed)" once its pool was disposed. Does not throw for a stale lease.
     /// </summary>
     public override string ToString() =>
-        _core is null ? $"NativeBuffer<{typeof(T).Name}>[default]"
-        : $"NativeBuffer<{typeof(T).Name}>[{_length}]{(IsValid ? "" : _core.IsDisposed ? " (pool disposed)" : " (returned)")}";
+        Core is not { } core ? $"NativeBuffer<{typeof(T).Name}>[default]"
+        : $"NativeBuffer<{typeof(T).Name}>[{_length}]{(IsValid ? "" : core.IsDisposed ? " (pool disposed)" : " (returned)")}";
 
     // What the collections need from memory, as members of the lease they own, so that only the pool's layer (and
     // below) works with addresses. Each checks the lease unless its name says otherwise; none checks indexes: the
@@ -230,7 +235,7 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     internal nint CheckedAddress()
     {
         if (!TryGetAddress(out nint address))
-            ThrowHelper.ThrowStaleLease(typeof(T).Name, _core!.IsDisposed);
+            ThrowHelper.ThrowStaleLease(typeof(T).Name, Core!.IsDisposed);
         return address;
     }
 
@@ -253,7 +258,7 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     {
         if (holder is not null)
             ThrowHelper.ThrowHolderEnded(holder.Name, holder.DescribeEnd(holder.Epoch));
-        ThrowHelper.ThrowStaleLease(typeof(T).Name, _core!.IsDisposed);
+        ThrowHelper.ThrowStaleLease(typeof(T).Name, Core!.IsDisposed);
     }
 
     /// <summary>The address of element 0 (0 for an empty or default lease); false once the lease has ended.</summary>

@@ -135,7 +135,7 @@ internal sealed class NativeMemoryManager<T> : MemoryManager<T> where T : unmana
         string kind = _state == View ? "view" : "owner";
         string state = _state == OwnerDisposed ? " (disposed)"
             : _lease.IsValid ? ""
-            : _lease._core!.IsDisposed ? " (pool disposed)" : " (stale)";
+            : _lease.Core!.IsDisposed ? " (pool disposed)" : " (stale)";
         return $"NativeMemoryManager<{typeof(T).Name}>[{_length}] {kind}{state}";
     }
 
@@ -157,7 +157,7 @@ internal sealed class NativeMemoryManager<T> : MemoryManager<T> where T : unmana
             end = $"the owner was disposed, which returned its buffer to the pool. Keep the owner undisposed until you are done with its Memory, and rent a new one for new work.";
         else if (_origin is not null)
             end = _origin.DescribeEnd(_originEpoch);
-        else if (_lease._core!.IsDisposed)
+        else if (_lease.Core!.IsDisposed)
             end = $"the pool that rented its buffer was disposed, which ends everything rented from it. Rent from a pool that outlives the work.";
         else if (_state == Owning)
             end = $"its buffer was returned to the pool by other means than the owner's Dispose. Let only the owner's Dispose return it.";

@@ -75,6 +75,7 @@ internal sealed partial class PoolCore : IDisposable
     public PoolCore(NativePoolOptions options, bool isShared = false)
     {
         Arena = new PoolArena(options.ToArenaSettings(), this);
+        EmptyLease = new Allocation(Arena) { Generation = 1 };
         bool tracking = options.TrackLeases || options.Guarded;
         UseThreadCaches = options.ThreadCaches && !tracking;
         IsShared = isShared;
@@ -108,6 +109,14 @@ internal sealed partial class PoolCore : IDisposable
     }
 
     public Arena Arena { get; }
+
+    /// <summary>
+    /// The record behind every empty lease of this pool (<c>Rent(0)</c>, a resize to 0): no memory (address 0,
+    /// capacity 0), a generation that stays 1 (odd: rented) forever, and in no list of the arena. A lease names its
+    /// pool only through its record (see <see cref="NativeBuffer{T}"/>), so an empty lease needs one too. Nothing
+    /// ever returns it: the facades check the lease's length first.
+    /// </summary>
+    public Allocation EmptyLease { get; }
     public bool IsShared { get; }
     public PoolDiagnostics Diagnostics { get; }
     public string Name => Diagnostics.Name;
@@ -118,9 +127,15 @@ internal sealed partial class PoolCore : IDisposable
 
     /// <summary>Rents an allocation of <paramref name="sizeClass"/> and returns its new (odd) generation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Allocation Rent(int sizeClass, out int generation)
+    public Allocation Rent(int sizeClass, out int generation) => Rent(GetCache(), sizeClass, out generation);
+
+    /// <summary>
+    /// Rents through <paramref name="cache"/>, which the caller took from <see cref="GetCache"/> before checking its
+    /// arguments, so that the thread-static read is on every path to a following Return (see GetCache).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Allocation Rent(ThreadCache cache, int sizeClass, out int generation)
     {
-        ThreadCache cache = GetCache();
         Allocation? allocation = cache.TryRent(sizeClass) ?? RentSlow(cache, sizeClass);
         generation = allocation.Generation + 1;
         Volatile.Write(ref allocation.Generation, generation);
@@ -418,12 +433,14 @@ internal sealed partial class PoolCore : IDisposable
     // ---------------- caches ----------------
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private ThreadCache GetCache()
+    internal ThreadCache GetCache()
     {
+        // Read before the branch, on every path: Rent's read then dominates Return's, so where a pair inlines into one
+        // method the JIT computes the thread-static base once for both (ArrayPool<T>.Shared's own reads get this).
+        ThreadCache? shared = t_sharedCache;
         if (IsShared)
         {
             // Only one shared core is ever published, so no owner check is needed.
-            ThreadCache? shared = t_sharedCache;
             return shared ?? CreateCache();
         }
         ThreadCache?[]? caches = t_caches;

@@ -1,3 +1,6 @@
+using System.Reflection;
+using System.Runtime.CompilerServices;
+
 namespace NativeBuffers.Tests.Pooling;
 
 /// <summary>Examples of the public contract: lengths, leases, misuse, and what a disposed pool does.</summary>
@@ -70,6 +73,44 @@ public class NativeArrayPoolTests
         pool.Resize(ref empty, 0);
         Assert.True(empty.IsEmpty);
         Assert.Equal(0, pool.GetStatistics().InUseBytes);
+    }
+
+    [Fact]
+    public void Empty_leases_stay_valid_and_harmless_however_often_they_end()
+    {
+        using var pool = NativeArrayPool<byte>.Create();
+        using var other = NativeArrayPool<byte>.Create();
+        NativeBuffer<byte> empty = pool.Rent(0);
+        NativeBuffer<byte> copy = empty;
+        pool.Return(empty);
+#pragma warning disable NAP004 // deliberate: an empty lease may end any number of times
+        pool.Return(empty, clearArray: true);
+#pragma warning restore NAP004
+        empty.Dispose();
+        empty.Dispose();
+        pool.Resize(ref copy, 0);
+        // Every empty lease of a pool shares one record: none of the above may have ended it.
+        NativeBuffer<byte> later = pool.Rent(0);
+        Assert.True(empty.IsValid);
+        Assert.True(later.IsValid);
+        Assert.True(later.AsSpan().IsEmpty);
+        Assert.Equal("NativeBuffer<Byte>[0]", later.ToString());
+        // It still names its pool: another pool refuses it, as it refuses any foreign lease.
+        var foreign = Assert.Throws<ArgumentException>(() => other.Return(later));
+        Assert.Equal("buffer", foreign.ParamName);
+        Assert.Throws<ArgumentException>(() => other.Resize(ref later, 10));
+        Assert.Equal(0, pool.GetStatistics().InUseBytes);
+        Assert.Equal(0, pool.GetStatistics().RedundantDisposes);
+    }
+
+    [Fact]
+    public void A_lease_is_24_bytes_with_one_reference()
+    {
+        // One reference field: a lease returned by a method that does not inline pays one checked write barrier, not
+        // two (docs/benchmarks.md). The pool is reached through the record.
+        Assert.Equal(24, Unsafe.SizeOf<NativeBuffer<byte>>());
+        FieldInfo[] fields = typeof(NativeBuffer<byte>).GetFields(BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public);
+        Assert.Single(fields, f => !f.FieldType.IsValueType);
     }
 
     [Fact]

@@ -197,8 +197,8 @@ public abstract class NativeBufferMisuseTests : IDisposable
         Assert.Equal(0, free & 1);
 
         // Even: exactly the generation of the free allocation, which a plain compare-and-swap would accept.
-        var even = new NativeBuffer<byte>(_pool.Core, allocation, real.Length, free);
-        var odd = new NativeBuffer<byte>(_pool.Core, allocation, real.Length, generation + 40);
+        var even = new NativeBuffer<byte>(allocation, real.Length, free);
+        var odd = new NativeBuffer<byte>(allocation, real.Length, generation + 40);
 
         var evenError = Assert.Throws<InvalidOperationException>(() => _pool.Return(even));
         Assert.Throws<InvalidOperationException>(() => _pool.Return(odd));

@@ -456,6 +456,79 @@ public class RealisticCodeTests
     }
 
     [Fact]
+    public void The_stackalloc_or_rent_pattern_locks_and_guarded_returns_are_not_reported()
+    {
+        AnalyzerHarness.Verify("""
+            using System;
+            using NativeBuffers;
+            class C
+            {
+                private readonly object _gate = new();
+
+                int StackallocOrRent(NativeArrayPool<byte> pool, int n)
+                {
+                    NativeBuffer<byte> rented = default;
+                    Span<byte> scratch = n <= 256 ? stackalloc byte[256] : (rented = pool.Rent(n)).AsSpan();
+                    try
+                    {
+                        scratch.Fill(1);
+                        return scratch[0];
+                    }
+                    finally
+                    {
+                        if (!rented.IsEmpty)
+                            pool.Return(rented);
+                    }
+                }
+
+                void RentedInsideTheTry(NativeArrayPool<byte> pool, int n)
+                {
+                    NativeBuffer<byte> b = default;
+                    try
+                    {
+                        b = pool.Rent(n);
+                        b.AsSpan().Clear();
+                    }
+                    finally
+                    {
+                        if (b.IsValid)
+                            pool.Return(b);
+                    }
+                }
+
+                void UnderALock(NativeArrayPool<byte> pool)
+                {
+                    NativeBuffer<byte> b;
+                    lock (_gate)
+                    {
+                        b = pool.Rent(16);
+                        b[0] = 1;
+                    }
+                    pool.Return(b);
+                }
+
+                void ReturnedOrDisposed(NativeArrayPool<byte> pool, bool clear)
+                {
+                    var b = pool.Rent(16);
+                    if (clear)
+                        pool.Return(b, clearArray: true);
+                    else
+                        b.Dispose();
+                }
+
+                void Swapped(NativeArrayPool<byte> pool)
+                {
+                    var front = pool.Rent(16);
+                    var back = pool.Rent(16);
+                    (front, back) = (back, front);
+                    pool.Return(front);
+                    pool.Return(back);
+                }
+            }
+            """);
+    }
+
+    [Fact]
     public void Odd_code_does_not_make_the_analyzer_throw()
     {
         // Generic methods, unsafe code, iterators, expression-bodied members, properties, operators, lambdas in field

@@ -20,7 +20,11 @@ namespace NativeBuffers.Analyzers.CodeFixes;
 /// <c>IsEmpty</c>, <c>IsValid</c>, <c>ToString</c>), resizes it through the same pool, or returns it once by a
 /// statement of the block itself (that statement moves into the finally block); it never hands the lease off,
 /// assigns it, disposes it, captures it in a lambda or local function, nor lets a span, memory or pointer out of the
-/// method or into a field, where it would outlive the lease the finally block now returns.</item>
+/// method or into a field, where it would outlive the lease the finally block now returns; a Memory&lt;T&gt; of it goes
+/// only to a local of the try block or to a Memory&lt;T&gt; parameter of a call done with it once it returns (or once
+/// its task is awaited);</item>
+/// <item>local functions left after the try block read none of its locals, and the block's own Return, which moves
+/// into the finally block, passes nothing but the lease, constants and by-value parameters nothing assigns.</item>
 /// </list>
 /// Anything else gets no fix: a wrong one would trade a leak for a use after return or a double return.
 /// </summary>
@@ -115,12 +119,27 @@ internal sealed class ReturnInFinallyPlan
             }
         }
 
+        // A local function left outside the try block cannot see the locals the try block now declares.
+        if (keptAfter.Any(function => ReadsLocalDeclaredIn(function, guarded, model, cancellationToken)))
+            return null;
+
+        var guardedOperations = new List<IOperation>();
         foreach (StatementSyntax statement in guarded)
         {
-            if (model.GetOperation(statement, cancellationToken) is not IOperation operation ||
-                operation.DescendantsAndSelf().Any(o => LetsAViewOut(o, symbols) || AssignsPool(o, pool)))
+            if (model.GetOperation(statement, cancellationToken) is not IOperation operation)
                 return null;
+            guardedOperations.AddRange(operation.DescendantsAndSelf());
         }
+        if (guardedOperations.Any(o => LetsAViewOut(o, symbols) || AssignsPool(o, pool) || LetsMemoryOut(o, symbols, guarded)))
+            return null;
+
+        // The block's own Return moves into the finally block, where its other arguments are evaluated later and out
+        // of the scope of the try block's locals: only constants and by-value parameters nothing assigns keep their
+        // meaning there.
+        if (ownReturn is not null &&
+            (model.GetOperation(ownReturn.Expression, cancellationToken) is not IInvocationOperation ownReturnCall ||
+             ownReturnCall.Arguments.Where(argument => argument.Parameter?.Ordinal != 0).Any(argument => !KeepsItsValue(argument.Value, guardedOperations))))
+            return null;
 
         ExpressionSyntax returnCall = ownReturn?.Expression.WithoutTrivia() ??
             InvocationExpression(
@@ -200,6 +219,62 @@ internal sealed class ReturnInFinallyPlan
         IAssignmentOperation assignment => symbols.IsView(assignment.Value.Type) && assignment.Target is not ILocalReferenceOperation,
         _ => false,
     };
+
+    private static bool KeepsItsValue(IOperation value, List<IOperation> guarded) =>
+        value.ConstantValue.HasValue ||
+        value is IParameterReferenceOperation { Parameter.RefKind: RefKind.None } parameter && !guarded.Any(o => AssignsPool(o, parameter.Parameter));
+
+    private static bool ReadsLocalDeclaredIn(StatementSyntax function, List<StatementSyntax> guarded, SemanticModel model, CancellationToken cancellationToken) =>
+        function.DescendantNodes().OfType<IdentifierNameSyntax>().Any(name =>
+            model.GetSymbolInfo(name, cancellationToken).Symbol is ILocalSymbol local && IsDeclaredIn(local, guarded));
+
+    /// <summary>
+    /// A Memory&lt;T&gt; (the one view the heap can keep) going anywhere but: a local the try block declares, the
+    /// receiver of one of its members, or an argument of a parameter declared as Memory&lt;T&gt; of a call that is
+    /// done with it when it returns (.NET's rule for such parameters) or when the task it returns is awaited. A
+    /// constructor, a collection (a parameter of generic or object type), an unawaited task or a lambda may keep it
+    /// past the finally block that now returns the lease.
+    /// </summary>
+    private static bool LetsMemoryOut(IOperation operation, LeaseSymbols symbols, List<StatementSyntax> guarded)
+    {
+        if (operation is IAnonymousFunctionOperation or ILocalFunctionOperation)
+            return operation.Descendants().Any(o => o is ILocalReferenceOperation or IParameterReferenceOperation && symbols.IsMemory(o.Type));
+        if (!symbols.IsMemory(operation.Type))
+            return false;
+        IOperation? consumer = operation.Parent;
+        if (consumer is IConversionOperation conversion && symbols.IsMemory(conversion.Type))
+            return false; // the conversion is checked in its turn
+        switch (consumer)
+        {
+            case IVariableInitializerOperation { Parent: IVariableDeclaratorOperation declarator }:
+                return !IsDeclaredIn(declarator.Symbol, guarded);
+            case ISimpleAssignmentOperation assignment when assignment.Target == operation:
+                return false;
+            case ISimpleAssignmentOperation { Target: ILocalReferenceOperation local }:
+                return !IsDeclaredIn(local.Local, guarded);
+            case IInvocationOperation invocation when invocation.Instance == operation:
+            case IPropertyReferenceOperation property when property.Instance == operation:
+                return false;
+            case IArgumentOperation { Parameter: IParameterSymbol parameter, Parent: IInvocationOperation call }:
+                return !symbols.IsMemory(parameter.OriginalDefinition.Type) || (IsAwaitable(call.Type) && !IsAwaited(call));
+            default:
+                return true;
+        }
+    }
+
+    private static bool IsDeclaredIn(ILocalSymbol local, List<StatementSyntax> guarded) =>
+        local.DeclaringSyntaxReferences.Any(declaration => guarded.Any(statement => statement.Span.Contains(declaration.Span)));
+
+    private static bool IsAwaitable(ITypeSymbol? type) =>
+        type is not null && type.GetMembers("GetAwaiter").OfType<IMethodSymbol>().Any(m => !m.IsStatic && m.Parameters.Length == 0);
+
+    private static bool IsAwaited(IOperation call)
+    {
+        IOperation current = call;
+        while (current.Parent is IConversionOperation or IInvocationOperation { TargetMethod.Name: "ConfigureAwait" })
+            current = current.Parent;
+        return current.Parent is IAwaitOperation;
+    }
 
     private static bool IsInNestedFunction(SyntaxNode node, BlockSyntax block)
     {

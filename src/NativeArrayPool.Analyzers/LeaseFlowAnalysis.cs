@@ -209,14 +209,25 @@ internal sealed class LeaseFlowAnalysis
     {
         foreach (BasicBlock block in _cfg.Blocks)
         {
+            // The graph keeps blocks no execution reaches (after `while (true)`, a switch expression's no-match throw
+            // when a discard arm matches everything): a path through them would report a leak that cannot happen.
+            if (!block.IsReachable)
+                continue;
             AddHandlers(block);
-            foreach (ControlFlowBranch? branch in new[] { block.ConditionalSuccessor, block.FallThroughSuccessor })
-            {
-                if (branch is not null)
-                    AddBranch(block, branch);
-            }
+            bool? constant = block.BranchValue?.ConstantValue is { HasValue: true, Value: bool value } ? value : null;
+            if (block.ConditionalSuccessor is ControlFlowBranch conditional && TakesConditional(block.ConditionKind, constant) != false)
+                AddBranch(block, conditional);
+            if (block.FallThroughSuccessor is ControlFlowBranch fallThrough && TakesConditional(block.ConditionKind, constant) != true)
+                AddBranch(block, fallThrough);
         }
     }
+
+    /// <summary>Whether a block whose condition is a constant always (true) or never (false) takes its conditional branch.</summary>
+    private static bool? TakesConditional(ControlFlowConditionKind kind, bool? constant) =>
+        constant is not bool value ? null
+        : kind == ControlFlowConditionKind.WhenTrue ? value
+        : kind == ControlFlowConditionKind.WhenFalse ? !value
+        : null;
 
     private void AddBranch(BasicBlock block, ControlFlowBranch branch)
     {
@@ -230,6 +241,11 @@ internal sealed class LeaseFlowAnalysis
                 return;
             case ControlFlowBranchSemantics.Throw:
             case ControlFlowBranchSemantics.Rethrow:
+                // A throw the compiler wrote (a switch expression's SwitchExpressionException when no arm matches) is
+                // not a path the code's author wrote: an exhaustive switch never takes it, and a non-exhaustive one
+                // already draws the compiler's own warning.
+                if (block.BranchValue is IOperation thrown && Unwrap(thrown).IsImplicit)
+                    return;
                 // Inside a try, a handler or a finally may still return the lease: only an unguarded throw leaks.
                 if (Enclosing(block, ControlFlowRegionKind.Try) is null && Enclosing(block, ControlFlowRegionKind.Finally) is null)
                     AddEdge(block.Ordinal, new Edge(-1, ImmutableArray<ControlFlowRegion>.Empty, ExitKind.Throws));
@@ -554,6 +570,12 @@ internal sealed class LeaseFlowAnalysis
         }
         if (reference is ILocalReferenceOperation { IsDeclaration: true })
             return;
+        // Written, not read (`out view`, `(view, n) = ...`): whatever it held before does not matter any more.
+        if (IsWrittenOnly(reference))
+        {
+            _state.SetView(i, ViewUnknown, NoSource);
+            return;
+        }
         // A view's length survives its lease: reading it is harmless.
         if (reference.Parent is IPropertyReferenceOperation { Property.Name: "Length" or "IsEmpty" } && _symbols.IsSpanOrMemory(reference.Type))
             return;
@@ -565,6 +587,17 @@ internal sealed class LeaseFlowAnalysis
             string leaseName = source >= 0 ? _locals[source].Name : "its lease";
             Report(LeaseDescriptors.StaleView, reference.Syntax.GetLocation(), _locals[i].Name, leaseName, what);
         }
+    }
+
+    /// <summary>A variable reference the code only writes: an <c>out</c> argument or a target of a deconstruction.</summary>
+    private static bool IsWrittenOnly(IOperation reference)
+    {
+        if (reference.Parent is IArgumentOperation { Parameter.RefKind: RefKind.Out })
+            return true;
+        IOperation outermost = reference;
+        while (outermost.Parent is ITupleOperation tuple)
+            outermost = tuple;
+        return outermost != reference && outermost.Parent is IDeconstructionAssignmentOperation deconstruction && deconstruction.Target == outermost;
     }
 
     private void CheckUse(int lease, IOperation use, string what)

@@ -56,6 +56,10 @@ internal sealed class LeaseSymbols
 
     public bool IsSpanOrMemory(ITypeSymbol? type) => type is not IPointerTypeSymbol && IsView(type);
 
+    /// <summary>A Memory&lt;T&gt; or ReadOnlyMemory&lt;T&gt;: the one view that can be kept on the heap.</summary>
+    public bool IsMemory(ITypeSymbol? type) =>
+        type is INamedTypeSymbol named && (Is(named.OriginalDefinition, Memory) || Is(named.OriginalDefinition, ReadOnlyMemory));
+
     public bool IsPoolMethod(IMethodSymbol method, string name) =>
         method.Name == name && Is(method.ContainingType?.OriginalDefinition, Pool);
 

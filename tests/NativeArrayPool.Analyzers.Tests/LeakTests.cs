@@ -115,6 +115,42 @@ public class LeakTests
     }
 
     [Fact]
+    public void Leaks_past_an_endless_loop_left_by_break_or_through_a_throwing_switch_arm_are_still_reported()
+    {
+        // The paths no execution takes (the false branch of `while (true)`, a switch expression's no-match throw) are
+        // left out; the ones the code writes (a break, a throw in an arm) are not.
+        AnalyzerHarness.Verify("""
+            using System;
+            using NativeBuffers;
+            class C
+            {
+                void Break(NativeArrayPool<int> pool, Func<bool> done)
+                {
+                    var b = pool.Rent(16); // NAP001
+                    while (true)
+                    {
+                        if (done())
+                            break;
+                        b[0]++;
+                    }
+                }
+
+                int ThrowingArm(NativeArrayPool<int> pool, int kind)
+                {
+                    var b = pool.Rent(16); // NAP001
+                    int value = kind switch
+                    {
+                        0 => b[0],
+                        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
+                    };
+                    pool.Return(b);
+                    return value;
+                }
+            }
+            """);
+    }
+
+    [Fact]
     public void Leaks_in_lambdas_local_functions_constructors_and_top_level_code_are_reported()
     {
         AnalyzerHarness.Verify("""

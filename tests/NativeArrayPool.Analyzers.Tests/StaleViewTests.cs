@@ -43,6 +43,34 @@ public class StaleViewTests
     }
 
     [Fact]
+    public void A_stale_view_passed_by_value_or_by_ref_is_reported_though_another_is_written_through_out()
+    {
+        AnalyzerHarness.Verify("""
+            using System;
+            using NativeBuffers;
+            class C
+            {
+                static void Fresh(out Memory<int> view) => view = default;
+                static void Use(Memory<int> view) { }
+                static void Advance(ref Memory<int> view) => view = view.Slice(1);
+
+                void M(NativeArrayPool<int> pool)
+                {
+                    var b = pool.Rent(16);
+                    Memory<int> stale = b.AsMemory();
+                    Memory<int> other = b.AsMemory();
+                    pool.Resize(ref b, 1 << 20);
+                    Fresh(out other);
+                    Use(other);
+                    Use(stale); // NAP003
+                    Advance(ref stale); // NAP003
+                    pool.Return(b);
+                }
+            }
+            """);
+    }
+
+    [Fact]
     public void A_view_taken_again_after_the_resize_or_only_its_length_is_not_reported()
     {
         AnalyzerHarness.Verify("""

@@ -101,25 +101,62 @@ public class PoolDisposalRaceTests
         }
     }
 
-    [Fact]
-    public void A_lease_read_racing_its_return_sees_its_own_memory_or_ObjectDisposed_never_address_zero()
+    /// <summary>The ways a user reads leased memory; each must see the lease's own address or throw, whatever races it.</summary>
+    public enum Accessor
+    {
+        LeaseAsSpan, LeaseMemorySpan, LeaseMemoryPin, RentOwnerMemorySpan, RentOwnerPin,
+        PoolOwnerMemorySpan, PoolOwnerPin, PoolOwnerGetMemoryThenSpan, ReusedPoolOwnerMemorySpan,
+    }
+
+    public static TheoryData<Accessor> Accessors => new(Enum.GetValues<Accessor>());
+
+    [Theory]
+    [MemberData(nameof(Accessors))]
+    public void A_lease_read_racing_its_return_sees_its_own_memory_or_ObjectDisposed_never_address_zero(Accessor accessor)
     {
         // Thread caches off: every return goes to the arena, which recycles the block's record (address 0) at once.
-        using var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { ThreadCaches = false });
-        LeaseBox? published = null;
-        long nullSpans = 0, reads = 0, disposedReads = 0;
+        var options = new NativePoolOptions { ThreadCaches = false };
+        using var arrayPool = NativeArrayPool<byte>.Create(options);
+        using var memoryPool = new NativeMemoryPool(options, reuseOwners: accessor == Accessor.ReusedPoolOwnerMemorySpan);
+        Func<Lease> rent = accessor switch
+        {
+            Accessor.LeaseAsSpan => () => LeaseOf(arrayPool, arrayPool.Rent(64 << 10), (in NativeBuffer<byte> b) => Address(b.AsSpan())),
+            Accessor.LeaseMemorySpan => () =>
+            {
+                NativeBuffer<byte> lease = arrayPool.Rent(64 << 10);
+                Memory<byte> memory = lease.AsMemory(); // taken while valid: the read races the return through it
+                return new Lease(() => Address(memory.Span), () => arrayPool.Return(lease), Address(memory.Span));
+            },
+            Accessor.LeaseMemoryPin => () =>
+            {
+                NativeBuffer<byte> lease = arrayPool.Rent(64 << 10);
+                Memory<byte> memory = lease.AsMemory();
+                return new Lease(() => Pinned(memory), () => arrayPool.Return(lease), Pinned(memory));
+            },
+            Accessor.RentOwnerMemorySpan => () => OwnerLease(arrayPool.RentOwner(64 << 10), pin: false, takeMemoryEachRead: false),
+            Accessor.RentOwnerPin => () => OwnerLease(arrayPool.RentOwner(64 << 10), pin: true, takeMemoryEachRead: false),
+            Accessor.PoolOwnerMemorySpan or Accessor.ReusedPoolOwnerMemorySpan => () => OwnerLease(memoryPool.Rent(64 << 10), pin: false, takeMemoryEachRead: false),
+            Accessor.PoolOwnerPin => () => OwnerLease(memoryPool.Rent(64 << 10), pin: true, takeMemoryEachRead: false),
+            Accessor.PoolOwnerGetMemoryThenSpan => () => OwnerLease(memoryPool.Rent(64 << 10), pin: false, takeMemoryEachRead: true),
+            _ => throw new ArgumentOutOfRangeException(nameof(accessor)),
+        };
+
+        Lease? published = null;
+        long zeroAddresses = 0, foreignAddresses = 0, reads = 0, disposedReads = 0;
         bool stop = false;
         var reader = new Thread(() =>
         {
             while (!Volatile.Read(ref stop))
             {
-                if (Volatile.Read(ref published) is not { } box)
+                if (Volatile.Read(ref published) is not { } lease)
                     continue;
                 try
                 {
-                    Span<byte> span = box.Lease.AsSpan();
-                    if (Unsafe.IsNullRef(ref MemoryMarshal.GetReference(span)))
-                        nullSpans++;
+                    nint address = lease.Read();
+                    if (address == 0)
+                        zeroAddresses++;
+                    else if (address != lease.Address)
+                        foreignAddresses++;
                     Volatile.Write(ref reads, reads + 1);
                 }
                 catch (ObjectDisposedException)
@@ -135,15 +172,52 @@ public class PoolDisposalRaceTests
         // 20 M rounds failed once in CI: the reader got 1.69 M successful and 1.74 M disposed reads.)
         for (int i = 0; i < 100_000_000 && (i < 300_000 || Volatile.Read(ref reads) + Volatile.Read(ref disposedReads) < 2_000_000); i++)
         {
-            var box = new LeaseBox(pool.Rent(64 << 10)); // a block: its record is recycled with address 0 on return
-            Volatile.Write(ref published, box);
-            pool.Return(box.Lease);
+            Lease lease = rent(); // a block: its record is recycled with address 0 on return
+            Volatile.Write(ref published, lease);
+            lease.End();
         }
         Volatile.Write(ref stop, true);
         reader.Join();
         Assert.True(reads + disposedReads >= 2_000_000 && reads >= 1_000 && disposedReads >= 1_000,
             $"the reader read only {reads} leases and found {disposedReads} returned: too few to have raced the returns");
-        Assert.True(nullSpans == 0, $"{nullSpans} of {reads} reads got a span at address 0 ({disposedReads} found the lease returned)");
+        Assert.True(zeroAddresses == 0, $"{zeroAddresses} of {reads} reads through {accessor} got address 0 ({disposedReads} found the lease returned)");
+        // Reused owners are bound to a later lease of their record in turn: reaching that lease is their documented hazard.
+        if (accessor != Accessor.ReusedPoolOwnerMemorySpan)
+            Assert.True(foreignAddresses == 0, $"{foreignAddresses} of {reads} reads through {accessor} got another lease's address");
+    }
+
+    private delegate nint LeaseRead(in NativeBuffer<byte> lease);
+
+    private static Lease LeaseOf(NativeArrayPool<byte> pool, NativeBuffer<byte> lease, LeaseRead read) =>
+        new(() => read(lease), () => pool.Return(lease), read(lease));
+
+    private static Lease OwnerLease(IMemoryOwner<byte> owner, bool pin, bool takeMemoryEachRead)
+    {
+        Memory<byte> memory = owner.Memory; // taken while valid, as code that keeps it past the owner's Dispose does
+        Func<nint> read = (pin, takeMemoryEachRead) switch
+        {
+            (true, _) => () => Pinned(memory),
+            (false, true) => () => Address(owner.Memory.Span),
+            (false, false) => () => Address(memory.Span),
+        };
+        return new Lease(read, owner.Dispose, read());
+    }
+
+    private static unsafe nint Address(Span<byte> span) =>
+        Unsafe.IsNullRef(ref MemoryMarshal.GetReference(span)) ? 0 : (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(span));
+
+    private static unsafe nint Pinned(Memory<byte> memory)
+    {
+        using MemoryHandle handle = memory.Pin();
+        return (nint)handle.Pointer;
+    }
+
+    /// <summary>A lease as the reader sees it: a read that gives the address it reached, the end of the lease, and its address while out.</summary>
+    private sealed class Lease(Func<nint> read, Action end, nint address)
+    {
+        public readonly Func<nint> Read = read;
+        public readonly Action End = end;
+        public readonly nint Address = address;
     }
 
     [Fact]
@@ -199,10 +273,5 @@ public class PoolDisposalRaceTests
         worker.Join();
         if (failure is not null)
             throw new Xunit.Sdk.XunitException($"the operation racing Dispose threw {failure}");
-    }
-
-    private sealed class LeaseBox(NativeBuffer<byte> lease)
-    {
-        public readonly NativeBuffer<byte> Lease = lease;
     }
 }

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using NativeBuffers.Os;
+using NativeBuffers.Tests.Support;
 
 namespace NativeBuffers.Tests.Pooling;
 
@@ -225,7 +227,7 @@ public class PoolDisposalRaceTests
                     Assert.Equal(chunk.Length, stream.GetReadOnlySequence().ToArray().Length);
                     Assert.Equal(chunk.Length, writer.WrittenSpan.ToArray().Length);
                     Assert.Equal(chunk.Length, writer.WrittenMemory.Span.ToArray().Length);
-                    Assert.True(list.Contains(list[7])); // Sort below reorders the list: only what holds in any order
+                    Assert.InRange(list[7], byte.MinValue, byte.MaxValue); // Sort below reorders the list: only what holds in any order
                     Assert.True(list.IndexOf(chunk[100]) >= 0);
                     list.CopyTo(new byte[chunk.Length]);
                     long sum = 0;
@@ -238,6 +240,102 @@ public class PoolDisposalRaceTests
             stream.Dispose();
             writer.Dispose();
             list.Dispose();
+        }
+    }
+
+    /// <summary>Operations that fail inside the pool, with the exception each must throw.</summary>
+    public enum FailingOperation
+    {
+        GuardedReturnEvictingAStaleWrite, GuardedTrimFindingAStaleWrite, ResizeWithNoGrowthPath, RentWithNoAddressSpace,
+    }
+
+    public static TheoryData<FailingOperation> FailingOperations => new(Enum.GetValues<FailingOperation>());
+
+    // An exception filter runs before the finally blocks of the frames it unwinds (and an AppDomain FirstChanceException
+    // handler at the throw), so one that disposes the pool runs while the failing operation still counts as in flight:
+    // Dispose, which waits for the operations in flight, would wait for the very call it was made from. The operation
+    // runs on a thread of its own so that a regression shows as a failed join rather than a hung test run; the wait
+    // only bounds a deadlock, it measures nothing.
+    [Theory]
+    [MemberData(nameof(FailingOperations))]
+    public void Dispose_from_an_exception_filter_of_a_failing_operation_does_not_wait_for_itself(FailingOperation operation)
+    {
+        (NativeArrayPool<byte> pool, Action fail, Type expected) = Arrange(operation);
+        Exception? caught = null;
+        int filtered = 0;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                fail();
+            }
+            catch (Exception e) when (DisposeFrom(pool, ref filtered))
+            {
+                caught = e;
+            }
+        }) { IsBackground = true };
+        thread.Start();
+
+        Assert.True(thread.Join(TimeSpan.FromMinutes(2)), $"{operation} never finished: Dispose inside an exception filter waited for it");
+        Assert.Equal(1, filtered);
+        Assert.IsType(expected, caught);
+        Assert.Throws<ObjectDisposedException>(() => pool.Rent(1)); // the Dispose in the filter did dispose the pool
+    }
+
+    private static bool DisposeFrom(NativeArrayPool<byte> pool, ref int filtered)
+    {
+        filtered++;
+        pool.Dispose();
+        return true;
+    }
+
+    private static (NativeArrayPool<byte> Pool, Action Fail, Type Expected) Arrange(FailingOperation operation)
+    {
+        switch (operation)
+        {
+            case FailingOperation.GuardedReturnEvictingAStaleWrite:
+            {
+                // A 1 KiB quarantine of 256-byte slots (filled with the pattern, not protected): the fifth return evicts the first.
+                var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Guarded = true, QuarantineBytes = 1024 });
+                NativeBuffer<byte> victim = pool.Rent(256);
+                Span<byte> stale = victim.AsSpan();
+                pool.Return(victim);
+#pragma warning disable NAP003 // the stale write is the point: the eviction must find it
+                stale[0] = 1;
+#pragma warning restore NAP003
+                var others = Enumerable.Range(0, 4).Select(_ => pool.Rent(256)).ToList();
+                for (int i = 0; i < 3; i++)
+                    pool.Return(others[i]);
+                return (pool, () => pool.Return(others[3]), typeof(StaleWriteException));
+            }
+            case FailingOperation.GuardedTrimFindingAStaleWrite:
+            {
+                var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { Guarded = true });
+                NativeBuffer<byte> victim = pool.Rent(256);
+                Span<byte> stale = victim.AsSpan();
+                pool.Return(victim);
+#pragma warning disable NAP003
+                stale[0] = 1;
+#pragma warning restore NAP003
+                return (pool, () => pool.Trim(), typeof(StaleWriteException));
+            }
+            case FailingOperation.ResizeWithNoGrowthPath:
+            {
+                var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { GrowthPaths = GrowthPaths.None });
+                NativeBuffer<byte> buffer = pool.Rent(100);
+                return (pool, () => pool.Resize(ref buffer, 1 << 20), typeof(InsufficientMemoryException));
+            }
+            case FailingOperation.RentWithNoAddressSpace:
+            {
+                var pool = NativeArrayPool<byte>.Create(new NativePoolOptions
+                {
+                    VirtualMemoryOverride = FaultInjectingVirtualMemory.FailAlways(VirtualMemory.ForCurrentPlatform(), OsError.OutOfMemory, Primitive.Reserve),
+                    ThreadCaches = false,
+                });
+                return (pool, () => pool.Rent(64 << 10), typeof(InsufficientMemoryException));
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(operation));
         }
     }
 

@@ -86,31 +86,27 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
     /// <summary>The address of the first byte while leased (tests compare it across leases).</summary>
     internal nint Address => _allocation.Address;
 
-    // The record's capacity does not change while it is rented (a NativeMemoryPool lease is never resized).
-    private int Length => (int)Math.Min(_allocation.Capacity, int.MaxValue);
-
     public override Memory<byte> Memory
     {
         get
         {
-            CheckLease();
-            return CreateMemory(Length);
+            CheckedAddress(out int length);
+            return CreateMemory(length);
         }
     }
 
     public override Span<byte> GetSpan()
     {
-        CheckLease();
-        return MemoryAccess.AsSpan<byte>(_allocation.Address, Length);
+        nint address = CheckedAddress(out int length);
+        return MemoryAccess.AsSpan<byte>(address, length);
     }
 
     public override MemoryHandle Pin(int elementIndex = 0)
     {
-        CheckLease();
-        int length = Length;
+        nint address = CheckedAddress(out int length);
         if ((uint)elementIndex > (uint)length)
             ThrowHelper.ThrowArgumentOutOfRange(nameof(elementIndex), elementIndex, $"elementIndex is outside the buffer of {length} bytes.");
-        return MemoryAccess.Handle(_allocation.Address + elementIndex);
+        return MemoryAccess.Handle(address + elementIndex);
     }
 
     /// <summary>Nothing to do: <see cref="Pin"/> took no GC handle, and the memory never moves while rented.</summary>
@@ -142,13 +138,21 @@ internal sealed class NativeMemoryOwner : MemoryManager<byte>
 
     private PoolCore Pool => ((PoolArena)_allocation.Arena).Pool;
 
+    /// <summary>The lease's address and length (bytes, at most <see cref="int.MaxValue"/>), if the lease is still out.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void CheckLease()
+    private nint CheckedAddress(out int length)
     {
-        int generation = _generation;
+        int generation = Volatile.Read(ref _generation);
+        // The address and capacity first, then the record's generation, as NativeBuffer<T>.TryGetAddress does: a return
+        // retires the generation before the arena recycles the record (address 0) or reuses it for another size, so
+        // what was read before an unchanged generation is still this lease's. (Read after the check, a Dispose racing
+        // on another thread could hand out address 0.) The acquires keep the later reads behind the earlier ones.
+        nint address = Volatile.Read(ref _allocation.Address);
+        length = (int)Math.Min(Volatile.Read(ref _allocation.Capacity), int.MaxValue);
         // An even value is 0 (disposed, or a reused owner not bound yet) or can only match a record that is not rented.
-        if (_allocation.Generation != generation || (generation & 1) == 0)
+        if (Volatile.Read(ref _allocation.Generation) != generation || (generation & 1) == 0)
             ThrowHelper.ThrowStaleMemory(generation == 0 || !Pool.IsDisposed);
+        return address;
     }
 
     /// <summary>A record's two reused owners and which one its next lease gets.</summary>

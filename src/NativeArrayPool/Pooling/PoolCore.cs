@@ -1,5 +1,6 @@
 using System.Diagnostics.Tracing;
 using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
 using System.Threading;
 using NativeBuffers.Arenas;
 using NativeBuffers.Diagnostics;
@@ -21,7 +22,12 @@ namespace NativeBuffers.Pooling;
 /// A forged lease carrying an even generation never matches (see <see cref="TryRetire"/>).
 /// Disposal: operations that touch pool memory or call into the arena (every slow path: a rent from the arena, a
 /// clearing return, a return to the arena, a resize, a trim) run between <see cref="TryEnterOperation"/> and
-/// <see cref="ExitOperation"/>, and Dispose waits for those in flight before it unmaps anything. The fast paths
+/// <see cref="ExitOperation"/>, and Dispose waits for those in flight before it unmaps anything. Nothing that may
+/// reach users' code runs inside an operation: events are raised after it, and an exception thrown inside one (the
+/// arena's InsufficientMemoryException, the guard's StaleWriteException) is caught there and thrown again after it,
+/// because callers' exception filters run before the finally blocks they unwind, and a filter that disposes the pool
+/// would otherwise wait for the call it came from. (A FirstChanceException handler runs at the throw itself, inside
+/// the operation: one that disposes the pool still waits for itself.) The fast paths
 /// (a rent or return through the thread cache) touch no memory and take no locked instruction; a rent checks the
 /// disposed flag after it has published its lease, and Dispose flushes every processor's stores before it looks,
 /// so either the rent sees the flag or Dispose sees the lease. Leases still out at disposal become orphans: ended
@@ -162,7 +168,8 @@ internal sealed partial class PoolCore : IDisposable
     {
         if (!TryEnterOperation())
             ThrowHelper.ThrowPoolDisposed();
-        Allocation allocation;
+        Allocation allocation = null!;
+        ExceptionDispatchInfo? failure = null;
         try
         {
             if (cache.TrimEpoch != Volatile.Read(ref _trimEpoch))
@@ -175,10 +182,15 @@ internal sealed partial class PoolCore : IDisposable
             if (_zeroOnRent)
                 Arena.Zero(allocation.Address, allocation.Capacity);
         }
+        catch (Exception e)
+        {
+            failure = ExceptionDispatchInfo.Capture(e); // thrown again after the operation (see the remarks on the type)
+        }
         finally
         {
             ExitOperation();
         }
+        failure?.Throw();
         cache.CountRent(allocation);
         _tracker?.OnRent(allocation);
         if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
@@ -342,17 +354,23 @@ internal sealed partial class PoolCore : IDisposable
         NativeLeaseInfo? lease = _tracker?.OnReturn(allocation);
         if (!TryEnterOperation())
             return; // the memory went with the pool
+        ExceptionDispatchInfo? failure = null;
         try
         {
             if (_guard is not null)
-                _guard.Quarantine(allocation, lease?.RentStackTrace);
+                _guard.Quarantine(allocation, lease?.RentStackTrace); // may report a stale write it found evicting
             else
                 Arena.Free(allocation);
+        }
+        catch (Exception e)
+        {
+            failure = ExceptionDispatchInfo.Capture(e);
         }
         finally
         {
             ExitOperation();
         }
+        failure?.Throw();
     }
 
     /// <summary>
@@ -371,12 +389,13 @@ internal sealed partial class PoolCore : IDisposable
             ExitOperation();
             ThrowStale(allocation, generation, paramName);
         }
-        Allocation result;
-        long oldCapacity;
+        Allocation result = null!;
+        long oldCapacity = allocation.Capacity;
         ResizeOutcome outcome = default;
+        ExceptionDispatchInfo? failure = null;
+        newGeneration = 0;
         try
         {
-            oldCapacity = allocation.Capacity;
             nint oldAddress = allocation.Address;
             // Guarded: what the buffer leaves behind goes to the quarantine rather than back to the arena.
             List<Allocation>? vacated = _guard is null ? null : new List<Allocation>();
@@ -396,13 +415,18 @@ internal sealed partial class PoolCore : IDisposable
             newGeneration = result.Generation + 1;
             Volatile.Write(ref result.Generation, newGeneration);
         }
+        catch (Exception e)
+        {
+            failure = ExceptionDispatchInfo.Capture(e);
+        }
         finally
         {
             ExitOperation();
-            // Outside the arena's lock and after the operation, so a listener may use the pool, or dispose it,
-            // without waiting for itself. Also when the resize threw: the budget's declines are why it may have.
-            Diagnostics.OnResized(outcome.OldBytes, outcome.NewBytes, (int)outcome.GrowthPath, outcome.MovesDeclinedByBudget, this);
         }
+        // Outside the arena's lock and after the operation, so a listener may use the pool, or dispose it,
+        // without waiting for itself. Also when the resize threw: the budget's declines are why it may have.
+        Diagnostics.OnResized(outcome.OldBytes, outcome.NewBytes, (int)outcome.GrowthPath, outcome.MovesDeclinedByBudget, this);
+        failure?.Throw();
         ThreadCache cache = GetCache();
         cache.ResizedBytes += result.Capacity - oldCapacity;
         return result;

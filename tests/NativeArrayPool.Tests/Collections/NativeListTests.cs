@@ -13,7 +13,7 @@ public class NativeListTests
         Add, AddRange, Get, Set, Insert, RemoveAt, RemoveRange, Clear, EnsureCapacity, Enumerate, ModifyWhileEnumerating, AsSpan, AddRangeOwn,
         GrowWhileEnumerating, Sort, SortDescending, SortComparison, SortRange, SortLongIndex, BinarySearch, BinarySearchRange,
         IndexOf, IndexOfFrom, IndexOfRange, LastIndexOf, LastIndexOfFrom, LastIndexOfRange, Contains, Remove,
-        CopyToArray, CopyToRange, CopyToSpan, CopyToWindow, LinqCount, NewListFrom,
+        CopyToArray, CopyToRange, CopyToSpan, CopyToWindow, CopyToOwn, LinqCount, NewListFrom,
     }
 
     // A total order other than the default, so both sides must agree on every position after a sort.
@@ -145,6 +145,15 @@ public class NativeListTests
                 return array;
             }),
             Kind.CopyToWindow => Differential.Capture(() => list.GetRange(index, Math.Abs(op.B)).ToArray()),
+            // Self-aliasing destination: the elements from A over the window at B, overlapping or not. The reference
+            // moves them as Array.Copy moves within one array (as if copied through a temporary).
+            Kind.CopyToOwn => Differential.Capture(() =>
+            {
+                (int from, int to, int count) = OwnCopy(list.Count, op);
+                int[] items = CollectionsMarshal.AsSpan(list).ToArray();
+                Array.Copy(items, from, items, to, count);
+                items.AsSpan().CopyTo(CollectionsMarshal.AsSpan(list));
+            }),
             Kind.LinqCount => Differential.Capture(() => Enumerable.Count(list) + (Enumerable.Any(list) ? 1000 : 0)),
             Kind.NewListFrom => Differential.Capture(() => new List<int>(list).ToArray()),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
@@ -233,6 +242,11 @@ public class NativeListTests
                 list.CopyTo(index, array.AsSpan());
                 return array;
             }),
+            Kind.CopyToOwn => Differential.Capture(() =>
+            {
+                (int from, int to, int count) = OwnCopy((int)list.Count, op);
+                list.CopyTo(from, list.AsSpan(to, count));
+            }),
             Kind.LinqCount => Differential.Capture(() => Enumerable.Count(list) + (Enumerable.Any(list) ? 1000 : 0)),
             Kind.NewListFrom => Differential.Capture(() => new List<int>(list).ToArray()),
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
@@ -243,6 +257,14 @@ public class NativeListTests
     /// A window of the list's own elements to append: A picks the start, B the count (a multiple of 4: to the end,
     /// so lists reach blocks that move pages). Past 16 Ki elements it stays within 40, so programs stay small.
     /// </summary>
+    /// <summary>A copy of count elements within a list of <paramref name="length"/>: from A and to B (both wrapped into the list).</summary>
+    private static (int From, int To, int Count) OwnCopy(int length, Op op)
+    {
+        int from = Math.Max(op.A, 0) % (length + 1);
+        int to = Math.Max(op.B, 0) % (length + 1);
+        return (from, to, Math.Min(op.Items.Length, length - Math.Max(from, to)));
+    }
+
     private static (int Start, int Count) OwnWindow(int length, Op op)
     {
         int start = Math.Max(op.A, 0) % (length + 1);

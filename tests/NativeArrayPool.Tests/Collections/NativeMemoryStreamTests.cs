@@ -13,7 +13,7 @@ public class NativeMemoryStreamTests
         Write, WriteSpan, WriteByte, WriteAsync, Read, ReadSpan, ReadByte, ReadAsync, Seek, SetPosition, SetLength,
         SetCapacity, ToArray, CopyTo, CopyToAsync, WriteTo, Flush, Dispose,
         // Self-aliasing: the stream's own bytes as the source or target, or the stream as its own destination.
-        WriteOwn, WriteAsyncOwn, ReadIntoOwn, CopyToSelf, CopyToAsyncSelf, WriteToSelf,
+        WriteOwn, WriteAsyncOwn, ReadIntoOwn, ReadAsyncIntoOwn, CopyToSelf, CopyToAsyncSelf, WriteToSelf,
     }
 
     /// <summary>A is a length, position or offset; B an offset into an array or a seek origin; C a count.</summary>
@@ -26,7 +26,7 @@ public class NativeMemoryStreamTests
             (8, Gen.Constant(Kind.Seek)), (5, Gen.Constant(Kind.SetPosition)), (6, Gen.Constant(Kind.SetLength)), (2, Gen.Constant(Kind.SetCapacity)),
             (2, Gen.Constant(Kind.ToArray)), (2, Gen.Constant(Kind.CopyTo)), (2, Gen.Constant(Kind.CopyToAsync)), (1, Gen.Constant(Kind.WriteTo)),
             (1, Gen.Constant(Kind.Flush)), (1, Gen.Constant(Kind.Dispose)),
-            (4, Gen.Constant(Kind.WriteOwn)), (2, Gen.Constant(Kind.WriteAsyncOwn)), (2, Gen.Constant(Kind.ReadIntoOwn)),
+            (4, Gen.Constant(Kind.WriteOwn)), (2, Gen.Constant(Kind.WriteAsyncOwn)), (2, Gen.Constant(Kind.ReadIntoOwn)), (2, Gen.Constant(Kind.ReadAsyncIntoOwn)),
             (2, Gen.Constant(Kind.CopyToSelf)), (2, Gen.Constant(Kind.CopyToAsyncSelf)), (2, Gen.Constant(Kind.WriteToSelf)))
         from a in Gen.Frequency((1, Gen.Choose(-300, -1)), (10, Gen.Choose(0, 600)), (1, Gen.Choose(600, 5000)))
         from b in Gen.Frequency((1, Gen.Choose(-2, -1)), (10, Gen.Choose(0, 3)), (2, Gen.Choose(4, 40)))
@@ -181,6 +181,12 @@ public class NativeMemoryStreamTests
             {
                 (int start, int count) = OwnWindow(s, op);
                 return (s is MemoryStream managed ? managed.Read(managed.GetBuffer(), start, count) : s.Read(MemoryMarshal.AsMemory(OwnBytes(s, start, count)).Span)).ToString();
+            }
+            case Kind.ReadAsyncIntoOwn:
+            {
+                (int start, int count) = OwnWindow(s, op);
+                Memory<byte> target = s is MemoryStream managed ? managed.GetBuffer().AsMemory(start, count) : MemoryMarshal.AsMemory(OwnBytes(s, start, count));
+                return s.ReadAsync(target).AsTask().GetAwaiter().GetResult().ToString();
             }
             // These append up to the whole stream: past OwnLimit they are skipped, so programs stay small.
             case Kind.CopyToSelf when s.Length <= OwnLimit:

@@ -16,7 +16,7 @@ namespace NativeBuffers.Analyzers.Tests;
 public partial class DocsSnippetTests
 {
     [Fact]
-    public void Every_snippet_of_the_docs_draws_only_the_diagnostics_it_marks()
+    public async Task Every_snippet_of_the_docs_draws_only_the_diagnostics_it_marks()
     {
         string root = RepositoryRoot();
         var files = Directory.GetFiles(Path.Combine(root, "docs"), "*.md").Append(Path.Combine(root, "README.md"));
@@ -40,7 +40,7 @@ public partial class DocsSnippetTests
                 var tree = CSharpSyntaxTree.ParseText(prefix + code, AnalyzerHarness.ParseOptions, path: "Snippet.cs");
                 var compilation = CSharpCompilation.Create(
                     "Snippet", [tree], AnalyzerHarness.References, AnalyzerHarness.CompilationOptions(OutputKind.ConsoleApplication));
-                var diagnostics = compilation.WithAnalyzers([new LeaseAnalyzer()]).GetAnalyzerDiagnosticsAsync().Result;
+                var diagnostics = await compilation.WithAnalyzers([new LeaseAnalyzer()]).GetAnalyzerDiagnosticsAsync();
                 string[] lines = (prefix + code).Split('\n');
                 foreach (Diagnostic diagnostic in diagnostics)
                 {

@@ -109,7 +109,7 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     }
 
     /// <summary>An empty lease of this pool: no memory, valid, and ignored by Return.</summary>
-    private NativeBuffer<T> Empty => new(_core.EmptyLease, 0, _core.EmptyLease.Generation);
+    private NativeBuffer<T> Empty => new(_core.EmptyLease, 0, 1);
 
     /// <summary>
     /// Rents a buffer of at least <paramref name="minimumLength"/> elements as an <see cref="IMemoryOwner{T}"/>, the
@@ -183,7 +183,9 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
             _core.Diagnostics.OnMisuse(MisuseKind.ForeignLease);
             ThrowHelper.ThrowForeignLease(nameof(buffer));
         }
-        // An empty lease holds no memory: nothing to give back.
+        // An empty lease holds no memory: nothing to give back. Only its pool's disposal ends it.
+        if (!buffer.IsValid)
+            ThrowHelper.ThrowPoolDisposed();
     }
 
     /// <summary>

@@ -247,7 +247,8 @@ public readonly struct NativeBuffer<T> : IDisposable where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal nint CheckedAddress(IMemoryOrigin? holder)
     {
-        if (!TryGetAddress(out nint address))
+        // A collection never holds default while it is alive: default is the lease it released (Dispose), not address 0.
+        if (!TryGetAddress(out nint address) || (holder is not null && _allocation is null))
             ThrowEnded(holder);
         return address;
     }

@@ -1,3 +1,4 @@
+using System.Runtime.ExceptionServices;
 using NativeBuffers.Diagnostics;
 
 namespace NativeBuffers.Pooling;
@@ -37,7 +38,7 @@ internal sealed partial class PoolCore
         Interlocked.Increment(ref _trims);
         Diagnostics.OnTrimmed(bytes, TrimReason.Explicit);
         if (stale is not null)
-            throw stale;
+            ExceptionDispatchInfo.Throw(stale); // keeps where the quarantine found the write
         return bytes;
     }
 

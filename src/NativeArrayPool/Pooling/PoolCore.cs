@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
@@ -202,6 +203,7 @@ internal sealed partial class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(Allocation allocation, int generation, bool clear, string paramName)
     {
+        Debug.Assert(allocation != EmptyLease, "the facades keep empty leases away from the core");
         // The default mode tests one flag. Both modes stay inlined: taking the compare-and-swap mode out of line
         // made a pair in that mode 3x slower (30 against 10 ns, docs/benchmarks.md).
         if (clear || !_plainReturns)
@@ -261,6 +263,7 @@ internal sealed partial class PoolCore : IDisposable
     /// </summary>
     public void DisposeLease(Allocation allocation, int generation)
     {
+        Debug.Assert(allocation != EmptyLease, "the facades keep empty leases away from the core");
         bool ended;
         try
         {
@@ -488,6 +491,9 @@ internal sealed partial class PoolCore : IDisposable
         else
         {
             ThreadCache?[]? caches = t_caches;
+            // A disposed pool's id may already be another pool's: never evict that pool's cache from this thread.
+            if (IsDisposed)
+                return cache;
             if (caches is null || caches.Length <= _id)
             {
                 Array.Resize(ref caches, Math.Max(_id + 1, (caches?.Length ?? 2) * 2));
@@ -622,6 +628,8 @@ internal sealed partial class PoolCore : IDisposable
             ThrowHelper.ThrowSharedPoolDispose();
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        // Empty leases end with the others: they carry the constant 1, so this can never be matched again.
+        Volatile.Write(ref EmptyLease.Generation, 2);
         _reclaimer.Dispose();
         // Every rent past this point sees the flag, or its lease is visible to the sweep below (see Rent).
         Interlocked.MemoryBarrierProcessWide();

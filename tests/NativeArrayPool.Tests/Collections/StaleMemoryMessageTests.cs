@@ -175,6 +175,42 @@ public class StaleMemoryMessageTests
         Assert.Equal("NativeBufferWriter<Char>[3]", writer.ToString());
     }
 
+    /// <summary>
+    /// The same for collections that never rented (an empty list or stream holds the pool's empty lease, which the
+    /// pool's disposal does not end): the first growth after the pool was disposed must name the collection too.
+    /// </summary>
+    [Theory]
+    [InlineData("list.Add")]
+    [InlineData("list.EnsureCapacity")]
+    [InlineData("stream.WriteByte")]
+    [InlineData("stream.SetLength")]
+    public void An_empty_collection_grown_after_its_pool_was_disposed_says_so_in_its_own_words(string member)
+    {
+        var ints = NativeArrayPool<int>.Create();
+        var bytes = NativeArrayPool<byte>.Create();
+        var list = new NativeList<int>(ints);
+        var stream = new NativeMemoryStream(bytes);
+        ints.Dispose();
+        bytes.Dispose();
+
+        Action use = member switch
+        {
+            "list.Add" => () => list.Add(4),
+            "list.EnsureCapacity" => () => list.EnsureCapacity(10),
+            "stream.WriteByte" => () => stream.WriteByte(4),
+            "stream.SetLength" => () => stream.SetLength(10),
+            _ => throw new ArgumentOutOfRangeException(nameof(member)),
+        };
+        string holder = member.StartsWith("list", StringComparison.Ordinal) ? "NativeList<Int32>" : "NativeMemoryStream";
+
+        var e = Assert.Throws<ObjectDisposedException>(use);
+
+        Assert.Equal(holder, e.ObjectName);
+        Assert.Contains($"pool the {holder} rents from was disposed", e.Message);
+        list.Dispose();
+        stream.Dispose();
+    }
+
     public static TheoryData<string> CollectionMembers() =>
     [
         "list[0]", "list.Add", "list.AddRange", "list.Insert", "list.RemoveAt", "list.AsSpan", "list.ToArray",

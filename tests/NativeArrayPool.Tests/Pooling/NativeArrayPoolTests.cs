@@ -252,6 +252,36 @@ public class NativeArrayPoolTests
         Assert.Throws<ObjectDisposedException>(() => pool.Trim());
     }
 
+    [Fact]
+    public void A_disposed_pool_ends_its_empty_leases_too()
+    {
+        // Dispose's contract: "Leases still out end: every accessor, Rent, Resize and Return throw ObjectDisposedException."
+        var pool = NativeArrayPool<byte>.Create();
+        NativeBuffer<byte> empty = pool.Rent(0);
+        pool.Dispose();
+
+        Assert.False(empty.IsValid);
+        Assert.EndsWith("(pool disposed)", empty.ToString());
+        Assert.Throws<ObjectDisposedException>(() => empty.AsSpan());
+        Assert.Throws<ObjectDisposedException>(() => pool.Return(empty));
+        empty.Dispose(); // still harmless
+    }
+
+    [Fact]
+    public unsafe void ClearSparse_refuses_a_default_lease_instead_of_zeroing_at_its_offsets()
+    {
+        // A collection's lease is default once the collection released it (Dispose). LeaseAddress.Of refused that;
+        // CheckedAddress(holder) takes default for address 0, so the offsets become absolute addresses.
+        using var pool = NativeArrayPool<byte>.Create();
+        using var holder = new NativeMemoryStream(pool);
+        byte[] victim = GC.AllocateArray<byte>(64, pinned: true);
+        victim.AsSpan().Fill(0xAB);
+        nint address = (nint)Unsafe.AsPointer(ref victim[0]);
+
+        Assert.Throws<ObjectDisposedException>(() => pool.ClearSparse(default, address, 16, holder));
+        Assert.Equal(0xAB, victim[0]);
+    }
+
     public static TheoryData<Action<NativePoolOptions>, string> InvalidOptions => new()
     {
         { o => o.ReservationsPerSize = 0, nameof(NativePoolOptions.ReservationsPerSize) },

@@ -132,6 +132,51 @@ public class ThreadCacheTests
         }
     }
 
+    /// <summary>
+    /// A disposed pool's id goes back to the free list and the next pool takes it, so both index the same slot of a
+    /// thread's cache array. Rent on the disposed pool (which only throws) must not put a cache of its own there:
+    /// that would throw away the live pool's cache on this thread, with the buffers it holds.
+    /// </summary>
+    [Theory]
+    [InlineData(0L)]
+    [InlineData(-1L)]
+    [InlineData(65536L)]
+    public void Rent_on_a_disposed_pool_leaves_the_cache_of_the_pool_that_took_its_id(long length)
+    {
+        (NativeArrayPool<byte> disposed, NativeArrayPool<byte> live) = PoolsSharingAnId();
+        try
+        {
+            NativeBuffer<byte> first = live.Rent(65536);
+            nint address = first.Address();
+            live.Return(first); // into this thread's cache of the live pool
+            Assert.ThrowsAny<Exception>(() => disposed.Rent(length)); // ObjectDisposed, or ArgumentOutOfRange for -1
+
+            NativeBuffer<byte> second = live.Rent(65536);
+            Assert.Equal(address, second.Address()); // still served from the cache
+            live.Return(second);
+        }
+        finally
+        {
+            live.Dispose();
+        }
+    }
+
+    private static (NativeArrayPool<byte> Disposed, NativeArrayPool<byte> Live) PoolsSharingAnId()
+    {
+        var id = typeof(PoolCore).GetField("_id", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!;
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            var first = NativeArrayPool<byte>.Create();
+            first.Rent(16).Dispose(); // this thread has a cache for it
+            first.Dispose();
+            var second = NativeArrayPool<byte>.Create(); // pops the id the first one pushed, unless another test took it
+            if ((int)id.GetValue(first.Core)! == (int)id.GetValue(second.Core)!)
+                return (first, second);
+            second.Dispose();
+        }
+        throw new InvalidOperationException("no pool took a disposed pool's id in 100 attempts");
+    }
+
     [Fact]
     public void Two_threads_renting_and_returning_never_share_a_buffer()
     {

@@ -24,6 +24,11 @@ internal static class HeadroomReserve
         Arena arena = pool.Core.Arena;
         int reserve = pool.GetStatistics().MappingReserve;
         Console.WriteLine($"vm.max_map_count {max}, reserve {reserve}; the process starts with {ProcessMemory.CountMappings()} mappings");
+        // The runtime's W^X maps JIT code through a memfd named "doublemapper": with W^X off (an inherited
+        // DOTNET_EnableWriteXorExecute=0, say) the runtime needs fewer mappings and the test would prove less.
+        int doubleMapped = File.ReadLines("/proc/self/maps").Count(line => line.Contains("doublemapper", StringComparison.Ordinal));
+        Checks.That(doubleMapped > 0, "W^X is off: no doublemapper mapping in /proc/self/maps (is DOTNET_EnableWriteXorExecute=0 set?)");
+        Console.WriteLine($"W^X on: {doubleMapped} doublemapper mappings");
 
         var held = new List<NativeBuffer<byte>>();
         foreach (int headroom in new[] { reserve + 40, Math.Max(8, reserve / 3) })

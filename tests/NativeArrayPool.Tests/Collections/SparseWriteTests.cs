@@ -200,4 +200,22 @@ public class SparseWriteTests(ITestOutputHelper output)
                 Assert.Equal(7, all[^1]);
         }).QuickCheckThrowOnFailure();
     }
+
+    /// <summary>Capacity past the largest buffer is an argument error naming the parameter, and leaves the collections as they were.</summary>
+    [Fact]
+    public void List_and_writer_capacity_past_the_largest_buffer_is_refused_clearly()
+    {
+        using var pool = NativeArrayPool<long>.Create();
+        using var list = new NativeList<long>(pool);
+        list.Add(1);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => list.EnsureCapacity(NativeArrayPool<long>.MaxLength + 1));
+        Assert.Equal("capacity", e.ParamName);
+        Assert.Throws<ArgumentOutOfRangeException>(() => list.EnsureCapacity(long.MaxValue));
+        Assert.Equal(1, list.Count);
+        Assert.Equal(1, list[0]);
+        using var writer = new NativeBufferWriter<long>(pool);
+        writer.Write([2L]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => writer.GetSpan(-1));
+        Assert.Equal(2, writer.WrittenSpan[0]);
+    }
 }

@@ -42,10 +42,14 @@ internal static class HeadroomReserve
             int after = ProcessMemory.CountMappings();
             Console.WriteLine($"headroom {max - before}: {served} operations served, {refused} refused cleanly; " +
                               $"the pool's own mappings {ownBefore} → {arena.KernelMappings}; headroom after {max - after}, lowest seen {lowest}");
+            // What the pool took must fit in the headroom above the reserve. The process's lowest headroom is no
+            // measure of that: the runtime's own mappings during the drive (JIT, the second thread, GC regions; about
+            // 30 here) come out of the reserve, which is what it is for, so the lowest seen was 226–246 at 297.
+            int taken = arena.KernelMappings - ownBefore;
             if (headroom < reserve)
-                Checks.That(arena.KernelMappings <= ownBefore, $"below the reserve the pool went from {ownBefore} to {arena.KernelMappings} mappings");
+                Checks.That(taken <= 0, $"below the reserve the pool went from {ownBefore} to {arena.KernelMappings} mappings");
             else
-                Checks.That(lowest >= reserve - 32, $"the process's headroom fell to {lowest}, well below the reserve of {reserve}");
+                Checks.That(taken <= (max - before) - reserve, $"the pool took {taken} mappings with {max - before} of headroom: more than the {max - before - reserve} above the reserve of {reserve}");
         }
 
         // The runtime still has room of its own: new code, a new thread, 100 MiB more heap.

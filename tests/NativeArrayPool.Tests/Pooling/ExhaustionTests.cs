@@ -93,6 +93,7 @@ public class ExhaustionTests
         Assert.Matches(@"rented \d+ × 64 MiB before a refusal: The pool could not map 67108864 bytes of address space \(ENOMEM\)", output);
         Assert.Matches(@"the process's address space is limited to \d+ bytes \(RLIMIT_AS, ulimit -v\) and the pool has \d+ of them mapped", output);
         Assert.Contains("growth 64 MiB → 64 GiB refused", output);
+        Assert.Contains("stream write at 64 GiB refused: the stream kept its 3 bytes", output);
         Assert.Contains("a 64 MiB rent and a growth to 128 MiB were served", output);
         Assert.EndsWith("PASS", output.TrimEnd());
     }

@@ -183,4 +183,25 @@ public class MappingReserveTests
         Assert.Equal(6, writer.WrittenSpan[1]);
         Assert.Equal(2, stream.Length);
     }
+
+    /// <summary>Where the process's count cannot be read (no /proc), only the budget applies: nothing is refused for the reserve.</summary>
+    [LinuxFact]
+    public void Without_a_readable_process_count_the_reserve_refuses_nothing()
+    {
+        (NativeArrayPool<byte> pool, FaultInjectingVirtualMemory os) = Create(reserve: 100);
+        using var _ = pool;
+        os.ProcessMappings = () => -1;
+        var held = new List<NativeBuffer<byte>>();
+        for (int i = 0; i < 8; i++)
+        {
+            NativeBuffer<byte> b = pool.Rent(8 * MiB);
+            pool.Resize(ref b, 16 * MiB);
+            held.Add(b);
+        }
+        NativePoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(0, stats.DeclinedByMappingReserve);
+        Assert.True(os.ProcessMappingCounts > 0, "the count was never asked for");
+        foreach (NativeBuffer<byte> b in held)
+            pool.Return(b);
+    }
 }

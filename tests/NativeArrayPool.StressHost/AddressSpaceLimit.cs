@@ -61,6 +61,28 @@ internal static class AddressSpaceLimit
             Checks.Verify(held[i], i, 4 * KiB, $"buffer {i} after the refusals");
         Console.WriteLine($"growth 64 MiB → 64 GiB refused: {growthRefusal}");
 
+        // 2b. A stream written 64 GiB past its end needs that much address space: refused clearly, the stream unchanged.
+        using (var stream = new NativeMemoryStream(pool))
+        {
+            stream.Write([1, 2, 3]);
+            stream.Seek(1L << 36, SeekOrigin.Begin);
+            string? seekRefusal = null;
+            try
+            {
+                stream.WriteByte(4);
+            }
+            catch (InsufficientMemoryException e)
+            {
+                seekRefusal = e.Message;
+            }
+            Checks.That(seekRefusal is not null, "a write 64 GiB past the stream's end was served under the limit");
+            Checks.That(seekRefusal!.Contains("RLIMIT_AS", StringComparison.Ordinal), "the stream's refusal does not name the address-space limit");
+            Checks.That(stream.Length == 3, $"the refused write changed the stream's length to {stream.Length}");
+            stream.Position = 0;
+            Checks.That(stream.ReadByte() == 1 && stream.ReadByte() == 2 && stream.ReadByte() == 3, "the refused write changed the stream's bytes");
+            Console.WriteLine("stream write at 64 GiB refused: the stream kept its 3 bytes");
+        }
+
         // 3. Smaller requests from free space still work at the limit.
         NativeBuffer<byte> small = pool.Rent(4 * KiB);
         Checks.Fill(small, 9999, 0, small.Length);

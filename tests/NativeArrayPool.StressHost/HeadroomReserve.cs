@@ -24,6 +24,11 @@ internal static class HeadroomReserve
         Arena arena = pool.Core.Arena;
         int reserve = pool.GetStatistics().MappingReserve;
         Console.WriteLine($"vm.max_map_count {max}, reserve {reserve}; the process starts with {ProcessMemory.CountMappings()} mappings");
+        // The runtime's W^X maps JIT code through a memfd named "doublemapper": with W^X off (an inherited
+        // DOTNET_EnableWriteXorExecute=0, say) the runtime needs fewer mappings and the test would prove less.
+        int doubleMapped = File.ReadLines("/proc/self/maps").Count(line => line.Contains("doublemapper", StringComparison.Ordinal));
+        Checks.That(doubleMapped > 0, "W^X is off: no doublemapper mapping in /proc/self/maps (is DOTNET_EnableWriteXorExecute=0 set?)");
+        Console.WriteLine($"W^X on: {doubleMapped} doublemapper mappings");
 
         var held = new List<NativeBuffer<byte>>();
         foreach (int headroom in new[] { reserve + 40, Math.Max(8, reserve / 3) })
@@ -37,10 +42,14 @@ internal static class HeadroomReserve
             int after = ProcessMemory.CountMappings();
             Console.WriteLine($"headroom {max - before}: {served} operations served, {refused} refused cleanly; " +
                               $"the pool's own mappings {ownBefore} → {arena.KernelMappings}; headroom after {max - after}, lowest seen {lowest}");
+            // What the pool took must fit in the headroom above the reserve. The process's lowest headroom is no
+            // measure of that: the runtime's own mappings during the drive (JIT, the second thread, GC regions; about
+            // 30 here) come out of the reserve, which is what it is for, so the lowest seen was 226–246 at 297.
+            int taken = arena.KernelMappings - ownBefore;
             if (headroom < reserve)
-                Checks.That(arena.KernelMappings <= ownBefore, $"below the reserve the pool went from {ownBefore} to {arena.KernelMappings} mappings");
+                Checks.That(taken <= 0, $"below the reserve the pool went from {ownBefore} to {arena.KernelMappings} mappings");
             else
-                Checks.That(lowest >= reserve - 32, $"the process's headroom fell to {lowest}, well below the reserve of {reserve}");
+                Checks.That(taken <= (max - before) - reserve, $"the pool took {taken} mappings with {max - before} of headroom: more than the {max - before - reserve} above the reserve of {reserve}");
         }
 
         // The runtime still has room of its own: new code, a new thread, 100 MiB more heap.

@@ -1,6 +1,6 @@
 using NativeBuffers.StressHost;
 
-// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom
+// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve
 // Exit code 0: every check held. 1: a check failed (the reason is on stdout). Anything else: the process died.
 try
 {
@@ -8,6 +8,7 @@ try
          : args.Length > 0 && args[0] == "addressspace" ? AddressSpaceLimit.Run()
          : args.Length > 0 && args[0] == "runtimeneeds" ? RuntimeNeeds.Run(args)
          : args.Length > 0 && args[0] == "headroom" ? HeadroomReserve.Run()
+         : args.Length > 0 && args[0] == "sharedreserve" ? SharedReserve.Run()
          : Usage();
 }
 catch (CheckFailedException e)
@@ -18,6 +19,6 @@ catch (CheckFailedException e)
 
 static int Usage()
 {
-    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom");
+    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve");
     return 2;
 }

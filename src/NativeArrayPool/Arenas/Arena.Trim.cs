@@ -5,7 +5,8 @@ namespace NativeBuffers.Arenas;
 // Giving memory back without giving address space back: the pages of free blocks (and of empty slabs) are
 // discarded with madvise(MADV_DONTNEED). The range stays mapped and read-write, so no VMA is split and the
 // kernel-mapping model is unchanged; the next touch faults in a zero page. Unmapping whole empty
-// reservations is ReleaseUnused's job (Arena.cs); this file handles the memory that stays reserved.
+// reservations is ReleaseUnused's job (Arena.cs); this file handles the memory that stays reserved. The one
+// exception to "no VMA changes" is Reknit: a reservation that holds no data is mapped afresh as one mapping.
 //
 // A reservation's FreeVersion moves on with every free, so a discard pass skips reservations where nothing
 // was freed since their last discard. Idle trimming uses the same version as a clock-free change detector:
@@ -33,7 +34,10 @@ internal partial class Arena
         {
             if (_disposed)
                 return 0;
-            long bytes = DiscardFreeBlocks(_small, idleOnly, now, idleTicks) + DiscardFreeBlocks(_huge, idleOnly, now, idleTicks);
+            long bytes = 0;
+            if (!idleOnly)
+                bytes += Reknit(_small) + Reknit(_huge);
+            bytes += DiscardFreeBlocks(_small, idleOnly, now, idleTicks) + DiscardFreeBlocks(_huge, idleOnly, now, idleTicks);
             if (!idleOnly)
             {
                 // Empty slabs (one per class is kept to absorb churn) are discarded by explicit and pressure trims only:
@@ -52,6 +56,55 @@ internal partial class Arena
             BytesDiscarded += bytes;
             return bytes;
         }
+    }
+
+    /// <summary>
+    /// Maps afresh, as one mapping, every reservation that holds no data (only free blocks and empty slabs) but is
+    /// several kernel mappings by the model. Returns the bytes whose pages that discarded.
+    /// </summary>
+    /// <remarks>
+    /// A reservation emptied after moves is pieces mapped again at different times. The kernel merges such pieces
+    /// whenever their anon_vmas allow it, which the model cannot see: it counts them apart (it must never count
+    /// fewer mappings than the kernel has), so after a trim it read up to 3× the kernel's count (6 against 2,
+    /// MappingModelHonestyTests). One mmap over the whole range (the unmapped page on each side keeps it from
+    /// merging with anything) makes it one mapping for both, gives the process back the mappings the pieces still
+    /// cost, and discards the pages as madvise would. Explicit and pressure trims only, like empty slabs.
+    /// </remarks>
+    private long Reknit(Space space)
+    {
+        long bytes = 0;
+        foreach (Reservation reservation in space.Reservations)
+        {
+            if (reservation.VmaCount <= 1 || !HoldsNoData(reservation, out List<Slab> emptySlabs) || reservation.IslandsAndHoles.Count > 0)
+                continue;
+            // A failed mmap leaves the old mappings in place, pages and all: the ordinary discard below handles them.
+            if (!_os.ReplaceWithFreshPages(reservation.Base, (nuint)reservation.Size, reservation.HugePages).IsSuccess)
+                continue;
+            reservation.MarkFresh(0, reservation.Size);
+            foreach (Slab slab in emptySlabs)
+                slab.PagesDiscarded = true;
+            reservation.DiscardedVersion = reservation.FreeVersion;
+            reservation.MayHoldResidentFree = false;
+            bytes += reservation.Size;
+        }
+        return bytes;
+    }
+
+    /// <summary>Whether every block of <paramref name="reservation"/> is free or an empty slab (listed in <paramref name="emptySlabs"/>).</summary>
+    private bool HoldsNoData(Reservation reservation, out List<Slab> emptySlabs)
+    {
+        emptySlabs = new List<Slab>();
+        long slabBytes = 0;
+        foreach (Slab slab in _slabs)
+        {
+            if (slab.Reservation != reservation)
+                continue;
+            if (!slab.IsEmpty)
+                return false;
+            emptySlabs.Add(slab);
+            slabBytes += reservation.BlockBytes(slab.Order);
+        }
+        return reservation.FreeBytes + slabBytes == reservation.Size;
     }
 
     private long DiscardFreeBlocks(Space space, bool idleOnly, long now, long idleTicks)

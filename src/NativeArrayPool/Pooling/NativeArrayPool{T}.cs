@@ -248,8 +248,9 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     /// <summary>
     /// Gives unused memory back to the OS: flushes this thread's cache (other threads flush on their next rent
     /// that misses their cache), unmaps reservations that hold no buffer, and discards the pages of the free
-    /// memory that stays reserved (madvise; the address space stays, the memory is no longer resident).
-    /// Rented buffers are untouched. Returns the bytes given back: address space unmapped plus free memory
+    /// memory that stays reserved (madvise; the address space stays, the memory is no longer resident). A
+    /// reservation that holds no buffer but has been split into several kernel mappings by page moves is mapped
+    /// afresh as one, giving those mappings back to the process. Rented buffers are untouched. Returns the bytes given back: address space unmapped plus free memory
     /// discarded (free memory that was never touched counts too, as the pool cannot tell).
     /// </summary>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>

@@ -140,4 +140,68 @@ public class MappingReserveTests
         Assert.Equal(0, os.ProcessMappingCounts);
         Assert.Equal(0, pool.GetStatistics().DeclinedByMappingReserve);
     }
+
+    /// <summary>
+    /// The collections below the reserve: growth that needs a new mapping is refused with the reserve's exception,
+    /// and the list, writer and stream keep what they held and keep working within what they have.
+    /// </summary>
+    [LinuxFact]
+    public void Below_the_reserve_collection_growth_is_refused_and_the_collections_keep_their_contents()
+    {
+        (NativeArrayPool<byte> pool, FaultInjectingVirtualMemory os) = Create(reserve: 100);
+        using var _ = pool;
+        os.ProcessMappings = LeaveHeadroom(pool, 101); // room for the first reservation, then the reserve is reached
+        using var list = new NativeList<byte>(pool);
+        using var writer = new NativeBufferWriter<byte>(pool);
+        using var stream = new NativeMemoryStream(pool);
+        list.Add(1);
+        writer.GetSpan(1)[0] = 2;
+        writer.Advance(1);
+        stream.WriteByte(3);
+        Assert.Equal(1, pool.GetStatistics().KernelMappings);
+
+        var refused = new List<InsufficientMemoryException>
+        {
+            Assert.Throws<InsufficientMemoryException>(() => list.EnsureCapacity(64 * MiB)),
+            Assert.Throws<InsufficientMemoryException>(() => writer.GetSpan((int)(64 * MiB))),
+            Assert.Throws<InsufficientMemoryException>(() => { stream.Seek(1L << 30, SeekOrigin.Begin); stream.WriteByte(4); }),
+            Assert.Throws<InsufficientMemoryException>(() => stream.SetLength(1L << 30)),
+        };
+        Assert.All(refused, e => Assert.Contains("mapping reserve of 100", e.Message));
+        Assert.Equal(1, list.Count);
+        Assert.Equal(1, list[0]);
+        Assert.Equal(2, writer.WrittenSpan[0]);
+        Assert.Equal(1, stream.Length);
+        stream.Position = 0;
+        Assert.Equal(3, stream.ReadByte());
+
+        // Growth within the pool's existing reservation is still served.
+        list.Add(5);
+        writer.Write([6]);
+        stream.WriteByte(7);
+        Assert.Equal(5, list[1]);
+        Assert.Equal(6, writer.WrittenSpan[1]);
+        Assert.Equal(2, stream.Length);
+    }
+
+    /// <summary>Where the process's count cannot be read (no /proc), only the budget applies: nothing is refused for the reserve.</summary>
+    [LinuxFact]
+    public void Without_a_readable_process_count_the_reserve_refuses_nothing()
+    {
+        (NativeArrayPool<byte> pool, FaultInjectingVirtualMemory os) = Create(reserve: 100);
+        using var _ = pool;
+        os.ProcessMappings = () => -1;
+        var held = new List<NativeBuffer<byte>>();
+        for (int i = 0; i < 8; i++)
+        {
+            NativeBuffer<byte> b = pool.Rent(8 * MiB);
+            pool.Resize(ref b, 16 * MiB);
+            held.Add(b);
+        }
+        NativePoolStatistics stats = pool.GetStatistics();
+        Assert.Equal(0, stats.DeclinedByMappingReserve);
+        Assert.True(os.ProcessMappingCounts > 0, "the count was never asked for");
+        foreach (NativeBuffer<byte> b in held)
+            pool.Return(b);
+    }
 }

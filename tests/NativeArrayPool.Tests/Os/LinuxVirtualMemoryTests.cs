@@ -16,14 +16,12 @@ public class LinuxVirtualMemoryTests
     /// as one line of /proc/self/maps). The mapping model counts one per reservation, so a reservation must be
     /// made with an unmapped page on each side: then no two reservations are ever one mapping.
     /// </summary>
-    [Theory]
+    [LinuxTheory]
     [InlineData(2 * MiB, 2 * MiB, false)]
     [InlineData(64 * MiB, 64 * MiB, true)]
     [InlineData(64 * 1024, 4096, false)]
     public unsafe void Reservations_made_one_after_another_never_touch(long size, long alignment, bool hugePages)
     {
-        if (!LinuxVirtualMemory.IsAvailable())
-            return;
         VirtualMemory os = LinuxVirtualMemory.Instance;
         long page = (long)os.PageSize;
         var reserved = new List<nint>();

@@ -92,6 +92,36 @@ public class EnvironmentOptionsTests
         pool.Return(again);
     }
 
+    /// <summary>
+    /// The variable in a real process environment, not a lookup: the shared pool of a fresh process takes the reserve
+    /// and acts on it. A reserve above vm.max_map_count leaves the pool no mapping to add, so a 64 MiB rent is refused
+    /// naming the reserve; the default serves it.
+    /// </summary>
+    [Trait(Layer.Trait, Layer.Linux)] // the reserve applies to the Linux backend only
+    [LinuxFact]
+    public void The_mapping_reserve_variable_reaches_the_shared_pool_of_a_new_process()
+    {
+        (int exitCode, string output) = StressHostProcess.Run("sharedreserve", new Dictionary<string, string>
+        {
+            ["NATIVEARRAYPOOL_MAPPINGRESERVE"] = "1000000",
+            ["NATIVEARRAYPOOL_BACKEND"] = "Linux",
+        }, TimeSpan.FromMinutes(1));
+        Assert.True(exitCode == 0, $"the child exited with {exitCode}:\n{output}");
+        Assert.Contains("MappingReserve = 1000000", output);
+        Assert.Contains("rent 64 MiB: refused:", output);
+        Assert.Contains("mapping reserve of 1000000", output);
+        Assert.Contains("vm.max_map_count", output);
+
+        (exitCode, output) = StressHostProcess.Run("sharedreserve", new Dictionary<string, string>
+        {
+            ["NATIVEARRAYPOOL_MAPPINGRESERVE"] = "",
+            ["NATIVEARRAYPOOL_BACKEND"] = "Linux",
+        }, TimeSpan.FromMinutes(1));
+        Assert.True(exitCode == 0, $"the child exited with {exitCode}:\n{output}");
+        Assert.Contains($"MappingReserve = {NativePoolOptions.DefaultMappingReserve}", output);
+        Assert.Contains("rent 64 MiB: served", output);
+    }
+
     [Theory]
     [InlineData("500ms", 500)]
     [InlineData("30s", 30_000)]

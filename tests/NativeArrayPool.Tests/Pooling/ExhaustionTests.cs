@@ -64,9 +64,15 @@ public class ExhaustionTests
     {
         // The runtime at its defaults (W^X on, tiered compilation on): what production runs, and what died here
         // (SIGSEGV, or "Failed to create RW mapping for RX memory") when the pool took the last mappings.
-        (int exitCode, string output) = StressHostProcess.Run("headroom", new Dictionary<string, string>(), TimeSpan.FromMinutes(3));
+        // Set, not inherited: a DOTNET_EnableWriteXorExecute=0 in the test host's environment must not turn W^X off here.
+        (int exitCode, string output) = StressHostProcess.Run("headroom", new Dictionary<string, string>
+        {
+            ["DOTNET_EnableWriteXorExecute"] = "1",
+            ["DOTNET_TieredCompilation"] = "1",
+        }, TimeSpan.FromMinutes(3));
         _output.WriteLine(output);
         Assert.True(exitCode == 0, $"the child exited with {exitCode}:\n{output}");
+        Assert.Matches(@"W\^X on: [1-9]\d* doublemapper mappings", output);
         Assert.Matches(@"headroom \d+: \d+ operations served, [1-9]\d* refused cleanly", output);
         Assert.Contains("JIT of a new instantiation", output);
         Assert.Contains("a thread and 100 MiB of heap: done", output);
@@ -87,6 +93,7 @@ public class ExhaustionTests
         Assert.Matches(@"rented \d+ × 64 MiB before a refusal: The pool could not map 67108864 bytes of address space \(ENOMEM\)", output);
         Assert.Matches(@"the process's address space is limited to \d+ bytes \(RLIMIT_AS, ulimit -v\) and the pool has \d+ of them mapped", output);
         Assert.Contains("growth 64 MiB → 64 GiB refused", output);
+        Assert.Contains("stream write at 64 GiB refused: the stream kept its 3 bytes", output);
         Assert.Contains("a 64 MiB rent and a growth to 128 MiB were served", output);
         Assert.EndsWith("PASS", output.TrimEnd());
     }

@@ -32,11 +32,7 @@ public static partial class ProfileDriver
         string pool = args.Length > 1 ? args[1] : "native";
         int size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4096;
         long pairs = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 20_000_000;
-        for (int round = 0; round < 300; round++)
-        {
-            Loop(pool, size, 10_000);
-            Thread.Sleep(1);
-        }
+        WarmUp(pool, size);
         using var start = new Barrier(2);
         const int Rounds = 7;
         double best1 = double.MaxValue, best2 = double.MaxValue;
@@ -304,11 +300,7 @@ public static partial class ProfileDriver
         string pool = args.Length > 1 ? args[1] : "native";
         int size = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 4096;
         long pairs = args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 2_000_000;
-        for (int round = 0; round < 300; round++)
-        {
-            Loop(pool, size, 10_000);
-            Thread.Sleep(1);
-        }
+        WarmUp(pool, size);
         var line = new System.Text.StringBuilder();
         for (int pad = 0; pad < 4096; pad += 64)
         {

@@ -292,6 +292,54 @@ public static partial class ProfileDriver
     }
 
     /// <summary>
+    /// <c>ratio A B SIZE PAIRS [ROUNDS]</c>: the bare loops of pools A and B (any two of the <c>loop</c> verb's pools) in
+    /// one process, alternating round by round (ABBA order, so neither always runs first), each round PAIRS pairs.
+    /// Prints each pool's best and median ns per pair and the median and spread of the per-round ratio A/B. On this VM
+    /// a CPU runs the same loop at one speed for a while and then at another (ArrayPool's pair at about 6.3 ns or about
+    /// 10 ns, with the host's load); separate processes land in different windows, but two rounds a few milliseconds
+    /// apart share one, so the per-round ratio holds still where the times do not.
+    /// </summary>
+    public static int RunRatio(string[] args)
+    {
+        string first = args.Length > 1 ? args[1] : "native";
+        string second = args.Length > 2 ? args[2] : "arraypool";
+        int size = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 4096;
+        long pairs = args.Length > 4 ? long.Parse(args[4], CultureInfo.InvariantCulture) : 2_000_000;
+        int rounds = args.Length > 5 ? int.Parse(args[5], CultureInfo.InvariantCulture) : 40;
+        WarmUp(first, size);
+        WarmUp(second, size);
+        var a = new double[rounds];
+        var b = new double[rounds];
+        var ratio = new double[rounds];
+        for (int round = 0; round < rounds; round++)
+        {
+            bool aFirst = round % 2 == 0;
+            double ta = 0, tb = 0;
+            for (int leg = 0; leg < 2; leg++)
+            {
+                bool runA = (leg == 0) == aFirst;
+                long start = Stopwatch.GetTimestamp();
+                Loop(runA ? first : second, size, pairs);
+                double ns = Stopwatch.GetElapsedTime(start).TotalNanoseconds / pairs;
+                if (runA)
+                    ta = ns;
+                else
+                    tb = ns;
+            }
+            a[round] = ta;
+            b[round] = tb;
+            ratio[round] = ta / tb;
+        }
+        Array.Sort(a);
+        Array.Sort(b);
+        Array.Sort(ratio);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{first}/{second} size={size}: {first} best {a[0]:F2} median {a[rounds / 2]:F2} ns, {second} best {b[0]:F2} median {b[rounds / 2]:F2} ns; " +
+            $"ratio median {ratio[rounds / 2]:F3} (quartiles {ratio[rounds / 4]:F3}-{ratio[3 * rounds / 4]:F3}, {rounds} rounds of {pairs} pairs each)"));
+        return 0;
+    }
+
+    /// <summary>
     /// <c>stackscan native|arraypool SIZE PAIRS</c>: the bare loop on one thread at a time, each with its stack moved down by
     /// another multiple of 64 bytes (0 to 4,032): the best ns per pair at each offset, in one process.
     /// </summary>

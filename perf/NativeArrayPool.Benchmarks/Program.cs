@@ -8,8 +8,11 @@ namespace NativeBuffers.Benchmarks;
 /// <list type="bullet">
 /// <item><c>--quick</c>: short jobs (a few seconds per scenario) for a rough table; see perf/run-quick.sh.</item>
 /// <item><c>--dry</c>: one invocation per benchmark, no warm-up: proves the suite still runs (CI).</item>
+/// <item><c>--launches N</c>: N processes per nanosecond-scale case instead of one. A process on this VM lands in a fast or
+/// a slow mode and stays there (docs/benchmarks.md), so one process per figure is a coin toss; read the Min column.</item>
 /// <item><c>loop native|guarded|arraypool SIZE N</c>: a bare Rent+Return loop for perf stat / callgrind / JitDisasm.</item>
 /// <item><c>append [runs]</c>: the native append run by run with the growth paths it took.</item>
+/// <item><c>ratio A B SIZE PAIRS [ROUNDS]</c>: two pools' bare loops alternating in one process, and their per-round ratio.</item>
 /// <item><c>scaling native|arraypool SIZE PAIRS</c>: the bare loop on one thread and on two, and the scaling.</item>
 /// <item><c>resize [runs]</c>: one 1 GiB → 2 GiB Resize per run, timed, with the growth path it took.</item>
 /// <item><c>resize-chain [runs] [written|cold]</c>: 1 MiB → 2 GiB by doubling, each step timed, with its path, alignment and faults.</item>
@@ -32,20 +35,24 @@ public static class Program
             return ProfileDriver.RunResizeChain(args);
         if (args.Length > 0 && args[0] == ProfileDriver.ScalingVerb)
             return ProfileDriver.RunScaling(args);
+        if (args.Length > 0 && args[0] == "ratio")
+            return ProfileDriver.RunRatio(args);
         if (args.Length > 0 && args[0] == "stackscan")
             return ProfileDriver.RunStackScan(args);
         if (args.Length > 0 && args[0] == "churn")
             return ChurnReport.Run(args.Skip(1).ToArray());
 
         var rest = new List<string>();
-        foreach (string arg in args)
+        for (int i = 0; i < args.Length; i++)
         {
-            if (arg == "--quick")
+            if (args[i] == "--quick")
                 SuiteJobs.Mode = SuiteMode.Quick;
-            else if (arg == "--dry")
+            else if (args[i] == "--dry")
                 SuiteJobs.Mode = SuiteMode.Dry;
+            else if (args[i] == "--launches" && i + 1 < args.Length)
+                SuiteJobs.MicroLaunches = int.Parse(args[++i], System.Globalization.CultureInfo.InvariantCulture);
             else
-                rest.Add(arg);
+                rest.Add(args[i]);
         }
         // Jobs come from the [MicroJob]/[HeavyJob] attributes, which read SuiteJobs.Mode; the global config adds none.
         IConfig config = DefaultConfig.Instance.WithOptions(ConfigOptions.DisableLogFile);

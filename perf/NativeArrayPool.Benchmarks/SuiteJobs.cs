@@ -16,12 +16,15 @@ public static class SuiteJobs
 {
     public static SuiteMode Mode = SuiteMode.Full;
 
+    /// <summary>Processes per nanosecond-scale case (<c>--launches N</c>); one unless asked.</summary>
+    public static int MicroLaunches = 1;
+
     public static Job Micro() => Mode switch
     {
         SuiteMode.Dry => Job.Dry.WithId("Dry"),
-        SuiteMode.Quick => Job.Default.WithId("Quick").WithLaunchCount(1).WithWarmupCount(3).WithIterationCount(5)
+        SuiteMode.Quick => Job.Default.WithId("Quick").WithLaunchCount(MicroLaunches).WithWarmupCount(3).WithIterationCount(5)
             .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(100)),
-        _ => Job.Default.WithId("Micro").WithLaunchCount(1).WithWarmupCount(4).WithIterationCount(10),
+        _ => Job.Default.WithId("Micro").WithLaunchCount(MicroLaunches).WithWarmupCount(4).WithIterationCount(10),
     };
 
     public static Job Heavy() => Mode switch

@@ -16,6 +16,7 @@ namespace NativeBuffers.Benchmarks;
 /// this program) measured 1.98–2.00×. The worker only spins after work, so it is asleep in the one-thread runs.
 /// </summary>
 [MicroJob]
+[MinColumn]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory, BenchmarkLogicalGroupRule.ByParams)]
 [CategoriesColumn]
 public class ThreadScalingBenchmarks

@@ -41,15 +41,15 @@ internal static class SizeClasses
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static int ClassOf(long bytes)
     {
+        // A page or more first: one compare on the way to the common large classes, and a request of exactly a page
+        // (the commonest size there is) takes the two-instruction formula, which gives the small one's answer (28).
+        if (bytes >= PageSize)
+            return PageClass + (BitOperations.Log2((ulong)(bytes - 1)) + 1 - 12);
         if (bytes <= MinSize)
             return 0;
-        if (bytes <= PageSize)
-        {
-            int k = BitOperations.Log2((ulong)(bytes - 1));
-            int j = (int)((bytes - 1 - (1L << k)) >> (k - 2)) + 1;
-            return 4 * (k - 5) + j;
-        }
-        return PageClass + (BitOperations.Log2((ulong)(bytes - 1)) + 1 - 12);
+        int k = BitOperations.Log2((ulong)(bytes - 1));
+        int j = (int)((bytes - 1 - (1L << k)) >> (k - 2)) + 1;
+        return 4 * (k - 5) + j;
     }
 
     /// <summary>The size in bytes of class <paramref name="index"/>: 2^k + j·2^(k−2) below a page, 2^(12+index−28) from a page.</summary>

@@ -89,11 +89,12 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public NativeBuffer<T> Rent(long minimumLength)
     {
-        ThreadCache cache = _core.GetCache();
+        PoolCore core = _core; // one load of the field, in a register: the stores between would make the JIT read it again
+        ThreadCache cache = core.GetCache();
         if ((ulong)minimumLength - 1 >= (ulong)MaxLength)
             return RentUnusual(minimumLength);
         int sizeClass = SizeClasses.ClassOf(minimumLength * Unsafe.SizeOf<T>());
-        Allocation allocation = _core.Rent(cache, sizeClass, out int generation);
+        Allocation allocation = core.Rent(cache, sizeClass, out int generation);
         return new NativeBuffer<T>(allocation, allocation.Capacity / Unsafe.SizeOf<T>(), generation);
     }
 
@@ -159,13 +160,16 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Return(NativeBuffer<T> buffer, bool clearArray = false)
     {
+        PoolCore core = _core;
         Allocation? allocation = buffer._allocation;
-        if (allocation is null || buffer._length == 0 || allocation.Arena != _core.Arena)
+        // Length 0 is both a default lease (no record) and an empty one; every other lease has a record, so no null
+        // test is needed before reading its arena.
+        if (buffer._length == 0 || allocation!.Arena != core.Arena)
         {
             ReturnUnusual(buffer);
             return;
         }
-        _core.Return(allocation, buffer._generation, clearArray, nameof(buffer));
+        core.Return(allocation, buffer._generation, clearArray, nameof(buffer));
     }
 
     private void ReturnUnusual(NativeBuffer<T> buffer)

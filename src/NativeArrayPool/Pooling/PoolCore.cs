@@ -143,7 +143,7 @@ internal sealed partial class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public Allocation Rent(ThreadCache cache, int sizeClass, out int generation)
     {
-        Allocation? allocation = cache.TryRent(sizeClass) ?? RentSlow(cache, sizeClass);
+        Allocation allocation = cache.Rent(sizeClass);
         generation = allocation.Generation + 1;
         Volatile.Write(ref allocation.Generation, generation);
         // After publishing the lease: a disposed pool's caches still hold records of memory that is unmapped or
@@ -164,8 +164,9 @@ internal sealed partial class PoolCore : IDisposable
         ThrowHelper.ThrowPoolDisposed();
     }
 
+    /// <summary>Rents from the arena what <paramref name="cache"/> could not serve, and counts it there.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Allocation RentSlow(ThreadCache cache, int sizeClass)
+    internal Allocation RentSlow(ThreadCache cache, int sizeClass)
     {
         if (!TryEnterOperation())
             ThrowHelper.ThrowPoolDisposed();

@@ -71,10 +71,32 @@ internal sealed class ThreadCache
         : 1;
 
     /// <summary>
-    /// The rent fast path: an allocation of <paramref name="sizeClass"/> from the cache, counted as rented; null on
-    /// a miss (then the caller rents elsewhere and calls <see cref="CountRent"/>).
+    /// Rents an allocation of <paramref name="sizeClass"/>, counted as rented: the class's hot one, else the spill's
+    /// top, else one from the arena (<see cref="PoolCore.RentSlow"/>, which counts it). Never null, so the inlined
+    /// fast path ends in one test of the hot slot and the code after it needs no second one.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public Allocation Rent(int sizeClass)
+    {
+        Bin[] bins = _bins;
+        if ((uint)sizeClass < (uint)bins.Length)
+        {
+            ref Bin bin = ref bins[sizeClass];
+            Allocation? allocation = bin.Hot;
+            if (allocation is not null)
+            {
+                bin.Hot = null;
+                bin.Rents++;
+                return allocation;
+            }
+        }
+        return RentMiss(sizeClass);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Allocation RentMiss(int sizeClass) => TryRent(sizeClass) ?? Core.RentSlow(this, sizeClass);
+
+    /// <summary>Rents from the cache alone: the class's hot allocation, else the spill's top, counted as rented; null when it holds none.</summary>
     public Allocation? TryRent(int sizeClass)
     {
         Bin[] bins = _bins;
@@ -109,7 +131,7 @@ internal sealed class ThreadCache
         _uncachedRentedBytes += allocation.Capacity;
     }
 
-    /// <summary>Takes back a rent counted by <see cref="TryRent"/> or <see cref="CountRent"/> that ended in an exception.</summary>
+    /// <summary>Takes back a rent counted by <see cref="Rent"/>, <see cref="TryRent"/> or <see cref="CountRent"/> that ended in an exception.</summary>
     public void UncountRent(Allocation allocation)
     {
         int sizeClass = allocation.SizeClass;
@@ -170,7 +192,6 @@ internal sealed class ThreadCache
         totals.ResizedBytes += Volatile.Read(ref ResizedBytes);
     }
 
-    [MethodImpl(MethodImplOptions.NoInlining)]
     private static Allocation? PopSpill(ref Bin bin)
     {
         int count = bin.Count;

@@ -46,4 +46,19 @@ public class SizeClassesTests
         Assert.Equal(SizeClasses.HugeSize, SizeClasses.SizeOf(SizeClasses.HugeClass));
         Assert.Equal(SizeClasses.MaxSize, SizeClasses.SizeOf(SizeClasses.MaxClass));
     }
+
+    /// <summary>
+    /// Every request up to two pages gets the smallest class that fits. ClassOf takes the page formula from exactly a
+    /// page on and the small one below it, so this covers both formulas and where they meet.
+    /// </summary>
+    [Fact]
+    public void Every_request_up_to_two_pages_gets_the_smallest_class_that_fits()
+    {
+        for (long bytes = 1; bytes <= 2 * SizeClasses.PageSize; bytes++)
+        {
+            int index = SizeClasses.ClassOf(bytes);
+            Assert.True(SizeClasses.SizeOf(index) >= bytes, $"{bytes} B got class {index} of {SizeClasses.SizeOf(index)} B");
+            Assert.True(index == 0 || SizeClasses.SizeOf(index - 1) < bytes, $"{bytes} B got class {index}, but {index - 1} fits");
+        }
+    }
 }

@@ -37,6 +37,42 @@ public class ThreadCacheStatisticsTests
         Assert.Equal(0, stats.InUseBytes);
     }
 
+    /// <summary>
+    /// A rent that finds the pool disposed is not counted, whichever path served it before the check: the cache's hot
+    /// slot, its spill stack (both counted there first, then taken back), or the arena (refused before counting);
+    /// with the cache and without, for a cached class and for one no cache holds.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Rents_refused_by_disposal_are_not_counted_whichever_path_served_them(bool threadCaches)
+    {
+        var pool = NativeArrayPool<byte>.Create(new NativePoolOptions { ThreadCaches = threadCaches });
+        long[] sizes = [100, 4096, 32L << 20];
+        foreach (long size in sizes)
+        {
+            // More than a class's cache holds, so the cache's hot slot and spill stack are full and the arena has the rest.
+            var buffers = Enumerable.Range(0, 20).Select(_ => pool.Rent(size)).ToList();
+            foreach (NativeBuffer<byte> buffer in buffers)
+                pool.Return(buffer);
+        }
+        NativeBuffer<byte> held = pool.Rent(4096);
+        NativePoolStatistics before = pool.GetStatistics();
+        pool.Dispose();
+
+        foreach (long size in sizes)
+        {
+            for (int i = 0; i < 20; i++)
+                Assert.Throws<ObjectDisposedException>(() => pool.Rent(size));
+        }
+        NativePoolStatistics after = pool.GetStatistics();
+        Assert.Equal(before.Rents, after.Rents);
+        Assert.Equal(before.BytesRented, after.BytesRented);
+        Assert.Equal(before.Returns, after.Returns);
+        Assert.Equal(4096, after.InUseBytes);
+        Assert.Throws<ObjectDisposedException>(() => pool.Return(held)); // the lease out at disposal ends here
+    }
+
     private static void Check(NativeArrayPool<byte> pool, long expectedRents, long expectedReturns)
     {
         NativePoolStatistics stats = pool.GetStatistics();

@@ -100,6 +100,43 @@ public class ThreadCacheTests
         pool.Core.Arena.Free(huge);
     }
 
+    /// <summary>
+    /// Rent never answers null: what the cache does not hold (an empty bin, a disabled cache, a class no cache holds)
+    /// comes from the arena, counted once, in the bin for a cached class and with its capacity for the others.
+    /// </summary>
+    [Theory]
+    [InlineData(true, 0)]
+    [InlineData(true, SizeClasses.PageClass)]
+    [InlineData(true, ThreadCache.LargestCachedClass + 1)]
+    [InlineData(false, 0)]
+    [InlineData(false, SizeClasses.PageClass)]
+    public void Rent_that_the_cache_cannot_serve_comes_from_the_arena_counted_once(bool enabled, int sizeClass)
+    {
+        using var pool = NativeArrayPool<byte>.Create();
+        var cache = NotFinalized(new ThreadCache(pool.Core, trimEpoch: 0, enabled));
+        Allocation cached = pool.Core.Arena.Allocate(sizeClass);
+        bool kept = cache.TryReturn(cached); // counted as returned either way; one not kept stays out of the arena until the end
+        Assert.Equal(enabled && sizeClass <= ThreadCache.LargestCachedClass, kept);
+
+        // The first rent takes what the cache kept, if it kept it; the second finds the bin empty.
+        Allocation first = cache.Rent(sizeClass);
+        Allocation second = cache.Rent(sizeClass);
+        Assert.NotSame(first, second);
+        Assert.Equal(kept, ReferenceEquals(first, cached));
+        Assert.Equal(sizeClass, second.SizeClass);
+        Assert.Equal(SizeClasses.SizeOf(sizeClass), second.Capacity);
+
+        var counts = new LeaseCounts();
+        cache.AddCountsTo(ref counts);
+        Assert.Equal(2, counts.Rents);
+        Assert.Equal(1, counts.Returns);
+        Assert.Equal(2 * SizeClasses.SizeOf(sizeClass), counts.RentedBytes);
+        pool.Core.Arena.Free(first);
+        pool.Core.Arena.Free(second);
+        if (!kept)
+            pool.Core.Arena.Free(cached);
+    }
+
     [Fact]
     public void Flush_hands_every_cached_buffer_back_to_the_arena()
     {

@@ -294,10 +294,10 @@ public static partial class ProfileDriver
     /// <summary>
     /// <c>ratio A B SIZE PAIRS [ROUNDS]</c>: the bare loops of pools A and B (any two of the <c>loop</c> verb's pools) in
     /// one process, alternating round by round (ABBA order, so neither always runs first), each round PAIRS pairs.
-    /// Prints each pool's best and median ns per pair and the median and spread of the per-round ratio A/B. On this VM
-    /// a CPU runs the same loop at one speed for a while and then at another (ArrayPool's pair at about 6.3 ns or about
-    /// 10 ns, with the host's load); separate processes land in different windows, but two rounds a few milliseconds
-    /// apart share one, so the per-round ratio holds still where the times do not.
+    /// Prints each pool's best and median ns per pair and the median and spread of the per-round ratio A/B. It was
+    /// built to cancel the VM's speed windows (both sides of a round share one); measured, it does not give a usable
+    /// ratio: each loop keeps a speed of its own per process, and which pool warms first moved the ratio between 0.95
+    /// and 1.17 (docs/benchmarks.md). Kept for looking at that; the published ratios are minimum-over-processes.
     /// </summary>
     public static int RunRatio(string[] args)
     {

@@ -90,11 +90,11 @@ public sealed class NativeArrayPool<T> : IDisposable where T : unmanaged
     public NativeBuffer<T> Rent(long minimumLength)
     {
         PoolCore core = _core; // one load of the field, in a register: the stores between would make the JIT read it again
-        ThreadCache cache = core.GetCache();
+        ThreadCache? sharedCache = PoolCore.ThreadSharedCache; // before the branch below: see PoolCore.ThreadSharedCache
         if ((ulong)minimumLength - 1 >= (ulong)MaxLength)
             return RentUnusual(minimumLength);
         int sizeClass = SizeClasses.ClassOf(minimumLength * Unsafe.SizeOf<T>());
-        Allocation allocation = core.Rent(cache, sizeClass, out int generation);
+        Allocation allocation = core.Rent(sharedCache, sizeClass, out int generation);
         return new NativeBuffer<T>(allocation, allocation.Capacity / Unsafe.SizeOf<T>(), generation);
     }
 

@@ -31,8 +31,9 @@ namespace NativeBuffers.Pooling;
 /// the operation: one that disposes the pool still waits for itself.) The fast paths
 /// (a rent or return through the thread cache) touch no memory and take no locked instruction; a rent checks the
 /// disposed flag after it has published its lease, and Dispose flushes every processor's stores before it looks,
-/// so either the rent sees the flag or Dispose sees the lease. Leases still out at disposal become orphans: ended
-/// for every accessor, but their memory stays mapped until each one is returned or disposed.
+/// so either the rent sees the flag or Dispose sees the lease (a return reads the flag after its store in the same
+/// way). The shared core, which cannot be disposed, skips both reads. Leases still out at disposal become orphans:
+/// ended for every accessor, but their memory stays mapped until each one is returned or disposed.
 /// Options beyond the default mode hook only the slow paths: <see cref="LeaseGuard"/> (Guarded; rents never take
 /// from its quarantine, and what a resize vacates goes there too),
 /// <see cref="LeaseTracker"/> (TrackLeases), ZeroOnRent; trimming and leak reports live in PoolCore.Trimming.cs
@@ -134,23 +135,46 @@ internal sealed partial class PoolCore : IDisposable
 
     /// <summary>Rents an allocation of <paramref name="sizeClass"/> and returns its new (odd) generation.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Allocation Rent(int sizeClass, out int generation) => Rent(GetCache(), sizeClass, out generation);
+    public Allocation Rent(int sizeClass, out int generation) => Rent(ThreadSharedCache, sizeClass, out generation);
 
     /// <summary>
-    /// Rents through <paramref name="cache"/>, which the caller took from <see cref="GetCache"/> before checking its
-    /// arguments, so that the thread-static read is on every path to a following Return (see GetCache).
+    /// The calling thread's cache of the shared pool, null until the thread first uses it. Callers read it before
+    /// checking their arguments, so that the thread-static read is on every path to a following Return (see
+    /// <see cref="GetCache"/>), and pass it to <see cref="Rent(ThreadCache?, int, out int)"/> whatever pool they use.
+    /// </summary>
+    internal static ThreadCache? ThreadSharedCache
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => t_sharedCache;
+    }
+
+    /// <summary>
+    /// Rents through the calling thread's cache: <paramref name="sharedCache"/> (<see cref="ThreadSharedCache"/>,
+    /// read by the caller) when this is the shared core and the thread has one, else the cache GetCache finds.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public Allocation Rent(ThreadCache cache, int sizeClass, out int generation)
+    public Allocation Rent(ThreadCache? sharedCache, int sizeClass, out int generation)
     {
-        Allocation allocation = cache.Rent(sizeClass);
-        generation = allocation.Generation + 1;
-        Volatile.Write(ref allocation.Generation, generation);
+        // The shared core is never disposed (its Dispose throws), so its rents skip the disposal check.
+        if (IsShared && sharedCache is not null)
+            return StartLease(sharedCache, sizeClass, out generation);
+        ThreadCache cache = GetCache();
+        Allocation allocation = StartLease(cache, sizeClass, out generation);
         // After publishing the lease: a disposed pool's caches still hold records of memory that is unmapped or
         // about to be. Either this read sees the flag, or Dispose (which flushes every processor's stores before it
         // looks at generations) sees this lease and keeps its memory; never neither.
         if (Volatile.Read(ref _disposed) != 0)
             RentAfterDisposal(cache, allocation, generation);
+        return allocation;
+    }
+
+    /// <summary>Takes an allocation from <paramref name="cache"/> and publishes its new (odd) generation.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Allocation StartLease(ThreadCache cache, int sizeClass, out int generation)
+    {
+        Allocation allocation = cache.Rent(sizeClass);
+        generation = allocation.Generation + 1;
+        Volatile.Write(ref allocation.Generation, generation);
         return allocation;
     }
 
@@ -217,12 +241,29 @@ internal sealed partial class PoolCore : IDisposable
             if (!TryRetire(allocation, generation))
                 ThrowStale(allocation, generation, paramName);
         }
+        else if (IsShared)
+        {
+            // The shared core is never disposed (its Dispose throws): a plain check and store end the lease.
+            if (!IsCurrent(allocation, generation))
+                ThrowStale(allocation, generation, paramName);
+            Volatile.Write(ref allocation.Generation, generation + 1);
+            (t_sharedCache ?? CreateCache()).TakeBack(allocation, this);
+            return;
+        }
         else if (!TryEndPlain(allocation, generation))
         {
             ThrowStale(allocation, generation, paramName);
         }
         TakeBack(allocation);
     }
+
+    /// <summary>
+    /// Whether (allocation, generation) is the current lease: the record still carries the lease's generation, and
+    /// that generation is odd (a forged even one, which would name a free allocation, never matches).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool IsCurrent(Allocation allocation, int generation) =>
+        ((allocation.Generation ^ generation) | (~generation & 1)) == 0;
 
     /// <summary>
     /// Ends the lease (allocation, generation) if it is current, in the pool's mode (see the remarks on the type),
@@ -239,7 +280,7 @@ internal sealed partial class PoolCore : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryEndPlain(Allocation allocation, int generation)
     {
-        if (((allocation.Generation ^ generation) | (~generation & 1)) != 0)
+        if (!IsCurrent(allocation, generation))
             return false;
         Volatile.Write(ref allocation.Generation, generation + 1);
         if (Volatile.Read(ref _disposed) != 0)
@@ -313,11 +354,7 @@ internal sealed partial class PoolCore : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void TakeBack(Allocation allocation)
-    {
-        if (!GetCache().TryReturn(allocation))
-            ReturnSlow(allocation);
-    }
+    private void TakeBack(Allocation allocation) => GetCache().TakeBack(allocation, this);
 
     /// <summary>
     /// Moves the allocation from the lease's generation to the next (even) one, if the lease is current. Leases
@@ -350,8 +387,9 @@ internal sealed partial class PoolCore : IDisposable
     /// <summary>Counts a misuse the pool facade detected before reaching the core (default, foreign or forged lease).</summary>
     public void NoteMisuse() => Interlocked.Increment(ref _misuseDetected);
 
+    /// <summary>Gives the arena an allocation the thread cache did not keep (no room, a class it does not hold, or no caches).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ReturnSlow(Allocation allocation)
+    internal void ReturnSlow(Allocation allocation)
     {
         if (NativeArrayPoolEventSource.Log.IsEnabled(EventLevel.Verbose, NativeArrayPoolEventSource.Keywords.Leases))
             NativeArrayPoolEventSource.Log.BufferReturned(Name, allocation.Capacity, allocation.SizeClass);

@@ -17,18 +17,31 @@ internal sealed class ThreadCache
     /// <summary>
     /// One size class's cache and counters. <see cref="Hot"/> is the allocation returned last: Rent and Return of
     /// the same class, the common case, touch only it (one load, one store). <see cref="Spill"/> holds the rest,
-    /// LIFO. <see cref="Rents"/> and <see cref="Returns"/> count this thread's leases of the class; their bytes are
-    /// derived (count × class size: an allocation of a cached class is always exactly its class's size), so a
-    /// Rent+Return pair updates two counters in the bin it touches anyway, and loads no capacity.
+    /// LIFO.
+    /// <para>Counters: a Rent+Return pair served by the hot slot updates one, <see cref="Returns"/>. Rents from the
+    /// hot slot are derived: every allocation that enters it (a return that found it empty) leaves it by such a rent,
+    /// or by a flush, or is still there. So they are <see cref="Returns"/> less the returns that did not stay in the
+    /// hot slot until a rent took them (<see cref="Unpaired"/>: pushed to the spill or the arena, or flushed), less
+    /// the one in the slot now. <see cref="OtherRents"/> counts the rest (from the spill or the arena, less rents
+    /// that ended in an exception). Bytes are derived as count × class size: an allocation of a cached class is
+    /// always exactly its class's size.</para>
     /// </summary>
     private struct Bin
     {
         public Allocation? Hot;
         public Allocation?[] Spill;
         public int Count;
-        public long Rents;
         public long Returns;
+        public long Unpaired;
+        public long OtherRents;
     }
+
+    /// <summary>
+    /// A bin's rents (see <see cref="Bin"/>), given its <paramref name="returns"/>. Read by another thread while the
+    /// owner works, each counter is whole but they may be from different moments: the sum is off by one for a moment.
+    /// </summary>
+    private static long RentsOf(ref Bin bin, long returns) =>
+        Volatile.Read(ref bin.OtherRents) + returns - Volatile.Read(ref bin.Unpaired) - (Volatile.Read(ref bin.Hot) is null ? 0 : 1);
 
     // One flat array (one bounds check on the fast path); empty when the cache is disabled, so every lookup misses.
     private readonly Bin[] _bins;
@@ -85,8 +98,7 @@ internal sealed class ThreadCache
             Allocation? allocation = bin.Hot;
             if (allocation is not null)
             {
-                bin.Hot = null;
-                bin.Rents++;
+                bin.Hot = null; // counted as derived (see Bin)
                 return allocation;
             }
         }
@@ -104,17 +116,14 @@ internal sealed class ThreadCache
             return null;
         ref Bin bin = ref bins[sizeClass];
         Allocation? allocation = bin.Hot;
-        if (allocation is null)
+        if (allocation is not null)
         {
-            allocation = PopSpill(ref bin);
-            if (allocation is null)
-                return null;
+            bin.Hot = null; // counted as derived (see Bin)
+            return allocation;
         }
-        else
-        {
-            bin.Hot = null;
-        }
-        bin.Rents++;
+        allocation = PopSpill(ref bin);
+        if (allocation is not null)
+            bin.OtherRents++;
         return allocation;
     }
 
@@ -124,7 +133,7 @@ internal sealed class ThreadCache
         int sizeClass = allocation.SizeClass;
         if ((uint)sizeClass < (uint)_bins.Length)
         {
-            _bins[sizeClass].Rents++;
+            _bins[sizeClass].OtherRents++;
             return;
         }
         _uncachedRents++;
@@ -137,7 +146,7 @@ internal sealed class ThreadCache
         int sizeClass = allocation.SizeClass;
         if ((uint)sizeClass < (uint)_bins.Length)
         {
-            _bins[sizeClass].Rents--;
+            _bins[sizeClass].OtherRents--; // whichever path served it: only the sum of the counters matters
             return;
         }
         _uncachedRents--;
@@ -163,6 +172,14 @@ internal sealed class ThreadCache
         return true;
     }
 
+    /// <summary>Takes back an ended lease's allocation: into this cache if its class has room, else to <paramref name="core"/>'s arena.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void TakeBack(Allocation allocation, PoolCore core)
+    {
+        if (!TryReturn(allocation))
+            core.ReturnSlow(allocation);
+    }
+
     [MethodImpl(MethodImplOptions.NoInlining)]
     private bool CountUncachedReturn(Allocation allocation)
     {
@@ -177,8 +194,8 @@ internal sealed class ThreadCache
         Bin[] bins = _bins;
         for (int sizeClass = 0; sizeClass < bins.Length; sizeClass++)
         {
-            long rents = Volatile.Read(ref bins[sizeClass].Rents);
             long returns = Volatile.Read(ref bins[sizeClass].Returns);
+            long rents = RentsOf(ref bins[sizeClass], returns);
             long bytes = SizeClasses.SizeOf(sizeClass);
             totals.Rents += rents;
             totals.Returns += returns;
@@ -206,6 +223,7 @@ internal sealed class ThreadCache
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool PushSpill(ref Bin bin, Allocation allocation)
     {
+        bin.Unpaired++; // it does not enter the hot slot (see Bin)
         Allocation?[] spill = bin.Spill;
         int count = bin.Count;
         if (count == spill.Length)
@@ -226,6 +244,7 @@ internal sealed class ThreadCache
             {
                 bytes += Free(bin.Hot);
                 bin.Hot = null;
+                bin.Unpaired++; // it leaves the hot slot other than by a rent (see Bin)
             }
             for (int i = 0; i < bin.Count; i++)
             {

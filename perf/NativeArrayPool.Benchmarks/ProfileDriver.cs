@@ -9,7 +9,9 @@ namespace NativeBuffers.Benchmarks;
 /// <summary>
 /// The <c>loop</c> verb: a bare Rent+Return loop for profilers that want a plain process rather than
 /// BenchmarkDotNet's harness (<c>perf stat</c>, <c>valgrind --tool=callgrind</c>, <c>DOTNET_JitDisasm</c>):
-/// <c>loop native|guarded|arraypool SIZE ITERATIONS</c>. Prints the best and median ns per pair over several rounds.
+/// <c>loop native|created|guarded|arraypool SIZE ITERATIONS</c>. Prints the best and median ns per pair over several rounds.
+/// <c>created</c> is a pool from <see cref="NativeArrayPool{T}.Create()"/> with default options: unlike the shared
+/// pool it can be disposed, so its pairs pay the disposal checks.
 /// <c>guarded</c> is a pool with <see cref="NativePoolOptions.Guarded"/> (default quarantine budget), whose pairs
 /// also write the buffer's first byte: the cost of guarded mode per Rent+Return, page fault included.
 /// </summary>
@@ -405,6 +407,8 @@ public static partial class ProfileDriver
             ManagedCallsLoop(size, iterations);
         else if (pool == "guarded")
             GuardedLoop(size, iterations);
+        else if (pool == "created")
+            CreatedLoop(size, iterations);
         else
             ManagedLoop(size, iterations);
     }
@@ -413,6 +417,20 @@ public static partial class ProfileDriver
     private static void NativeLoop(int size, long iterations)
     {
         NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        for (long i = 0; i < iterations; i++)
+            pool.Return(pool.Rent(size));
+    }
+
+    private static readonly Lazy<NativeArrayPool<byte>> s_created = new(() => NativeArrayPool<byte>.Create(new NativePoolOptions
+    {
+        IdleTrimDelay = Timeout.InfiniteTimeSpan,
+        TrimOnMemoryPressure = false,
+    }));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void CreatedLoop(int size, long iterations)
+    {
+        NativeArrayPool<byte> pool = s_created.Value;
         for (long i = 0; i < iterations; i++)
             pool.Return(pool.Rent(size));
     }

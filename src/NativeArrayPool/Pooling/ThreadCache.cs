@@ -15,16 +15,16 @@ internal sealed class ThreadCache
     public const int LargestCachedClass = SizeClasses.HugeClass + 3;
 
     /// <summary>
-    /// One size class's cache and counters. <see cref="Hot"/> is the allocation returned last: Rent and Return of
-    /// the same class, the common case, touch only it (one load, one store). <see cref="Spill"/> holds the rest,
-    /// LIFO.
-    /// <para>Counters: a Rent+Return pair served by the hot slot updates one, <see cref="Returns"/>. Rents from the
+    /// One size class's cache, and the one counter its fast paths update. <see cref="Hot"/> is the allocation
+    /// returned last: Rent and Return of the same class, the common case, touch only it (one load, one store).
+    /// <see cref="Spill"/> holds the rest, LIFO. 32 bytes, so the fast path finds a bin with a shift.
+    /// <para>A Rent+Return pair served by the hot slot updates one counter, <see cref="Returns"/>. Rents from the
     /// hot slot are derived: every allocation that enters it (a return that found it empty) leaves it by such a rent,
     /// or by a flush, or is still there. So they are <see cref="Returns"/> less the returns that did not stay in the
-    /// hot slot until a rent took them (<see cref="Unpaired"/>: pushed to the spill or the arena, or flushed), less
-    /// the one in the slot now. <see cref="OtherRents"/> counts the rest (from the spill or the arena, less rents
-    /// that ended in an exception). Bytes are derived as count × class size: an allocation of a cached class is
-    /// always exactly its class's size.</para>
+    /// hot slot until a rent took them (<see cref="RareCounts.Unpaired"/>: pushed to the spill or the arena, or
+    /// flushed), less the one in the slot now. <see cref="RareCounts.OtherRents"/> counts the rest (from the spill or
+    /// the arena, less rents that ended in an exception). Bytes are derived as count × class size: an allocation of a
+    /// cached class is always exactly its class's size.</para>
     /// </summary>
     private struct Bin
     {
@@ -32,19 +32,26 @@ internal sealed class ThreadCache
         public Allocation?[] Spill;
         public int Count;
         public long Returns;
+    }
+
+    /// <summary>A class's counters that only the out-of-line paths update (see <see cref="Bin"/>).</summary>
+    private struct RareCounts
+    {
         public long Unpaired;
         public long OtherRents;
     }
 
-    /// <summary>
-    /// A bin's rents (see <see cref="Bin"/>), given its <paramref name="returns"/>. Read by another thread while the
-    /// owner works, each counter is whole but they may be from different moments: the sum is off by one for a moment.
-    /// </summary>
-    private static long RentsOf(ref Bin bin, long returns) =>
-        Volatile.Read(ref bin.OtherRents) + returns - Volatile.Read(ref bin.Unpaired) - (Volatile.Read(ref bin.Hot) is null ? 0 : 1);
-
     // One flat array (one bounds check on the fast path); empty when the cache is disabled, so every lookup misses.
     private readonly Bin[] _bins;
+    private readonly RareCounts[] _rare;
+
+    /// <summary>
+    /// A class's rents (see <see cref="Bin"/>), given its <paramref name="returns"/>. Read by another thread while the
+    /// owner works, each counter is whole but they may be from different moments: the sum is off by one for a moment.
+    /// </summary>
+    private long RentsOf(int sizeClass, long returns) =>
+        Volatile.Read(ref _rare[sizeClass].OtherRents) + returns - Volatile.Read(ref _rare[sizeClass].Unpaired)
+        - (Volatile.Read(ref _bins[sizeClass].Hot) is null ? 0 : 1);
 
     /// <param name="core">The pool the cache belongs to.</param>
     /// <param name="trimEpoch">The pool's trim epoch when the cache was made.</param>
@@ -54,6 +61,7 @@ internal sealed class ThreadCache
         Core = core;
         TrimEpoch = trimEpoch;
         _bins = new Bin[enabled ? LargestCachedClass + 1 : 0];
+        _rare = new RareCounts[_bins.Length];
         for (int sizeClass = 0; sizeClass < _bins.Length; sizeClass++)
             _bins[sizeClass].Spill = new Allocation?[CapacityOf(sizeClass) - 1];
     }
@@ -123,7 +131,7 @@ internal sealed class ThreadCache
         }
         allocation = PopSpill(ref bin);
         if (allocation is not null)
-            bin.OtherRents++;
+            _rare[sizeClass].OtherRents++;
         return allocation;
     }
 
@@ -133,7 +141,7 @@ internal sealed class ThreadCache
         int sizeClass = allocation.SizeClass;
         if ((uint)sizeClass < (uint)_bins.Length)
         {
-            _bins[sizeClass].OtherRents++;
+            _rare[sizeClass].OtherRents++;
             return;
         }
         _uncachedRents++;
@@ -146,7 +154,7 @@ internal sealed class ThreadCache
         int sizeClass = allocation.SizeClass;
         if ((uint)sizeClass < (uint)_bins.Length)
         {
-            _bins[sizeClass].OtherRents--; // whichever path served it: only the sum of the counters matters
+            _rare[sizeClass].OtherRents--; // whichever path served it: only the sum of the counters matters
             return;
         }
         _uncachedRents--;
@@ -167,7 +175,7 @@ internal sealed class ThreadCache
         ref Bin bin = ref bins[sizeClass];
         bin.Returns++;
         if (bin.Hot is not null)
-            return PushSpill(ref bin, allocation);
+            return PushSpill(ref bin, ref _rare[sizeClass], allocation);
         bin.Hot = allocation;
         return true;
     }
@@ -195,7 +203,7 @@ internal sealed class ThreadCache
         for (int sizeClass = 0; sizeClass < bins.Length; sizeClass++)
         {
             long returns = Volatile.Read(ref bins[sizeClass].Returns);
-            long rents = RentsOf(ref bins[sizeClass], returns);
+            long rents = RentsOf(sizeClass, returns);
             long bytes = SizeClasses.SizeOf(sizeClass);
             totals.Rents += rents;
             totals.Returns += returns;
@@ -221,9 +229,9 @@ internal sealed class ThreadCache
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool PushSpill(ref Bin bin, Allocation allocation)
+    private static bool PushSpill(ref Bin bin, ref RareCounts rare, Allocation allocation)
     {
-        bin.Unpaired++; // it does not enter the hot slot (see Bin)
+        rare.Unpaired++; // it does not enter the hot slot (see Bin)
         Allocation?[] spill = bin.Spill;
         int count = bin.Count;
         if (count == spill.Length)
@@ -244,7 +252,7 @@ internal sealed class ThreadCache
             {
                 bytes += Free(bin.Hot);
                 bin.Hot = null;
-                bin.Unpaired++; // it leaves the hot slot other than by a rent (see Bin)
+                _rare[sizeClass].Unpaired++; // it leaves the hot slot other than by a rent (see Bin)
             }
             for (int i = 0; i < bin.Count; i++)
             {

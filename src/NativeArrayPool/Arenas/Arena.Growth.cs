@@ -350,7 +350,8 @@ internal partial class Arena
 
     private Allocation CopyInto(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated)
     {
-        Allocation target = Allocate(newClass);
+        // A buffer that grows once usually grows again (an append doubling): place it where it can do so in place.
+        Allocation target = Allocate(newClass, growing: true);
         long bytes = Math.Min(allocation.Capacity, target.Capacity);
         _os.Copy(allocation.Address, target.Address, (nuint)bytes);
         if (clearVacated)

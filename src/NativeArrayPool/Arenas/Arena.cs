@@ -122,13 +122,19 @@ internal partial class Arena : IDisposable
     // ---------------- allocate and free ----------------
 
     /// <summary>Hands out memory of class <paramref name="sizeClass"/>. Throws <see cref="InsufficientMemoryException"/> when no mapping can be made.</summary>
-    public Allocation Allocate(int sizeClass)
+    public Allocation Allocate(int sizeClass) => Allocate(sizeClass, growing: false);
+
+    /// <summary>
+    /// <see cref="Allocate(int)"/>; with <paramref name="growing"/>, for a buffer that is growing by a copy, placed
+    /// where it can go on growing in place (<see cref="Space.TryAllocate"/>).
+    /// </summary>
+    private Allocation Allocate(int sizeClass, bool growing)
     {
         lock (_lock)
         {
             if (_disposed)
                 ThrowHelper.ThrowPoolDisposed();
-            return SizeClasses.IsSmall(sizeClass) ? TakeSlot(sizeClass) : TakeBlock(sizeClass);
+            return SizeClasses.IsSmall(sizeClass) ? TakeSlot(sizeClass) : TakeBlock(sizeClass, growing);
         }
     }
 
@@ -215,11 +221,11 @@ internal partial class Arena : IDisposable
         slab.PartialIndex = -1;
     }
 
-    private Allocation TakeBlock(int sizeClass)
+    private Allocation TakeBlock(int sizeClass, bool growing)
     {
         long bytes = SizeClasses.SizeOf(sizeClass);
         Space space = SpaceFor(sizeClass);
-        (Reservation reservation, long offset) = TakeBlockSpace(space, space.OrderOf(bytes), bytes);
+        (Reservation reservation, long offset) = TakeBlockSpace(space, space.OrderOf(bytes), bytes, growing);
         Allocation allocation = NewRecord();
         allocation.TakeBlock(reservation, offset, space.OrderOf(bytes), sizeClass);
         return allocation;
@@ -230,9 +236,9 @@ internal partial class Arena : IDisposable
     /// Reservations that probably hold resident free memory come first: the tenant writes its block, and resident
     /// pages take no faults (a growing buffer that starts there grows in place over the pages the last one left).
     /// </summary>
-    private (Reservation, long) TakeBlockSpace(Space space, int order, long bytes)
+    private (Reservation, long) TakeBlockSpace(Space space, int order, long bytes, bool growing = false)
     {
-        if (space.TryAllocate(order, residentFirst: true, out Reservation reservation, out long offset))
+        if (space.TryAllocate(order, residentFirst: true, out Reservation reservation, out long offset, growing))
             return (reservation, offset);
         if (!FitsReserveAfterConsolidating(1))
             ThrowHelper.ThrowOutOfMemory(DescribeReserveRefusal(bytes));

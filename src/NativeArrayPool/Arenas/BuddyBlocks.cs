@@ -65,7 +65,7 @@ internal sealed class BuddyBlocks
 
     public long BlockBytes(int order) => 1L << (GranuleShift + order);
 
-    /// <summary>Takes a free block of <paramref name="order"/>, splitting a larger one if needed.</summary>
+    /// <summary>Takes a free block of <paramref name="order"/>, splitting the smallest larger one if needed.</summary>
     public bool TryAllocate(int order, out long offset)
     {
         offset = 0;
@@ -74,9 +74,22 @@ internal sealed class BuddyBlocks
         int source = order;
         while (source <= MaxOrder && _freeBlocks[source] == 0)
             source++;
-        if (source > MaxOrder)
-            return false;
+        return source <= MaxOrder && TakeFrom(source, order, out offset);
+    }
 
+    /// <summary>
+    /// Takes a block of <paramref name="order"/> from the front of a largest free block, for a buffer that is
+    /// growing: its right-hand buddies up to that block's size are then free, so it can double in place that far.
+    /// </summary>
+    public bool TryAllocateAtLargest(int order, out long offset)
+    {
+        offset = 0;
+        int source = LargestFreeOrder;
+        return order <= source && TakeFrom(source, order, out offset);
+    }
+
+    private bool TakeFrom(int source, int order, out long offset)
+    {
         long index = PopFree(source);
         // Split down: keep the left half, free the right half at each level.
         for (int level = source; level > order; level--)

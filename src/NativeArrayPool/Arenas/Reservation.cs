@@ -76,6 +76,9 @@ internal sealed class Reservation
     /// <summary>Takes a free block of <paramref name="order"/>, splitting a larger one if needed.</summary>
     public bool TryAllocate(int order, out long offset) => Blocks.TryAllocate(order, out offset);
 
+    /// <inheritdoc cref="BuddyBlocks.TryAllocateAtLargest"/>
+    public bool TryAllocateAtLargest(int order, out long offset) => Blocks.TryAllocateAtLargest(order, out offset);
+
     /// <summary>Returns a block, coalescing with free buddies. The block must be fresh (not an island).</summary>
     public void Free(long offset, int order)
     {

@@ -31,7 +31,8 @@ internal sealed class Space
     /// <summary>
     /// Whether a block goes where it has the most room to grow in place: among reservations that may hold resident
     /// free memory, the one with the largest free block first (oldest first among equals; inside it the buddy
-    /// allocator still takes the smallest free block that fits). The huge space's blocks
+    /// allocator takes the smallest free block that fits, except for a buffer already growing, which takes the front
+    /// of the largest: see <see cref="TryAllocate"/>). The huge space's blocks
     /// are big buffers, typically grown by doubling; placed in the first resident reservation with room for the
     /// block alone (behind a buffer that stays rented, say), a buffer must move at its next doubling, and every
     /// later move lands where nothing is resident.
@@ -51,11 +52,14 @@ internal sealed class Space
     /// Takes a free block from the existing reservations, oldest first so old reservations fill and new ones can
     /// empty. Reservations that may hold resident free memory (<see cref="Reservation.MayHoldResidentFree"/>) are
     /// tried first when <paramref name="residentFirst"/> (a block its tenant will write), and last otherwise (the
-    /// destination of a page move, which frees the pages it lands on).
+    /// destination of a page move, which frees the pages it lands on). With <paramref name="growing"/> (a block taken
+    /// for a buffer that is growing, by a copy) a room-first space takes it from the front of the chosen reservation's
+    /// largest free block, so the buffer goes on doubling in place over the resident memory there; a plain rent takes
+    /// the smallest free block that fits, keeping the large ones whole.
     /// </summary>
-    public bool TryAllocate(int order, bool residentFirst, out Reservation reservation, out long offset)
+    public bool TryAllocate(int order, bool residentFirst, out Reservation reservation, out long offset, bool growing = false)
     {
-        if (residentFirst && RoomFirst && TryAllocateWithMostRoom(order, out reservation, out offset))
+        if (residentFirst && RoomFirst && TryAllocateWithMostRoom(order, growing, out reservation, out offset))
             return true;
         foreach (bool resident in residentFirst ? s_residentFirst : s_residentLast)
         {
@@ -73,7 +77,7 @@ internal sealed class Space
         return false;
     }
 
-    private bool TryAllocateWithMostRoom(int order, out Reservation reservation, out long offset)
+    private bool TryAllocateWithMostRoom(int order, bool growing, out Reservation reservation, out long offset)
     {
         Reservation? best = null;
         int bestOrder = order - 1;
@@ -85,7 +89,7 @@ internal sealed class Space
         }
         offset = 0;
         reservation = best!;
-        return best is not null && best.TryAllocate(order, out offset);
+        return best is not null && (growing ? best.TryAllocateAtLargest(order, out offset) : best.TryAllocate(order, out offset));
     }
 
     private static readonly bool[] s_residentFirst = [true, false];

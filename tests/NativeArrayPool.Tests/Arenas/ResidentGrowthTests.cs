@@ -68,6 +68,76 @@ public unsafe class ResidentGrowthTests
         Assert.Null(arena.Validate());
     }
 
+    private const long MiB = 1024 * KiB;
+    private const long HugeTarget = 16 * MiB;
+
+    // The huge space as the shared pool has it (2 MiB granules, room first), at 16 MiB instead of 1 GiB: the append
+    // crosses into it by a copy at 2 MiB and ends in a whole 16 MiB reservation.
+    private static Arena HugeArena() => new(new ArenaSettings(
+        LinuxVirtualMemory.Instance, ReservationsPerSize: 8, MinimumReservationBytes: 2 * MiB, RemapThresholdBytes: 64 * KiB,
+        MappingBudget: 1_000_000, MappingReserve: 0, HugePages: false, GrowthPaths.All));
+
+    private static byte PageTag(long at) => (byte)(at / 4096 * 7 + 1);
+
+    /// <summary>
+    /// Appends from 64 KiB to <see cref="HugeTarget"/>, each 4 KiB page written with its tag, and counts the bytes of
+    /// the growth past 2 MiB that were written over pages not resident before the write (each a page fault).
+    /// </summary>
+    private static Allocation AppendCountingFresh(Arena arena, out long freshBytes)
+    {
+        freshBytes = 0;
+        Allocation a = arena.Allocate(SizeClasses.ClassOf(64 * KiB));
+        long written = 0;
+        while (true)
+        {
+            if (a.Capacity >= 2 * MiB)
+                freshBytes += (a.Capacity - written) - ResidentMemory.Within([(a.Address + (nint)written, a.Address + (nint)a.Capacity)]);
+            for (; written < a.Capacity; written += 4096)
+                new Span<byte>((void*)(a.Address + (nint)written), 4096).Fill(PageTag(written));
+            if (a.Capacity == HugeTarget)
+                return a;
+            a = arena.Resize(a, SizeClasses.ClassOf(a.Capacity * 2), clearVacated: false);
+            for (long at = 0; at < written; at += 4096)
+                Assert.True(*(byte*)(a.Address + (nint)at) == PageTag(at), $"growing to {a.Capacity} bytes lost the page at {at}");
+        }
+    }
+
+    /// <summary>
+    /// Issue 13's <c>pinned</c> history: a 2 MiB buffer rented after an append lands at the front of the kept
+    /// reservation (the resident memory the append left), so that reservation has no free block of the append's
+    /// final size any more. The next append's block (taken by the copy into the huge space) must then go where it can
+    /// grow in place over the resident free memory behind the pinned buffer, as far as that memory goes: at the start
+    /// of its largest free block. Taken from the smallest free block (just behind the pinned buffer) it could not
+    /// double in place, and every move after landed where nothing was resident: 14 of the 16 MiB were written over
+    /// fresh pages. Only the last doubling (half the final size) has nowhere resident to go.
+    /// </summary>
+    [LinuxFact]
+    public void With_a_buffer_pinned_in_the_kept_reservation_the_next_append_grows_in_place_over_the_resident_rest()
+    {
+        using Arena arena = HugeArena();
+        Allocation first = AppendCountingFresh(arena, out _);
+        Reservation kept = first.Reservation!;
+        Assert.True(first.IsIsland && kept.Size == HugeTarget, "the first append did not end in a whole reservation of its size");
+        arena.Free(first);
+        Assert.Equal(HugeTarget, ResidentIn(kept));
+
+        Allocation pinned = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+        Assert.Same(kept, pinned.Reservation); // rents go to resident memory first
+        Assert.Equal(0, pinned.Offset);
+
+        Allocation second = AppendCountingFresh(arena, out long freshBytes);
+        Assert.True(freshBytes <= HugeTarget / 2, $"{freshBytes} bytes of the append past 2 MiB were written over pages not resident; at most the last half ({HugeTarget / 2}) has to be");
+        Assert.Null(arena.Validate());
+        foreach (Reservation r in arena.ReservationsSnapshot())
+        {
+            int kernel = KernelMappingsIn(r);
+            Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
+        }
+        arena.Free(second);
+        arena.Free(pinned);
+        Assert.Null(arena.Validate());
+    }
+
     /// <summary>
     /// A kept island's page offset is where its pages came from, so a range mapped again inside it (after a block
     /// moved out) merges with neither side: the model must count three mappings where a fresh reservation has one.
@@ -113,7 +183,19 @@ public unsafe class ResidentGrowthTests
     /// ones whose islands were kept (the model's relocated identities). Checks at the end that islands were kept.
     /// </summary>
     [LinuxFact]
-    public void Random_growth_over_kept_islands_keeps_contents_and_never_undercounts_the_kernels_mappings()
+    public void Random_growth_over_kept_islands_keeps_contents_and_never_undercounts_the_kernels_mappings() =>
+        RandomGrowth(LinuxArena, smallest: 64 * KiB, largest: 1024 * KiB, tests: 100);
+
+    /// <summary>
+    /// The same in the huge space, with blocks of 1 – 16 MiB: growth from 1 MiB crosses into it by a copy, whose
+    /// block is placed for growing (the front of the largest resident free block), among kept islands, pinned
+    /// blocks and moves.
+    /// </summary>
+    [LinuxFact]
+    public void Random_growth_in_the_huge_space_keeps_contents_and_never_undercounts_the_kernels_mappings() =>
+        RandomGrowth(HugeArena, smallest: MiB, largest: 16 * MiB, tests: 40);
+
+    private static void RandomGrowth(Func<Arena> newArena, long smallest, long largest, int tests)
     {
         long kept = 0;
         Arbitrary<(int Kind, int A, int B)[]> ops = (from kind in Gen.Choose(0, 2)
@@ -122,14 +204,14 @@ public unsafe class ResidentGrowthTests
              select (kind, a, b)).ArrayOf().ToArbitrary();
         Prop.ForAll(ops, sequence =>
         {
-            using Arena arena = LinuxArena();
+            using Arena arena = newArena();
             var live = new List<(Allocation Block, byte Tag)>();
             byte nextTag = 1;
             foreach ((int kind, int a, int b) in sequence)
             {
                 if (kind == 0 || live.Count == 0)
                 {
-                    Allocation block = arena.Allocate(SizeClasses.ClassOf((64 * KiB) << a));
+                    Allocation block = arena.Allocate(SizeClasses.ClassOf(smallest << a));
                     new Span<byte>((void*)block.Address, (int)block.Capacity).Fill(nextTag);
                     live.Add((block, nextTag++));
                 }
@@ -138,7 +220,7 @@ public unsafe class ResidentGrowthTests
                     int at = b % live.Count;
                     (Allocation block, byte tag) = live[at];
                     long old = block.Capacity;
-                    if (old >= 1024 * KiB)
+                    if (old >= largest)
                         continue;
                     block = arena.Resize(block, SizeClasses.ClassOf(old * 2), clearVacated: false);
                     byte* p = (byte*)block.Address;
@@ -166,7 +248,7 @@ public unsafe class ResidentGrowthTests
             }
             Assert.Null(arena.Validate());
             kept += arena.IslandsKept;
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(100));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(tests));
         Assert.True(kept > 0, "no island was kept: the property did not reach the state it is about");
     }
 }

@@ -45,4 +45,32 @@ public class SpaceTests
             Assert.Equal(roomFirst ? 0 : 2 * MiB, offset);
         }
     }
+
+    /// <summary>
+    /// Behind a buffer that stays rented at the front of a resident reservation, the free blocks are 2, 4 and 8 MiB
+    /// (of 16). A rent takes the smallest that fits and keeps the large ones whole; a block for a growing buffer
+    /// (<c>growing</c>, what a copy into the huge space asks for) takes the front of the largest, from where it can
+    /// double in place over the resident memory to 8 MiB. Taken behind the pinned buffer, it had to move at its
+    /// first doubling, into memory that was not resident (issue 13's <c>pinned</c> history).
+    /// </summary>
+    [Fact]
+    public void A_block_for_a_growing_buffer_takes_the_front_of_the_largest_resident_free_block()
+    {
+        var space = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 16 * MiB, perSize: 4) { RoomFirst = true };
+        Assert.True(space.Reserve(16 * MiB, out Reservation resident).IsSuccess);
+        resident.MayHoldResidentFree = true;
+        Assert.True(resident.TryAllocate(0, out long pinned));
+        Assert.Equal(0, pinned);
+
+        Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation growingIn, out long growingAt, growing: true));
+        Assert.Same(resident, growingIn);
+        Assert.Equal(8 * MiB, growingAt);
+        for (int order = 1; order <= 2; order++)
+            Assert.True(resident.TryGrowInPlace(growingAt, order - 1, order), $"the block could not grow in place to {2 << order} MiB");
+
+        Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation rentedIn, out long rentedAt));
+        Assert.Same(resident, rentedIn);
+        Assert.Equal(2 * MiB, rentedAt); // the smallest free block that fits, behind the pinned one
+        Assert.Null(resident.Validate());
+    }
 }

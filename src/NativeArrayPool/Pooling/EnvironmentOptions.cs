@@ -131,7 +131,7 @@ internal static class EnvironmentOptions
             : unit.Equals("m", StringComparison.OrdinalIgnoreCase) ? number * 60_000
             : unit.Equals("h", StringComparison.OrdinalIgnoreCase) ? number * 3_600_000
             : -1;
-        if (milliseconds < 1 || milliseconds > 24L * 3_600_000)
+        if (milliseconds < NativePoolOptions.MinIdleTrimDelay.TotalMilliseconds || milliseconds > NativePoolOptions.MaxIdleTrimDelay.TotalMilliseconds)
             Fail(variable, text, Expected);
         return TimeSpan.FromMilliseconds(milliseconds);
     }

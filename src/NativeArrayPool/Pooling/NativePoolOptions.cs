@@ -174,7 +174,7 @@ public sealed class NativePoolOptions
     /// <summary>
     /// Give the pages of free memory back to the OS once it has not been used for this long (like Kestrel's
     /// idle eviction). The address space stays reserved; the next use faults in zero pages.
-    /// <see cref="Timeout.InfiniteTimeSpan"/> or <see cref="TimeSpan.Zero"/> turns it off.
+    /// <see cref="Timeout.InfiniteTimeSpan"/> or <see cref="TimeSpan.Zero"/> turns it off; otherwise from 1 ms to 24 h.
     /// </summary>
     /// <remarks>Default 10 seconds. A timer checks every half of this period; it does not keep the pool alive.
     /// Memory in other threads' caches is flushed on their next cache miss, not by the timer.</remarks>
@@ -214,6 +214,10 @@ public sealed class NativePoolOptions
             $"TransparentHugePages = {TransparentHugePages}, IdleTrimDelay = {IdleTrimDelay}, TrimOnMemoryPressure = {TrimOnMemoryPressure} }}");
     }
 
+    // IdleTrimDelay's range, in code and in the environment, besides zero and Timeout.InfiniteTimeSpan (off).
+    internal static readonly TimeSpan MinIdleTrimDelay = TimeSpan.FromMilliseconds(1);
+    internal static readonly TimeSpan MaxIdleTrimDelay = TimeSpan.FromHours(24);
+
     /// <summary>A copy with the same settings.</summary>
     public NativePoolOptions Clone() => (NativePoolOptions)MemberwiseClone();
 
@@ -224,7 +228,10 @@ public sealed class NativePoolOptions
             option.Validate(this);
         if ((GrowthPaths & ~GrowthPaths.All) != 0)
             ThrowHelper.ThrowInvalidOptions($"{nameof(GrowthPaths)} has unknown flags ({(int)GrowthPaths}); combine values of the GrowthPaths enum.");
-        if (IdleTrimDelay < TimeSpan.Zero && IdleTrimDelay != Timeout.InfiniteTimeSpan)
+        // The environment's parser takes the same range: a timer period (half the delay) under half a millisecond
+        // would be zero, which fires once and never again.
+        if (IdleTrimDelay != TimeSpan.Zero && IdleTrimDelay != Timeout.InfiniteTimeSpan
+            && (IdleTrimDelay < MinIdleTrimDelay || IdleTrimDelay > MaxIdleTrimDelay))
             ThrowHelper.ThrowInvalidOptions($"{nameof(IdleTrimDelay)} is {IdleTrimDelay}; it must be {OptionTable.IdleTrimDelay.Allowed}.");
         if (CaptureRentStackTraces && !TrackLeases && !Guarded)
             ThrowHelper.ThrowInvalidOptions($"{nameof(CaptureRentStackTraces)} needs {nameof(TrackLeases)} or {nameof(Guarded)}: stack traces are kept in the lease table.");

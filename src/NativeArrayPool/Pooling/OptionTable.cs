@@ -106,7 +106,7 @@ internal static class OptionTable
 
     public static readonly Option<TimeSpan> IdleTrimDelay = new(
         nameof(NativePoolOptions.IdleTrimDelay), OptionFormat.Duration, defaultValue: TimeSpan.FromSeconds(10),
-        allowed: "positive, or zero or Timeout.InfiniteTimeSpan to turn idle trimming off",
+        allowed: "from 1 ms to 24 h, or zero or Timeout.InfiniteTimeSpan to turn idle trimming off",
         meaning: "Give free memory's pages back to the OS once it has been unused this long.",
         EnvironmentOptions.ParseDelay, (o, v) => o.IdleTrimDelay = v);
 

@@ -64,6 +64,47 @@ public class OptionTableTests
         Assert.Equal("options", error.ParamName);
     }
 
+    [Theory]
+    [InlineData(0, true)]                     // off
+    [InlineData(1, true)]                     // the shortest delay
+    [InlineData(90_000, true)]
+    [InlineData(24 * 3_600_000, true)]        // the longest
+    [InlineData(24 * 3_600_000 + 1, false)]   // a timer period past a day is a mistake, and past 49 days one the timer refuses
+    [InlineData(1_000L * 3_600_000, false)]
+    public void Code_and_environment_accept_the_same_idle_trim_delays(long milliseconds, bool accepted)
+    {
+        string text = milliseconds == 0 ? "0" : milliseconds + "ms";
+        bool fromEnvironment = true;
+        try
+        {
+            NativePoolOptions.FromEnvironment(name => name == "NATIVEARRAYPOOL_IDLETRIMDELAY" ? text : null);
+        }
+        catch (ArgumentException e) when (e.ParamName == "NATIVEARRAYPOOL_IDLETRIMDELAY")
+        {
+            fromEnvironment = false;
+        }
+        Assert.Equal(accepted, fromEnvironment);
+        var options = new NativePoolOptions { IdleTrimDelay = TimeSpan.FromMilliseconds(milliseconds) };
+        if (accepted)
+        {
+            NativeArrayPool<byte>.Create(options).Dispose();
+            return;
+        }
+        var error = Assert.Throws<ArgumentException>(() => NativeArrayPool<byte>.Create(options));
+        Assert.Equal("options", error.ParamName);
+        Assert.Contains("IdleTrimDelay", error.Message);
+    }
+
+    [Theory]
+    [InlineData(1)]       // a tick: half of it is a timer period of zero, which would fire once and never again
+    [InlineData(9_999)]   // just under a millisecond
+    public void A_positive_idle_trim_delay_under_a_millisecond_is_refused(long ticks)
+    {
+        var error = Assert.Throws<ArgumentException>(() => NativeArrayPool<byte>.Create(new NativePoolOptions { IdleTrimDelay = TimeSpan.FromTicks(ticks) }));
+        Assert.Equal("options", error.ParamName);
+        Assert.Contains("IdleTrimDelay", error.Message);
+    }
+
     private static bool AcceptedInCode(NumericOption row, long value)
     {
         var options = new NativePoolOptions();

@@ -38,7 +38,10 @@ internal sealed class ThreadCache
 
     /// <summary>
     /// A bin's rents (see <see cref="Bin"/>), given its <paramref name="returns"/>. Read by another thread while the
-    /// owner works, each counter is whole but they may be from different moments: the sum is off by one for a moment.
+    /// owner works, each counter is whole but they may be from different moments, so the sum may be off for a moment:
+    /// by one when the read catches a return or a flush half done (which can put it one ahead), by more when the
+    /// owner pushes to the spill between the reads (behind). Never for longer: the counters themselves are exact.
+    /// Observable counters must not go back, so the metrics hold their high-water mark (PoolCore.Metrics.cs).
     /// </summary>
     private static long RentsOf(ref Bin bin, long returns) =>
         Volatile.Read(ref bin.OtherRents) + returns - Volatile.Read(ref bin.Unpaired) - (Volatile.Read(ref bin.Hot) is null ? 0 : 1);

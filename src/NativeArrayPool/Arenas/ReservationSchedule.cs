@@ -55,4 +55,23 @@ internal struct ReservationSchedule
         }
         return size;
     }
+
+    /// <summary>
+    /// Takes back one step of <see cref="Next"/>: a reservation it sized was released. The schedule then follows the
+    /// live reservations rather than every reservation ever made, so a space that trims release and reserves again
+    /// keeps its sizes (and the bounds above hold for what is mapped). A jump is not undone: the size stays near the
+    /// largest demand until reservations below it are released too.
+    /// </summary>
+    public void Retreat()
+    {
+        if (_madeAtLevel > 0)
+        {
+            _madeAtLevel--;
+        }
+        else if (_level > 0)
+        {
+            _level--;
+            _madeAtLevel = _perSize - 1;
+        }
+    }
 }

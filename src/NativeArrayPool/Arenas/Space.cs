@@ -137,6 +137,7 @@ internal sealed class Space
             if (i > 0)
             {
                 _reservations.Remove(reservation);
+                _schedule.Retreat();
                 ReservedBytes -= reservation.Size;
                 for (int j = i; j < runs.Count; j++)
                 {
@@ -147,6 +148,7 @@ internal sealed class Space
             return error;
         }
         _reservations.Remove(reservation);
+        _schedule.Retreat(); // the schedule sizes by the live reservations: trims must not ratchet it up (see Retreat)
         ReservedBytes -= reservation.Size;
         return OsError.Success;
     }

@@ -28,8 +28,8 @@ internal sealed partial class PoolCore : IObservedPool
             MappedBytes = s.MappedBytes,
             KernelMappings = s.KernelMappings,
             MappingBudget = s.MappingBudget,
-            Rents = s.Rents,
-            BytesRented = s.BytesRented,
+            Rents = HighWater(ref _measuredRents, s.Rents),
+            BytesRented = HighWater(ref _measuredBytesRented, s.BytesRented),
             Returns = s.Returns,
             GrowsInPlace = s.GrowsInPlace,
             GrowsRemappedFixed = s.GrowsRemappedFixed,
@@ -42,6 +42,27 @@ internal sealed partial class PoolCore : IObservedPool
         };
         // A pool disposed while its counters were read has nothing to report.
         return !IsDisposed;
+    }
+
+    // The highest Rents and BytesRented measured so far. A cache derives its hot slot's rents from counters the
+    // owner thread moves while they are read (see ThreadCache.RentsOf), so a snapshot can be one rent per bin ahead
+    // or behind for a moment; GetStatistics says so, but an observable counter must never go back (an exporter
+    // takes a drop for a reset). So the measurement holds the highest value: ahead of the truth, if at all, only by
+    // that moment's excess and until as many rents more.
+    private long _measuredRents;
+    private long _measuredBytesRented;
+
+    private static long HighWater(ref long mark, long value)
+    {
+        long seen = Volatile.Read(ref mark);
+        while (value > seen)
+        {
+            long found = Interlocked.CompareExchange(ref mark, value, seen);
+            if (found == seen)
+                return value;
+            seen = found;
+        }
+        return seen;
     }
 
     long IObservedPool.ReadResidentBytes()

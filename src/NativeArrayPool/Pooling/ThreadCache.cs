@@ -47,7 +47,10 @@ internal sealed class ThreadCache
 
     /// <summary>
     /// A class's rents (see <see cref="Bin"/>), given its <paramref name="returns"/>. Read by another thread while the
-    /// owner works, each counter is whole but they may be from different moments: the sum is off by one for a moment.
+    /// owner works, each counter is whole but they may be from different moments, so the sum may be off for a moment:
+    /// by one when the read catches a return or a flush half done (which can put it one ahead), by more when the
+    /// owner pushes to the spill between the reads (behind). Never for longer: the counters themselves are exact.
+    /// Observable counters must not go back, so the metrics hold their high-water mark (PoolCore.Metrics.cs).
     /// </summary>
     private long RentsOf(int sizeClass, long returns) =>
         Volatile.Read(ref _rare[sizeClass].OtherRents) + returns - Volatile.Read(ref _rare[sizeClass].Unpaired)

@@ -105,6 +105,35 @@ public class ReservationScheduleTests
         }).QuickCheckThrowOnFailure();
     }
 
+    /// <summary>
+    /// Reservations that trims release stop counting: a space that reserves and releases over and over (a pool
+    /// trimmed between bursts, by the idle policy or explicitly) keeps reserving the size of its live count. When
+    /// releases did not step the schedule back, it doubled every K reservations for ever: after some dozens of trims
+    /// of a pool with a few huge buffers the next reservation asked for 64 TiB of address space and every rent of a
+    /// new block failed with ENOMEM.
+    /// </summary>
+    [Fact]
+    public void Reservations_released_step_the_schedule_back()
+    {
+        var os = new AddressOnlyVirtualMemory();
+        const long minimum = 2L << 20;
+        var space = new Space(os, granuleShift: 21, hugePages: false, minimumReservation: minimum, perSize: 2);
+        for (int round = 0; round < 200; round++)
+        {
+            var made = new List<Reservation>();
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.True(space.Reserve(minimum, out Reservation reservation).IsSuccess);
+                made.Add(reservation);
+            }
+            // Three live reservations with K = 2: two of the minimum, then one of twice that, every round.
+            Assert.Equal([minimum, minimum, 2 * minimum], made.Select(r => r.Size));
+            foreach (Reservation reservation in made)
+                Assert.True(space.Release(reservation).IsSuccess);
+            Assert.Equal(0, space.ReservedBytes);
+        }
+    }
+
     [Fact]
     public void A_demand_larger_than_the_schedule_jumps_to_its_power_of_two()
     {

@@ -198,6 +198,41 @@ public class ThreadCacheTests
         }
     }
 
+    /// <summary>
+    /// The shared pool skips the disposal checks of its rent and return (it cannot be disposed), chosen by the core's
+    /// IsShared while the facade passes this thread's cache of the shared pool to every rent. A created pool used on
+    /// a thread that has that cache must still refuse, after its disposal, a rent its hot slot would serve (the check
+    /// after publishing the lease is all that stands in the way) and the return of a lease that was out, and count
+    /// neither; the shared pool on the same thread goes on as before.
+    /// </summary>
+    [Fact]
+    public void Created_pool_on_a_thread_that_uses_the_shared_pool_refuses_rent_and_return_after_disposal()
+    {
+        NativeArrayPool<byte> shared = NativeArrayPool<byte>.Shared;
+        shared.Return(shared.Rent(4096));
+        Assert.NotNull(PoolCore.ThreadSharedCache);
+        var pool = NativeArrayPool<byte>.Create();
+        var memoryPool = new NativeMemoryPool();
+        NativeBuffer<byte> held = pool.Rent(4096);
+        pool.Return(pool.Rent(4096)); // this thread's hot slot of the created pool now holds one
+        memoryPool.Rent(4096).Dispose(); // and of the memory pool
+        NativePoolStatistics before = pool.GetStatistics();
+        NativePoolStatistics memoryBefore = memoryPool.GetStatistics();
+        pool.Dispose();
+        memoryPool.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => pool.Rent(4096));
+        Assert.Throws<ObjectDisposedException>(() => memoryPool.Rent(4096));
+        Assert.Throws<ObjectDisposedException>(() => pool.Return(held));
+        NativePoolStatistics after = pool.GetStatistics();
+        Assert.Equal((before.Rents, before.Returns), (after.Rents, after.Returns));
+        Assert.Equal((memoryBefore.Rents, memoryBefore.Returns), (memoryPool.GetStatistics().Rents, memoryPool.GetStatistics().Returns));
+
+        NativeBuffer<byte> again = shared.Rent(4096);
+        Assert.True(again.IsValid);
+        shared.Return(again);
+    }
+
     private static (NativeArrayPool<byte> Disposed, NativeArrayPool<byte> Live) PoolsSharingAnId()
     {
         var id = typeof(PoolCore).GetField("_id", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic)!;

@@ -305,9 +305,29 @@ internal sealed partial class PoolCore : IDisposable
     /// <see cref="IDisposable"/> allows: the generation has moved on, so no later lease can be harmed); for a lease
     /// its pool's disposal ended, it lets the memory go.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void DisposeLease(Allocation allocation, int generation)
     {
         Debug.Assert(allocation != EmptyLease, "the facades keep empty leases away from the core");
+        if (!_sharedPlainReturns)
+        {
+            DisposeLeaseInMode(allocation, generation);
+            return;
+        }
+        // The shared core in the default mode, as its Return: it is never disposed, so a plain check and store end
+        // the lease, with no disposal to catch.
+        if (IsCurrent(allocation, generation))
+        {
+            Volatile.Write(ref allocation.Generation, generation + 1);
+            (t_sharedCache ?? CreateCache()).TakeBack(allocation, this);
+            return;
+        }
+        Interlocked.Increment(ref _redundantDisposes);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void DisposeLeaseInMode(Allocation allocation, int generation)
+    {
         bool ended;
         try
         {

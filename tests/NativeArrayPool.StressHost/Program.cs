@@ -1,6 +1,6 @@
 using NativeBuffers.StressHost;
 
-// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve
+// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose
 // Exit code 0: every check held. 1: a check failed (the reason is on stdout). Anything else: the process died.
 try
 {
@@ -9,6 +9,7 @@ try
          : args.Length > 0 && args[0] == "runtimeneeds" ? RuntimeNeeds.Run(args)
          : args.Length > 0 && args[0] == "headroom" ? HeadroomReserve.Run()
          : args.Length > 0 && args[0] == "sharedreserve" ? SharedReserve.Run()
+         : args.Length > 0 && args[0] == "shareddispose" ? SharedDispose.Run()
          : Usage();
 }
 catch (CheckFailedException e)
@@ -19,6 +20,6 @@ catch (CheckFailedException e)
 
 static int Usage()
 {
-    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve");
+    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose");
     return 2;
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using NativeBuffers.Tests.Support;
 
 namespace NativeBuffers.Tests.Pooling;
 
@@ -53,6 +54,43 @@ public class SharedPoolDisposeTests
         {
             Assert.NotEqual((nint)a.Pointer, (nint)b.Pointer);
         }
+    }
+
+    [Fact]
+    public void A_dispose_of_a_lease_resized_since_leaves_the_new_lease_alone()
+    {
+        NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        long redundantBefore = pool.GetStatistics().RedundantDisposes;
+        NativeBuffer<byte> lease = pool.Rent(Size);
+        NativeBuffer<byte> stale = lease;
+        pool.Resize(ref lease, 2 * Size);
+        try
+        {
+            stale.Dispose();
+            Assert.True(lease.IsValid);
+            Assert.True(pool.GetStatistics().RedundantDisposes > redundantBefore);
+            AssertNextTwoRentsAreDistinct(pool);
+        }
+        finally
+        {
+            pool.Return(lease);
+        }
+    }
+
+    /// <summary>
+    /// <c>NATIVEARRAYPOOL_ZEROONRENT=1</c> set for a new process takes the shared pool out of its default mode, so a
+    /// Dispose there must zero what it ends, as Return does (the shared pool of this process is in the default mode).
+    /// </summary>
+    [Fact]
+    public void A_dispose_zeroes_on_the_shared_pool_of_a_process_with_the_zero_on_rent_variable()
+    {
+        (int exitCode, string output) = StressHostProcess.Run("shareddispose", new Dictionary<string, string>
+        {
+            ["NATIVEARRAYPOOL_ZEROONRENT"] = "1",
+        }, TimeSpan.FromMinutes(1));
+        Assert.True(exitCode == 0, $"the child exited with {exitCode}:\n{output}");
+        Assert.Contains("zero on rent", output);
+        Assert.Contains("PASS", output);
     }
 
     private static void AssertNextTwoRentsAreDistinct(NativeArrayPool<byte> pool)

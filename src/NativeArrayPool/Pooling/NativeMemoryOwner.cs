@@ -24,9 +24,12 @@ namespace NativeBuffers.Pooling;
 /// successive leases alternate between them, so lease n+2 is bound to lease n's object again — a stale <c>Memory</c>
 /// or a second Dispose of lease n then reaches lease n+2. <see cref="NativeMemoryPool"/> documents this where the
 /// option is.</para>
-/// <para>Thread-safety: accessors may run on any thread. Dispose is idempotent under races: the pool's
-/// compare-and-swap on the record lets exactly one return through, and a racer that loses finds the record at a later
-/// generation than its lease's, so it never ends a later lease.</para>
+/// <para>Thread-safety: accessors may run on any thread. A per-lease owner's Dispose is idempotent under races: it
+/// claims its generation with an exchange, so of two racing Disposes exactly one reaches the pool, and the other
+/// finds 0 and does nothing. A reused owner has no such claim: in the pool's default mode (a plain check and store on
+/// the record) two Disposes of it racing each other can both take the buffer back, which is why a reused owner must
+/// be disposed exactly once (<see cref="NativeMemoryPool"/> says so where the option is); with
+/// <see cref="NativePoolOptions.DetectRacingReturns"/> the record's compare-and-swap lets only one through.</para>
 /// </remarks>
 [DebuggerDisplay("{ToString(),nq}")]
 internal sealed class NativeMemoryOwner : MemoryManager<byte>

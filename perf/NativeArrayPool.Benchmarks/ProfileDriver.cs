@@ -421,11 +421,15 @@ public static partial class ProfileDriver
             pool.Return(pool.Rent(size));
     }
 
-    private static readonly Lazy<NativeArrayPool<byte>> s_created = new(() => NativeArrayPool<byte>.Create(new NativePoolOptions
+    private static readonly Lazy<NativeArrayPool<byte>> s_created = new(() => CreateWithoutTrims(guarded: false));
+
+    // No idle or pressure trims: a trim between rounds would make a round pay for refilling the caches.
+    private static NativeArrayPool<byte> CreateWithoutTrims(bool guarded) => NativeArrayPool<byte>.Create(new NativePoolOptions
     {
+        Guarded = guarded,
         IdleTrimDelay = Timeout.InfiniteTimeSpan,
         TrimOnMemoryPressure = false,
-    }));
+    });
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void CreatedLoop(int size, long iterations)
@@ -435,12 +439,7 @@ public static partial class ProfileDriver
             pool.Return(pool.Rent(size));
     }
 
-    private static readonly Lazy<NativeArrayPool<byte>> s_guarded = new(() => NativeArrayPool<byte>.Create(new NativePoolOptions
-    {
-        Guarded = true,
-        IdleTrimDelay = Timeout.InfiniteTimeSpan,
-        TrimOnMemoryPressure = false,
-    }));
+    private static readonly Lazy<NativeArrayPool<byte>> s_guarded = new(() => CreateWithoutTrims(guarded: true));
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void GuardedLoop(int size, long iterations)

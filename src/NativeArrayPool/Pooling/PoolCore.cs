@@ -235,11 +235,9 @@ internal sealed partial class PoolCore : IDisposable
         // mode out of line made a pair in that mode 3x slower (30 against 10 ns, docs/benchmarks.md).
         if (!clear && _sharedPlainReturns)
         {
-            // The shared core is never disposed (its Dispose throws): a plain check and store end the lease.
             if (!IsCurrent(allocation, generation))
                 ThrowStale(allocation, generation, paramName);
-            Volatile.Write(ref allocation.Generation, generation + 1);
-            (t_sharedCache ?? CreateCache()).TakeBack(allocation, this);
+            EndSharedLease(allocation, generation);
             return;
         }
         if (clear || !_plainReturns)
@@ -314,15 +312,23 @@ internal sealed partial class PoolCore : IDisposable
             DisposeLeaseInMode(allocation, generation);
             return;
         }
-        // The shared core in the default mode, as its Return: it is never disposed, so a plain check and store end
-        // the lease, with no disposal to catch.
+        // The shared core in the default mode, as its Return, with no disposal to catch.
         if (IsCurrent(allocation, generation))
-        {
-            Volatile.Write(ref allocation.Generation, generation + 1);
-            (t_sharedCache ?? CreateCache()).TakeBack(allocation, this);
-            return;
-        }
-        Interlocked.Increment(ref _redundantDisposes);
+            EndSharedLease(allocation, generation);
+        else
+            Interlocked.Increment(ref _redundantDisposes);
+    }
+
+    /// <summary>
+    /// Ends the current lease (allocation, generation) of the shared core in the default mode and takes the memory
+    /// back. The shared core is never disposed (its Dispose throws), so a plain store ends the lease, with no disposal
+    /// check after it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void EndSharedLease(Allocation allocation, int generation)
+    {
+        Volatile.Write(ref allocation.Generation, generation + 1);
+        (t_sharedCache ?? CreateCache()).TakeBack(allocation, this);
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

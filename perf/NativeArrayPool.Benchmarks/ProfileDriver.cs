@@ -201,7 +201,7 @@ public static partial class ProfileDriver
 
 
     /// <summary>
-    /// <c>append [runs] [pooled|alternate|pinned]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the
+    /// <c>append [runs] [pooled|alternate|pinned] [MiB]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the
     /// pre-sized floor, run by run, with the growth paths each run took from the pool's counters and the minor page
     /// faults of each part (a count that, unlike the times, does not depend on the machine's load): where the time goes.
     /// <list type="bullet">
@@ -209,8 +209,9 @@ public static partial class ProfileDriver
     /// returned 1 GiB block there.</item>
     /// <item><c>alternate</c>: the floor uses a pool of its own, and <c>ArrayPoolBufferWriter</c> runs between the
     /// appends, so the shared pool holds only what the append itself returned (the history of issue 13).</item>
-    /// <item><c>pinned</c>: as <c>alternate</c>, and after the first run a 2 MiB buffer stays rented from the shared
-    /// pool, placed (as rents are) in the memory the last append left resident.</item>
+    /// <item><c>pinned</c>: as <c>alternate</c>, and after the first run a buffer (2 MiB, or the MiB given) stays rented
+    /// from the shared pool. Below 1/64 of the append's 1 GiB it is placed in new space, leaving the resident block the
+    /// last append left whole; from 16 MiB up it is placed in that block (Space.MaxResidentSplitShift).</item>
     /// </list>
     /// </summary>
     public static int RunAppend(string[] args)
@@ -218,6 +219,7 @@ public static partial class ProfileDriver
         int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         string history = args.Length > 2 ? args[2] : "pooled";
         bool alternate = history is "alternate" or "pinned";
+        int pinnedMiB = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2;
         NativeBuffer<byte> pinned = default;
         var benchmarks = new AppendBenchmarks();
         benchmarks.Setup();
@@ -242,7 +244,7 @@ public static partial class ProfileDriver
                 $"remapped fixed {after.GrowsRemappedFixed - before.GrowsRemappedFixed}, remapped {after.GrowsRemapped - before.GrowsRemapped}, " +
                 $"copied {after.GrowsCopied - before.GrowsCopied} ({(after.BytesCopied - before.BytesCopied) >> 10} KiB); mapped {after.MappedBytes >> 20} MiB, kernel mappings {after.KernelMappings}"));
             if (history == "pinned" && run == 0)
-                pinned = pool.Rent(2 << 20);
+                pinned = pool.Rent(pinnedMiB << 20);
         }
         if (!pinned.IsEmpty)
             pool.Return(pinned);

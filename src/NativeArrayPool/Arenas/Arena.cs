@@ -235,14 +235,42 @@ internal partial class Arena : IDisposable
     /// A free block of <paramref name="order"/> from <paramref name="space"/>, reserving more address space if needed.
     /// Reservations that probably hold resident free memory come first: the tenant writes its block, and resident
     /// pages take no faults (a growing buffer that starts there grows in place over the pages the last one left).
+    /// A plain rent does not split a resident block far larger than itself while new space is to be had without
+    /// straining the process's mappings (<see cref="Space.MaxResidentSplitShift"/>): that block is where the next
+    /// big buffer can grow without faults.
     /// </summary>
     private (Reservation, long) TakeBlockSpace(Space space, int order, long bytes, bool growing = false)
     {
-        if (space.TryAllocate(order, residentFirst: true, out Reservation reservation, out long offset, growing))
+        if (space.TryAllocate(order, residentFirst: true, out Reservation reservation, out long offset, growing, spareLargeResident: true))
             return (reservation, offset);
+        if (space.HasRoomFor(order))
+        {
+            // Only large resident blocks have room. Without a mapping to spare, or address space, split one after all:
+            // no consolidation (it could unmap the very block being spared) and no refusal counted, as the rent succeeds.
+            if (!FitsReserve(1) || space.Reserve(bytes, out reservation).IsFailure)
+            {
+                bool split = space.TryAllocate(order, residentFirst: true, out reservation, out offset, growing);
+                Debug.Assert(split);
+                return (reservation, offset);
+            }
+        }
+        else
+        {
+            reservation = ReserveOrThrow(space, bytes);
+        }
+        NoteAdded(1);
+        NotePeak();
+        bool taken = reservation.TryAllocate(order, out offset);
+        Debug.Assert(taken);
+        return (reservation, offset);
+    }
+
+    /// <summary>Maps the space's next reservation for <paramref name="bytes"/>, consolidating once if that is what stands in the way; throws when it cannot.</summary>
+    private Reservation ReserveOrThrow(Space space, long bytes)
+    {
         if (!FitsReserveAfterConsolidating(1))
             ThrowHelper.ThrowOutOfMemory(DescribeReserveRefusal(bytes));
-        OsError error = space.Reserve(bytes, out reservation);
+        OsError error = space.Reserve(bytes, out Reservation reservation);
         if (error.IsFailure)
         {
             // Empty reservations and holes may be all that stands between us and the limit: consolidate once.
@@ -251,11 +279,7 @@ internal partial class Arena : IDisposable
             if (error.IsFailure)
                 ThrowHelper.ThrowOutOfMemory(DescribeMappingFailure(bytes, error));
         }
-        NoteAdded(1);
-        NotePeak();
-        bool taken = reservation.TryAllocate(order, out offset);
-        Debug.Assert(taken);
-        return (reservation, offset);
+        return reservation;
     }
 
     private void FreeBlock(Allocation allocation)

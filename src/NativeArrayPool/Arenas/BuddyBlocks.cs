@@ -60,6 +60,20 @@ internal sealed class BuddyBlocks
         }
     }
 
+    /// <summary>
+    /// The order of the block <see cref="TryAllocate"/> would take <paramref name="order"/> from: the smallest free
+    /// block at least that large; -1 when there is none.
+    /// </summary>
+    public int SmallestFreeOrderFrom(int order)
+    {
+        for (int source = Math.Max(order, 0); source <= MaxOrder; source++)
+        {
+            if (_freeBlocks[source] != 0)
+                return source;
+        }
+        return -1;
+    }
+
     /// <summary>Moves on with every <see cref="Free"/>: trimming skips a reservation with nothing freed since it last discarded.</summary>
     public int FreeVersion { get; private set; }
 

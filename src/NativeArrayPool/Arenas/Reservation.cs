@@ -68,6 +68,8 @@ internal sealed class Reservation
 
     /// <inheritdoc cref="BuddyBlocks.LargestFreeOrder"/>
     public int LargestFreeOrder => Blocks.LargestFreeOrder;
+    /// <inheritdoc cref="BuddyBlocks.SmallestFreeOrderFrom"/>
+    public int SmallestFreeOrderFrom(int order) => Blocks.SmallestFreeOrderFrom(order);
     public nint AddressOf(long offset) => Base + (nint)offset;
     public bool Contains(nint address) => address >= Base && address < End;
 

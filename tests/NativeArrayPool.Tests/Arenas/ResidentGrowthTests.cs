@@ -80,10 +80,10 @@ public unsafe class ResidentGrowthTests
     private static byte PageTag(long at) => (byte)(at / 4096 * 7 + 1);
 
     /// <summary>
-    /// Appends from 64 KiB to <see cref="HugeTarget"/>, each 4 KiB page written with its tag, and counts the bytes of
+    /// Appends from 64 KiB to <paramref name="target"/>, each 4 KiB page written with its tag, and counts the bytes of
     /// the growth past 2 MiB that were written over pages not resident before the write (each a page fault).
     /// </summary>
-    private static Allocation AppendCountingFresh(Arena arena, out long freshBytes)
+    private static Allocation AppendCountingFresh(Arena arena, out long freshBytes, long target = HugeTarget)
     {
         freshBytes = 0;
         Allocation a = arena.Allocate(SizeClasses.ClassOf(64 * KiB));
@@ -94,7 +94,7 @@ public unsafe class ResidentGrowthTests
                 freshBytes += (a.Capacity - written) - ResidentMemory.Within([(a.Address + (nint)written, a.Address + (nint)a.Capacity)]);
             for (; written < a.Capacity; written += 4096)
                 new Span<byte>((void*)(a.Address + (nint)written), 4096).Fill(PageTag(written));
-            if (a.Capacity == HugeTarget)
+            if (a.Capacity == target)
                 return a;
             a = arena.Resize(a, SizeClasses.ClassOf(a.Capacity * 2), clearVacated: false);
             for (long at = 0; at < written; at += 4096)
@@ -135,6 +135,40 @@ public unsafe class ResidentGrowthTests
         }
         arena.Free(second);
         arena.Free(pinned);
+        Assert.Null(arena.Validate());
+    }
+
+    /// <summary>
+    /// Issue 13's <c>pinned</c> history at its real proportions (a 2 MiB rent against the append's kept block, here
+    /// 256 MiB instead of 1 GiB): the rent is far smaller than the resident block, so it takes new space, and the next
+    /// append grows in place over the whole kept block without a fault. Placed inside the block, as before, it kept the
+    /// block from ever being whole again: the last doubling landed on 128 MiB of fresh pages.
+    /// </summary>
+    [LinuxFact]
+    public void A_small_rent_after_an_append_leaves_the_kept_block_whole_and_the_next_append_faults_nothing_in()
+    {
+        const long Target = 256 * MiB;
+        using Arena arena = HugeArena();
+        Allocation first = AppendCountingFresh(arena, out _, Target);
+        Reservation kept = first.Reservation!;
+        Assert.True(first.IsIsland && kept.Size == Target, "the first append did not end in a whole reservation of its size");
+        arena.Free(first);
+        Assert.Equal(Target, ResidentIn(kept));
+
+        Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+        Assert.NotSame(kept, small.Reservation);
+
+        Allocation second = AppendCountingFresh(arena, out long freshBytes, Target);
+        Assert.Same(kept, second.Reservation);
+        Assert.True(freshBytes == 0, $"{freshBytes} bytes of the append past 2 MiB were written over pages not resident");
+        Assert.Null(arena.Validate());
+        foreach (Reservation r in arena.ReservationsSnapshot())
+        {
+            int kernel = KernelMappingsIn(r);
+            Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
+        }
+        arena.Free(second);
+        arena.Free(small);
         Assert.Null(arena.Validate());
     }
 

@@ -73,4 +73,38 @@ public class SpaceTests
         Assert.Equal(2 * MiB, rentedAt); // the smallest free block that fits, behind the pinned one
         Assert.Null(resident.Validate());
     }
+
+    /// <summary>
+    /// A plain rent passes over a resident free block more than 2^<see cref="Space.MaxResidentSplitShift"/> times its
+    /// size when asked to spare it (the arena asks first, and maps new space when nothing else has room), and splits
+    /// one at most that large. A block for a growing buffer takes the front of the largest resident block regardless.
+    /// </summary>
+    [Fact]
+    public void A_plain_rent_spares_a_resident_block_more_than_64_times_its_size_and_a_growing_one_does_not()
+    {
+        var space = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 8 * MiB, perSize: 4) { RoomFirst = true };
+        Assert.True(space.Reserve(256 * MiB, out Reservation large).IsSuccess);
+        large.MayHoldResidentFree = true;
+
+        Assert.False(space.TryAllocate(0, residentFirst: true, out _, out _, spareLargeResident: true));
+        Assert.True(space.HasRoomFor(0));
+        Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation growingIn, out long growingAt, growing: true, spareLargeResident: true));
+        Assert.Same(large, growingIn);
+        Assert.Equal(0, growingAt);
+        large.Free(growingAt, 0);
+
+        Assert.True(space.Reserve(8 * MiB, out Reservation fresh).IsSuccess);
+        Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation spared, out _, spareLargeResident: true));
+        Assert.Same(fresh, spared); // not resident, but the large block stays whole
+        Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation split, out _));
+        Assert.Same(large, split);  // without sparing: room first, as before
+
+        // A block exactly 64 times the rent's size is split even when sparing.
+        var second = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 8 * MiB, perSize: 4) { RoomFirst = true };
+        Assert.True(second.Reserve(2 * MiB << Space.MaxResidentSplitShift, out Reservation limit).IsSuccess);
+        limit.MayHoldResidentFree = true;
+        Assert.True(second.TryAllocate(0, residentFirst: true, out Reservation atLimit, out _, spareLargeResident: true));
+        Assert.Same(limit, atLimit);
+        Assert.Null(large.Validate());
+    }
 }

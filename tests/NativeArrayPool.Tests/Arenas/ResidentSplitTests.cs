@@ -1,0 +1,101 @@
+using NativeBuffers.Arenas;
+using NativeBuffers.Os;
+using NativeBuffers.Tests.Support;
+
+namespace NativeBuffers.Tests.Arenas;
+
+/// <summary>
+/// A plain rent leaves whole a resident free block far larger than itself (<see cref="Space.MaxResidentSplitShift"/>)
+/// while new space is to be had, and splits it when the process cannot spare the mapping or the address space: the
+/// rent never fails for the sake of the big block. Bookkeeping only (nothing is mapped); the real-kernel effect on the
+/// next append is in <see cref="ResidentGrowthTests"/>.
+/// </summary>
+public class ResidentSplitTests
+{
+    private const long MiB = 1L << 20;
+    private const long Large = 256 * MiB; // 128 times a 2 MiB rent: more than 2^6
+
+    private static (Arena Arena, FaultInjectingVirtualMemory Os) HugeArena(Func<Primitive, long, OsError> decide, int mappingReserve = 0)
+    {
+        var os = new FaultInjectingVirtualMemory(new AddressOnlyVirtualMemory(), decide) { MaxMapCountOverride = 65530, ProcessMappings = () => 100 };
+        var arena = new Arena(new ArenaSettings(
+            os, ReservationsPerSize: 8, MinimumReservationBytes: 2 * MiB, RemapThresholdBytes: 64 * 1024,
+            MappingBudget: 1_000_000, MappingReserve: mappingReserve, HugePages: false, GrowthPaths.All));
+        return (arena, os);
+    }
+
+    /// <summary>A 256 MiB block rented and returned: its reservation may now hold 256 MiB of resident free memory.</summary>
+    private static Reservation LeaveLargeResidentBlock(Arena arena)
+    {
+        Allocation large = arena.Allocate(SizeClasses.ClassOf(Large));
+        Reservation kept = large.Reservation!;
+        arena.Free(large);
+        Assert.True(kept.MayHoldResidentFree && kept.IsEmpty);
+        return kept;
+    }
+
+    [Fact]
+    public void A_small_rent_takes_new_space_and_leaves_the_large_resident_block_whole()
+    {
+        using Arena arena = HugeArena((_, _) => OsError.Success).Arena;
+        Reservation kept = LeaveLargeResidentBlock(arena);
+
+        Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+        Assert.NotSame(kept, small.Reservation);
+        Assert.True(kept.IsEmpty, "the 2 MiB rent split the 256 MiB resident block");
+        Assert.Equal(0, arena.DeclinedByMappingReserve);
+
+        // A second small rent fits beside the first (2 MiB is not 64 times smaller than what is left there).
+        Allocation second = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+        Assert.Same(small.Reservation, second.Reservation);
+        arena.Free(second);
+        arena.Free(small);
+        Assert.Null(arena.Validate());
+    }
+
+    [Fact]
+    public void A_rent_at_most_64_times_smaller_than_the_resident_block_still_splits_it()
+    {
+        using Arena arena = HugeArena((_, _) => OsError.Success).Arena;
+        Reservation kept = LeaveLargeResidentBlock(arena);
+
+        Allocation rent = arena.Allocate(SizeClasses.ClassOf(Large >> Space.MaxResidentSplitShift));
+        Assert.Same(kept, rent.Reservation);
+        arena.Free(rent);
+        Assert.Null(arena.Validate());
+    }
+
+    [Fact]
+    public void When_no_address_space_can_be_mapped_a_small_rent_splits_the_resident_block_instead_of_failing()
+    {
+        bool failReserves = false;
+        (Arena arena, FaultInjectingVirtualMemory os) = HugeArena((p, _) => failReserves && p == Primitive.Reserve ? OsError.OutOfMemory : OsError.Success);
+        using var owned = arena;
+        Reservation kept = LeaveLargeResidentBlock(arena);
+
+        failReserves = true;
+        Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+        Assert.Same(kept, small.Reservation);
+        Assert.Equal(1, os.Failures(Primitive.Reserve)); // one attempt, and no consolidation that could unmap the block
+        Assert.Single(arena.ReservationsSnapshot(), r => r.Size == Large);
+        arena.Free(small);
+        Assert.True(kept.IsEmpty);
+        Assert.Null(arena.Validate());
+    }
+
+    [Fact]
+    public void Near_the_mapping_reserve_a_small_rent_splits_the_resident_block_and_counts_no_refusal()
+    {
+        (Arena arena, FaultInjectingVirtualMemory os) = HugeArena((_, _) => OsError.Success, mappingReserve: 50);
+        using var owned = arena;
+        // The rest of the process leaves 51 mappings: one for the large block's reservation, then the reserve.
+        os.ProcessMappings = () => 65530 - 51 + arena.KernelMappings;
+        Reservation kept = LeaveLargeResidentBlock(arena);
+
+        Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+        Assert.Same(kept, small.Reservation);
+        Assert.Equal(0, arena.DeclinedByMappingReserve); // the rent was served: nothing was declined
+        arena.Free(small);
+        Assert.Null(arena.Validate());
+    }
+}

@@ -1,6 +1,6 @@
 using NativeBuffers.StressHost;
 
-// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose
+// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose | sharedcreation
 // Exit code 0: every check held. 1: a check failed (the reason is on stdout). Anything else: the process died.
 try
 {
@@ -10,6 +10,7 @@ try
          : args.Length > 0 && args[0] == "headroom" ? HeadroomReserve.Run()
          : args.Length > 0 && args[0] == "sharedreserve" ? SharedReserve.Run()
          : args.Length > 0 && args[0] == "shareddispose" ? SharedDispose.Run()
+         : args.Length > 0 && args[0] == "sharedcreation" ? SharedCreation.Run()
          : Usage();
 }
 catch (CheckFailedException e)
@@ -20,6 +21,6 @@ catch (CheckFailedException e)
 
 static int Usage()
 {
-    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose");
+    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose | sharedcreation");
     return 2;
 }

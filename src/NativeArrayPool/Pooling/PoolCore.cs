@@ -55,6 +55,7 @@ internal sealed partial class PoolCore : IDisposable
     private static ThreadCache?[]? t_caches;
 
     private static PoolCore? s_shared;
+    private static readonly Lock s_sharedCreation = new();
 
     private readonly int _id;
     private readonly Lock _cachesLock = new();
@@ -111,11 +112,25 @@ internal sealed partial class PoolCore : IDisposable
         }
     }
 
+    /// <summary>
+    /// Builds the shared core once per process, under a lock rather than by a compare-and-swap: a core built by a
+    /// thread that lost the race to publish is already registered for metrics (its zeros reported as <c>shared</c>
+    /// beside the real figures) and has a reclaimer of its own. Safe to construct under the lock: the metrics read
+    /// pools outside their own lock, so nothing holding it waits for this one.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PoolCore CreateShared()
     {
-        var core = new PoolCore(NativePoolOptions.FromEnvironment(), isShared: true);
-        return Interlocked.CompareExchange(ref s_shared, core, null) ?? core;
+        lock (s_sharedCreation)
+        {
+            PoolCore? core = s_shared;
+            if (core is null)
+            {
+                core = new PoolCore(NativePoolOptions.FromEnvironment(), isShared: true);
+                Volatile.Write(ref s_shared, core);
+            }
+            return core;
+        }
     }
 
     public Arena Arena { get; }

@@ -1,0 +1,22 @@
+using NativeBuffers.Tests.Support;
+
+namespace NativeBuffers.Tests.Pooling;
+
+/// <summary>
+/// The shared pools' core is built once per process, however many threads ask for it first at the same moment. This
+/// process's core exists long since, so the race is run in a new process (StressHost <c>sharedcreation</c>): eight
+/// threads released by a barrier ask for <see cref="NativeArrayPool{T}.Shared"/> and <see cref="NativeMemoryPool.Shared"/>,
+/// then a <see cref="System.Diagnostics.Metrics.MeterListener"/> collects once. Before the core was built under a lock,
+/// every run measured 8 pools named <c>shared</c> (each thread's core registered, one published).
+/// </summary>
+public class SharedPoolCreationTests
+{
+    [Fact]
+    public void Threads_that_first_use_the_shared_pool_at_once_get_one_core_and_the_metrics_see_one_shared_pool()
+    {
+        (int exitCode, string output) = StressHostProcess.Run("sharedcreation", new Dictionary<string, string>(), TimeSpan.FromMinutes(1));
+        Assert.True(exitCode == 0, $"the child exited with {exitCode}:\n{output}");
+        Assert.Contains("pools measured as shared: 1", output);
+        Assert.Contains("PASS", output);
+    }
+}

@@ -200,7 +200,8 @@ internal partial class Arena : IDisposable
             RemovePartial(slab);
             _slabs.Remove(slab);
             slab.Reservation.Free(slab.Offset, slab.Order);
-            slab.Reservation.MayHoldResidentFree |= !slab.PagesDiscarded;
+            if (!slab.PagesDiscarded)
+                slab.Reservation.NoteResidentFree(slab.Order);
         }
     }
 
@@ -308,7 +309,7 @@ internal partial class Arena : IDisposable
         lock (_lock)
         {
             allocation.Reservation!.Free(allocation.Offset, allocation.Order);
-            allocation.Reservation.MayHoldResidentFree = true;
+            allocation.Reservation.NoteResidentFree(allocation.Order);
             Recycle(allocation);
         }
     }
@@ -332,7 +333,7 @@ internal partial class Arena : IDisposable
             reservation.KeepIsland(allocation.Offset, allocation.Capacity);
             allocation.KeepIsland();
             reservation.Free(allocation.Offset, allocation.Order);
-            reservation.MayHoldResidentFree = true;
+            reservation.NoteResidentFree(allocation.Order);
             Recycle(allocation);
             IslandsKept++;
             return true;

@@ -117,9 +117,12 @@ internal sealed class Space
         return false;
     }
 
-    /// <summary>Whether a plain rent of <paramref name="order"/> would split a possibly resident block of more than 2^<see cref="MaxResidentSplitShift"/> times its size.</summary>
+    /// <summary>
+    /// Whether a plain rent of <paramref name="order"/> would split a free block of more than 2^<see cref="MaxResidentSplitShift"/>
+    /// times its size in a reservation where a tenant that large left its pages (<see cref="Reservation.LargestResidentFreeOrder"/>).
+    /// </summary>
     private static bool SplitsLargeResident(Reservation candidate, int order) =>
-        candidate.MayHoldResidentFree && candidate.SmallestFreeOrderFrom(order) - order > MaxResidentSplitShift;
+        Math.Min(candidate.SmallestFreeOrderFrom(order), candidate.LargestResidentFreeOrder) - order > MaxResidentSplitShift;
 
     private static readonly bool[] s_residentFirst = [true, false];
     private static readonly bool[] s_residentLast = [false, true];

@@ -53,6 +53,32 @@ public class ResidentSplitTests
         Assert.Null(arena.Validate());
     }
 
+    /// <summary>
+    /// The new space a spared rent takes is itself resident once that rent is returned, and its free block is as large
+    /// as the schedule made it (here 256 MiB again): spared in turn, each rent and return of a small buffer mapped one
+    /// more reservation, without bound. Only a block a big tenant left is worth sparing; the small one's reservation
+    /// takes the next small rent.
+    /// </summary>
+    [Fact]
+    public void Small_rents_and_returns_after_the_large_block_reuse_one_new_reservation()
+    {
+        using Arena arena = HugeArena((_, _) => OsError.Success).Arena;
+        Reservation kept = LeaveLargeResidentBlock(arena);
+
+        Reservation? home = null;
+        for (int i = 0; i < 20; i++)
+        {
+            Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+            Assert.NotSame(kept, small.Reservation);
+            home ??= small.Reservation;
+            Assert.Same(home, small.Reservation);
+            arena.Free(small);
+        }
+        Assert.Equal(2, arena.ReservationCount);
+        Assert.True(kept.IsEmpty);
+        Assert.Null(arena.Validate());
+    }
+
     [Fact]
     public void A_rent_at_most_64_times_smaller_than_the_resident_block_still_splits_it()
     {

@@ -15,11 +15,11 @@ public class ResidentSplitTests
     private const long MiB = 1L << 20;
     private const long Large = 256 * MiB; // 128 times a 2 MiB rent: more than 2^6
 
-    private static (Arena Arena, FaultInjectingVirtualMemory Os) HugeArena(Func<Primitive, long, OsError> decide, int mappingReserve = 0)
+    private static (Arena Arena, FaultInjectingVirtualMemory Os) HugeArena(Func<Primitive, long, OsError> decide, int mappingReserve = 0, int perSize = 8)
     {
         var os = new FaultInjectingVirtualMemory(new AddressOnlyVirtualMemory(), decide) { MaxMapCountOverride = 65530, ProcessMappings = () => 100 };
         var arena = new Arena(new ArenaSettings(
-            os, ReservationsPerSize: 8, MinimumReservationBytes: 2 * MiB, RemapThresholdBytes: 64 * 1024,
+            os, ReservationsPerSize: perSize, MinimumReservationBytes: 2 * MiB, RemapThresholdBytes: 64 * 1024,
             MappingBudget: 1_000_000, MappingReserve: mappingReserve, HugePages: false, GrowthPaths.All));
         return (arena, os);
     }
@@ -76,6 +76,28 @@ public class ResidentSplitTests
         }
         Assert.Equal(2, arena.ReservationCount);
         Assert.True(kept.IsEmpty);
+        Assert.Null(arena.Validate());
+    }
+
+    /// <summary>
+    /// With one reservation per size, each new reservation is twice the last, so the one a spared rent maps has the most
+    /// room, and the next big rent goes there (room first) and leaves it as worth sparing as the first. Sparing every
+    /// such block, each small rent after a big one mapped a reservation twice the size of the last (12 rounds: 13
+    /// reservations, 2.2 TB of address space). Only the block the next growing buffer would take is spared, so a rent maps new space
+    /// only when every other reservation is full: the space stays as the rents alone would have it, plus that block.
+    /// </summary>
+    [Fact]
+    public void Small_and_big_rents_in_turn_map_no_more_than_one_reservation_beyond_the_large_block()
+    {
+        using Arena arena = HugeArena((_, _) => OsError.Success, perSize: 1).Arena;
+        LeaveLargeResidentBlock(arena);
+
+        for (int i = 0; i < 12; i++)
+        {
+            arena.Free(arena.Allocate(SizeClasses.ClassOf(2 * MiB)));
+            arena.Free(arena.Allocate(SizeClasses.ClassOf(Large)));
+        }
+        Assert.True(arena.ReservationCount <= 2, $"{arena.ReservationCount} reservations, {arena.ReservedBytes} bytes, for buffers of 256 MiB at most, one at a time");
         Assert.Null(arena.Validate());
     }
 

@@ -15,12 +15,12 @@ public class ResidentSplitTests
     private const long MiB = 1L << 20;
     private const long Large = 256 * MiB; // 128 times a 2 MiB rent: more than 2^6
 
-    private static (Arena Arena, FaultInjectingVirtualMemory Os) HugeArena(Func<Primitive, long, OsError> decide, int mappingReserve = 0, int perSize = 8)
+    private static (Arena Arena, FaultInjectingVirtualMemory Os) HugeArena(Func<Primitive, long, OsError> decide, int mappingReserve = 0, int perSize = 8, int mappingBudget = 1_000_000)
     {
         var os = new FaultInjectingVirtualMemory(new AddressOnlyVirtualMemory(), decide) { MaxMapCountOverride = 65530, ProcessMappings = () => 100 };
         var arena = new Arena(new ArenaSettings(
             os, ReservationsPerSize: perSize, MinimumReservationBytes: 2 * MiB, RemapThresholdBytes: 64 * 1024,
-            MappingBudget: 1_000_000, MappingReserve: mappingReserve, HugePages: false, GrowthPaths.All));
+            MappingBudget: mappingBudget, MappingReserve: mappingReserve, HugePages: false, GrowthPaths.All));
         return (arena, os);
     }
 
@@ -143,6 +143,28 @@ public class ResidentSplitTests
         Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
         Assert.Same(kept, small.Reservation);
         Assert.Equal(0, arena.DeclinedByMappingReserve); // the rent was served: nothing was declined
+        arena.Free(small);
+        Assert.Null(arena.Validate());
+    }
+
+    /// <summary>
+    /// The pool's budget of kernel mappings yields only for a reservation a rent needs; the one a spared rent would map is
+    /// not needed (the large block has room), and mapped at the budget it would push the pool over it, after which every
+    /// page move is declined and the next big append copies. At the budget the rent splits the block instead, without
+    /// consolidating (the large block's reservation is empty, and consolidation would unmap it).
+    /// </summary>
+    [Fact]
+    public void At_the_mapping_budget_a_small_rent_splits_the_resident_block_rather_than_exceed_it()
+    {
+        (Arena arena, FaultInjectingVirtualMemory os) = HugeArena((_, _) => OsError.Success, mappingBudget: 1);
+        using var owned = arena;
+        Reservation kept = LeaveLargeResidentBlock(arena);
+        Assert.Equal(1, arena.KernelMappings);
+
+        Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+        Assert.Same(kept, small.Reservation);
+        Assert.Equal(1, arena.KernelMappings);
+        Assert.Equal(1, os.Calls(Primitive.Reserve));
         arena.Free(small);
         Assert.Null(arena.Validate());
     }

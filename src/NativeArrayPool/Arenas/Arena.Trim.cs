@@ -84,7 +84,7 @@ internal partial class Arena
             foreach (Slab slab in emptySlabs)
                 slab.PagesDiscarded = true;
             reservation.DiscardedVersion = reservation.FreeVersion;
-            reservation.MayHoldResidentFree = false;
+            reservation.NoteDiscarded();
             bytes += reservation.Size;
         }
         return bytes;
@@ -139,7 +139,7 @@ internal partial class Arena
             if (all)
             {
                 reservation.DiscardedVersion = version;
-                reservation.MayHoldResidentFree = false;
+                reservation.NoteDiscarded();
             }
         }
         return bytes;

@@ -200,7 +200,8 @@ internal partial class Arena : IDisposable
             RemovePartial(slab);
             _slabs.Remove(slab);
             slab.Reservation.Free(slab.Offset, slab.Order);
-            slab.Reservation.MayHoldResidentFree |= !slab.PagesDiscarded;
+            if (!slab.PagesDiscarded)
+                slab.Reservation.NoteResidentFree(slab.Order);
         }
     }
 
@@ -235,9 +236,9 @@ internal partial class Arena : IDisposable
     /// A free block of <paramref name="order"/> from <paramref name="space"/>, reserving more address space if needed.
     /// Reservations that probably hold resident free memory come first: the tenant writes its block, and resident
     /// pages take no faults (a growing buffer that starts there grows in place over the pages the last one left).
-    /// A plain rent does not split a resident block far larger than itself while new space is to be had without
-    /// straining the process's mappings (<see cref="Space.MaxResidentSplitShift"/>): that block is where the next
-    /// big buffer can grow without faults.
+    /// A plain rent does not split a resident block far larger than itself, where the next big buffer would grow
+    /// without faults, while new space is to be had within the pool's mapping budget and without straining the
+    /// process's mappings (<see cref="Space.MaxResidentSplitShift"/>).
     /// </summary>
     private (Reservation, long) TakeBlockSpace(Space space, int order, long bytes, bool growing = false)
     {
@@ -245,9 +246,11 @@ internal partial class Arena : IDisposable
             return (reservation, offset);
         if (space.HasRoomFor(order))
         {
-            // Only large resident blocks have room. Without a mapping to spare, or address space, split one after all:
-            // no consolidation (it could unmap the very block being spared) and no refusal counted, as the rent succeeds.
-            if (!FitsReserve(1) || space.Reserve(bytes, out reservation).IsFailure)
+            // Only the spared block has room. The new reservation is not needed, so it keeps within the pool's budget
+            // (which yields only to reservations a rent needs) as well as the process's reserve; without a mapping to
+            // spare, or address space, split the block after all: no consolidation (it could unmap the very block
+            // being spared) and no refusal counted, as the rent succeeds.
+            if (CountKernelMappings() >= Settings.MappingBudget || !FitsReserve(1) || space.Reserve(bytes, out reservation).IsFailure)
             {
                 bool split = space.TryAllocate(order, residentFirst: true, out reservation, out offset, growing);
                 Debug.Assert(split);
@@ -308,7 +311,7 @@ internal partial class Arena : IDisposable
         lock (_lock)
         {
             allocation.Reservation!.Free(allocation.Offset, allocation.Order);
-            allocation.Reservation.MayHoldResidentFree = true;
+            allocation.Reservation.NoteResidentFree(allocation.Order);
             Recycle(allocation);
         }
     }
@@ -332,7 +335,7 @@ internal partial class Arena : IDisposable
             reservation.KeepIsland(allocation.Offset, allocation.Capacity);
             allocation.KeepIsland();
             reservation.Free(allocation.Offset, allocation.Order);
-            reservation.MayHoldResidentFree = true;
+            reservation.NoteResidentFree(allocation.Order);
             Recycle(allocation);
             IslandsKept++;
             return true;

@@ -53,12 +53,27 @@ internal sealed class Reservation
     public int DiscardedVersion;
 
     /// <summary>
-    /// A hint, written by the arena: a block its tenant used was freed here since the free blocks' pages were last
-    /// discarded, so some free memory is probably resident (the kernel is not asked). Allocation prefers such
-    /// reservations, because writing resident pages costs no page faults; page moves avoid them, because a move
-    /// frees whatever pages were at its destination.
+    /// A hint: a block its tenant used was freed here since the free blocks' pages were last discarded, so some free
+    /// memory is probably resident (the kernel is not asked). Allocation prefers such reservations, because writing
+    /// resident pages costs no page faults; page moves avoid them, because a move frees whatever pages were at its
+    /// destination. Written by the arena through <see cref="NoteResidentFree"/> and <see cref="NoteDiscarded"/>.
     /// </summary>
-    public bool MayHoldResidentFree;
+    public bool MayHoldResidentFree => LargestResidentFreeOrder >= 0;
+
+    /// <summary>
+    /// The order of the largest block a tenant used and freed here since the last discard; -1 when none. It tells a
+    /// reservation a big buffer left its pages in from one that small buffers only passed through, however often:
+    /// freeing the same small block again does not raise it. The huge space spares only the former's large free
+    /// blocks (<see cref="Space.MaxResidentSplitShift"/>): sparing the latter's would send each small rent to new
+    /// space that, once the rent returned, looked just as worth sparing.
+    /// </summary>
+    public int LargestResidentFreeOrder { get; private set; } = -1;
+
+    /// <summary>Records that a used block of <paramref name="order"/> was freed here, its pages resident.</summary>
+    public void NoteResidentFree(int order) => LargestResidentFreeOrder = Math.Max(LargestResidentFreeOrder, order);
+
+    /// <summary>Records that the free blocks' pages were discarded: none is resident any more.</summary>
+    public void NoteDiscarded() => LargestResidentFreeOrder = -1;
 
     /// <summary>Idle trimming: the version last seen and when (timestamp ticks); written by the arena.</summary>
     public int IdleSeenVersion;

@@ -65,21 +65,22 @@ internal sealed class Space
     /// for a buffer that is growing, by a copy) a room-first space takes it from the front of the chosen reservation's
     /// largest free block, so the buffer goes on doubling in place over the resident memory there; a plain rent takes
     /// the smallest free block that fits, keeping the large ones whole. With <paramref name="spareLargeResident"/>, a
-    /// plain rent in a room-first space also passes over reservations where that block may be resident and more than
-    /// 2^<see cref="MaxResidentSplitShift"/> times its size: the caller then maps new space for it, and comes back
-    /// without the flag only when it cannot.
+    /// plain rent in a room-first space also passes over the reservation a growing buffer would take its block from,
+    /// when the rent would split there a free block that a tenant more than 2^<see cref="MaxResidentSplitShift"/> times
+    /// its size left resident: the caller then maps new space for it, and comes back without the flag only when it
+    /// cannot. One reservation at most is passed over, so new space is mapped only when every other one is full.
     /// </summary>
     public bool TryAllocate(int order, bool residentFirst, out Reservation reservation, out long offset, bool growing = false, bool spareLargeResident = false)
     {
-        bool spare = spareLargeResident && RoomFirst && !growing;
-        if (residentFirst && RoomFirst && TryAllocateWithMostRoom(order, growing, spare, out reservation, out offset))
+        Reservation? spared = spareLargeResident && RoomFirst && !growing ? ReservationToSpare(order) : null;
+        if (residentFirst && RoomFirst && TryAllocateWithMostRoom(order, growing, spared, out reservation, out offset))
             return true;
         foreach (bool resident in residentFirst ? s_residentFirst : s_residentLast)
         {
             foreach (Reservation candidate in _reservations)
             {
-                if (candidate.MayHoldResidentFree == resident && candidate.FreeBytes >= candidate.BlockBytes(order)
-                    && !(spare && SplitsLargeResident(candidate, order)) && candidate.TryAllocate(order, out offset))
+                if (candidate != spared && candidate.MayHoldResidentFree == resident && candidate.FreeBytes >= candidate.BlockBytes(order)
+                    && candidate.TryAllocate(order, out offset))
                 {
                     reservation = candidate;
                     return true;
@@ -91,19 +92,29 @@ internal sealed class Space
         return false;
     }
 
-    private bool TryAllocateWithMostRoom(int order, bool growing, bool spare, out Reservation reservation, out long offset)
+    private bool TryAllocateWithMostRoom(int order, bool growing, Reservation? skip, out Reservation reservation, out long offset)
+    {
+        Reservation? best = WithMostRoom(order, skip);
+        offset = 0;
+        reservation = best!;
+        return best is not null && (growing ? best.TryAllocateAtLargest(order, out offset) : best.TryAllocate(order, out offset));
+    }
+
+    /// <summary>
+    /// Among reservations that may hold resident free memory (but <paramref name="skip"/>), the one with the largest
+    /// free block of at least <paramref name="order"/>, oldest first among equals; null when none has room.
+    /// </summary>
+    private Reservation? WithMostRoom(int order, Reservation? skip)
     {
         Reservation? best = null;
         int bestOrder = order - 1;
         foreach (Reservation candidate in _reservations)
         {
-            int largest = candidate.MayHoldResidentFree ? candidate.LargestFreeOrder : -1;
-            if (largest > bestOrder && !(spare && SplitsLargeResident(candidate, order)))
+            int largest = candidate.MayHoldResidentFree && candidate != skip ? candidate.LargestFreeOrder : -1;
+            if (largest > bestOrder)
                 (best, bestOrder) = (candidate, largest);
         }
-        offset = 0;
-        reservation = best!;
-        return best is not null && (growing ? best.TryAllocateAtLargest(order, out offset) : best.TryAllocate(order, out offset));
+        return best;
     }
 
     /// <summary>Whether any reservation has a free block of <paramref name="order"/> or larger.</summary>
@@ -117,9 +128,21 @@ internal sealed class Space
         return false;
     }
 
-    /// <summary>Whether a plain rent of <paramref name="order"/> would split a possibly resident block of more than 2^<see cref="MaxResidentSplitShift"/> times its size.</summary>
-    private static bool SplitsLargeResident(Reservation candidate, int order) =>
-        candidate.MayHoldResidentFree && candidate.SmallestFreeOrderFrom(order) - order > MaxResidentSplitShift;
+    /// <summary>
+    /// The reservation a plain rent of <paramref name="order"/> should pass over, or null: the one the next growing
+    /// buffer would take its block from (<see cref="WithMostRoom"/>), when the rent would split there a free block of
+    /// more than 2^<see cref="MaxResidentSplitShift"/> times its size and a tenant that large left its pages there
+    /// (<see cref="Reservation.LargestResidentFreeOrder"/>). Only that one: sparing every such block, a space whose
+    /// reservations double in size (one per size) sent each small rent to new space, the next big rent there (it has the
+    /// most room), and so the next small rent to newer space, one reservation more per round without bound.
+    /// </summary>
+    private Reservation? ReservationToSpare(int order)
+    {
+        Reservation? next = WithMostRoom(order, skip: null);
+        return next is not null
+            && Math.Min(next.SmallestFreeOrderFrom(order), next.LargestResidentFreeOrder) - order > MaxResidentSplitShift
+            ? next : null;
+    }
 
     private static readonly bool[] s_residentFirst = [true, false];
     private static readonly bool[] s_residentLast = [false, true];

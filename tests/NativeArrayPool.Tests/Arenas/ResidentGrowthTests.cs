@@ -1,3 +1,4 @@
+using System.Numerics;
 using FsCheck;
 using FsCheck.Fluent;
 using NativeBuffers.Arenas;
@@ -284,5 +285,91 @@ public unsafe class ResidentGrowthTests
             kept += arena.IslandsKept;
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(tests));
         Assert.True(kept > 0, "no island was kept: the property did not reach the state it is about");
+    }
+
+    /// <summary>
+    /// Random plain rents of 2 – 4 MiB beside rents of 256 – 512 MiB, growths and frees in the huge space, so small rents
+    /// keep meeting large free blocks that big tenants left resident (<see cref="Space.MaxResidentSplitShift"/>) and
+    /// pass over them or not. Checked after every step: the arena's structure, that no two live buffers overlap,
+    /// every buffer's contents (one tag a megabyte, so the big ones stay cheap), and the mapping model against
+    /// /proc/self/maps. At the end, that some small rent did pass over such a block, to new space.
+    /// </summary>
+    [LinuxFact]
+    public void Random_small_rents_beside_large_resident_blocks_keep_contents_apart_and_never_undercount_the_kernels_mappings()
+    {
+        long spared = 0;
+        Arbitrary<(int Kind, int A, int B)[]> ops = (from kind in Gen.Frequency((3, Gen.Constant(0)), (1, Gen.Constant(1)), (1, Gen.Constant(2)), (3, Gen.Constant(3)))
+             from a in Gen.Choose(0, 1)
+             from b in Gen.Choose(0, 1000)
+             select (kind, a, b)).ArrayOf().ToArbitrary();
+        Prop.ForAll(ops, sequence =>
+        {
+            using Arena arena = HugeArena();
+            var live = new List<(Allocation Block, byte Tag)>();
+            byte nextTag = 1;
+            foreach ((int kind, int a, int b) in sequence)
+            {
+                if (kind <= 1 || live.Count == 0)
+                {
+                    long bytes = (kind == 1 ? 256 * MiB : 2 * MiB) << a;
+                    int order = BitOperations.Log2((ulong)bytes) - 21;
+                    bool anyWorthSparing = arena.ReservationsSnapshot().Any(r =>
+                        Math.Min(r.SmallestFreeOrderFrom(order), r.LargestResidentFreeOrder) - order > Space.MaxResidentSplitShift);
+                    int reservations = arena.ReservationCount;
+                    Allocation block = arena.Allocate(SizeClasses.ClassOf(bytes));
+                    if (anyWorthSparing && arena.ReservationCount > reservations)
+                        spared++; // with such a block free, only a rent passing over it maps new space
+                    TagEveryMegabyte(block, 0, nextTag);
+                    live.Add((block, nextTag++));
+                }
+                else if (kind == 2)
+                {
+                    int at = b % live.Count;
+                    (Allocation block, byte tag) = live[at];
+                    long old = block.Capacity;
+                    if (old >= 512 * MiB)
+                        continue;
+                    block = arena.Resize(block, SizeClasses.ClassOf(old * 2), clearVacated: false);
+                    AssertTagged(block, old, tag);
+                    TagEveryMegabyte(block, old, tag);
+                    live[at] = (block, tag);
+                }
+                else
+                {
+                    int at = b % live.Count;
+                    arena.Free(live[at].Block);
+                    live.RemoveAt(at);
+                }
+                Assert.Null(arena.Validate());
+                var ranges = live.Select(l => (Start: l.Block.Address, End: l.Block.Address + (nint)l.Block.Capacity)).OrderBy(r => r.Start).ToList();
+                for (int i = 1; i < ranges.Count; i++)
+                    Assert.True(ranges[i - 1].End <= ranges[i].Start, $"live buffers overlap at {ranges[i].Start:x}");
+                foreach ((Allocation block, byte tag) in live)
+                    AssertTagged(block, block.Capacity, tag);
+                foreach (Reservation r in arena.ReservationsSnapshot())
+                {
+                    int kernel = KernelMappingsIn(r);
+                    Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
+                }
+            }
+            foreach ((Allocation block, _) in live)
+                arena.Free(block);
+            Assert.Null(arena.Validate());
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(30));
+        Assert.True(spared > 0, "no small rent passed over a large resident block: the property did not reach the state it is about");
+    }
+
+    private static void TagEveryMegabyte(Allocation block, long from, byte tag)
+    {
+        for (long at = from; at < block.Capacity; at += MiB)
+            *(byte*)(block.Address + (nint)at) = tag;
+        *(byte*)(block.Address + (nint)block.Capacity - 1) = tag;
+    }
+
+    private static void AssertTagged(Allocation block, long upTo, byte tag)
+    {
+        for (long at = 0; at < upTo; at += MiB)
+            Assert.True(*(byte*)(block.Address + (nint)at) == tag, $"the buffer of {block.Capacity} bytes lost its contents at {at}");
+        Assert.True(*(byte*)(block.Address + (nint)upTo - 1) == tag, $"the buffer of {block.Capacity} bytes lost its last byte before {upTo}");
     }
 }

@@ -15,7 +15,7 @@ public class SpaceTests
         var space = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 8 * MiB, perSize: 4) { RoomFirst = roomFirst };
         Assert.True(space.Reserve(8 * MiB, out Reservation old).IsSuccess);
         Assert.True(space.Reserve(8 * MiB, out Reservation resident).IsSuccess);
-        resident.MayHoldResidentFree = true;
+        resident.NoteResidentFree(resident.MaxOrder);
         return (space, old, resident);
     }
 
@@ -35,7 +35,7 @@ public class SpaceTests
         foreach (bool roomFirst in new[] { false, true })
         {
             (Space space, Reservation old, Reservation resident) = TwoReservations(roomFirst);
-            old.MayHoldResidentFree = true;
+            old.NoteResidentFree(old.MaxOrder);
             Assert.True(old.TryAllocate(0, out long pinned)); // a buffer that stays: the old reservation's largest free block is 4 MiB
             Assert.Equal(0, pinned);
             Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation chosen, out long offset));
@@ -58,7 +58,7 @@ public class SpaceTests
     {
         var space = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 16 * MiB, perSize: 4) { RoomFirst = true };
         Assert.True(space.Reserve(16 * MiB, out Reservation resident).IsSuccess);
-        resident.MayHoldResidentFree = true;
+        resident.NoteResidentFree(resident.MaxOrder);
         Assert.True(resident.TryAllocate(0, out long pinned));
         Assert.Equal(0, pinned);
 
@@ -84,7 +84,7 @@ public class SpaceTests
     {
         var space = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 8 * MiB, perSize: 4) { RoomFirst = true };
         Assert.True(space.Reserve(256 * MiB, out Reservation large).IsSuccess);
-        large.MayHoldResidentFree = true;
+        large.NoteResidentFree(large.MaxOrder);
 
         Assert.False(space.TryAllocate(0, residentFirst: true, out _, out _, spareLargeResident: true));
         Assert.True(space.HasRoomFor(0));
@@ -102,9 +102,38 @@ public class SpaceTests
         // A block exactly 64 times the rent's size is split even when sparing.
         var second = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 8 * MiB, perSize: 4) { RoomFirst = true };
         Assert.True(second.Reserve(2 * MiB << Space.MaxResidentSplitShift, out Reservation limit).IsSuccess);
-        limit.MayHoldResidentFree = true;
+        limit.NoteResidentFree(limit.MaxOrder);
         Assert.True(second.TryAllocate(0, residentFirst: true, out Reservation atLimit, out _, spareLargeResident: true));
         Assert.Same(limit, atLimit);
         Assert.Null(large.Validate());
+    }
+
+    /// <summary>
+    /// Sparing is for a large block a big tenant left resident: in a reservation where only a 2 MiB tenant was freed
+    /// (however often), the 256 MiB free block holds at most 2 MiB of resident pages, and a plain rent splits it rather
+    /// than have new space mapped (which, once that rent returned, would look the same: one more mapping per rent).
+    /// </summary>
+    [Fact]
+    public void A_plain_rent_splits_a_large_free_block_that_only_small_tenants_left_resident()
+    {
+        var space = new Space(new AddressOnlyVirtualMemory(), HugeGranuleShift, hugePages: false, minimumReservation: 8 * MiB, perSize: 4) { RoomFirst = true };
+        Assert.True(space.Reserve(256 * MiB, out Reservation passedThrough).IsSuccess);
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.True(passedThrough.TryAllocate(0, out long offset));
+            passedThrough.Free(offset, 0);
+            passedThrough.NoteResidentFree(0);
+        }
+        Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation rentedIn, out _, spareLargeResident: true));
+        Assert.Same(passedThrough, rentedIn);
+
+        // The block a big tenant left is spared again once its reservation is known to hold it.
+        passedThrough.Free(0, 0);
+        passedThrough.NoteResidentFree(passedThrough.MaxOrder);
+        Assert.False(space.TryAllocate(0, residentFirst: true, out _, out _, spareLargeResident: true));
+        passedThrough.NoteDiscarded();
+        Assert.True(space.TryAllocate(0, residentFirst: true, out Reservation afterDiscard, out _, spareLargeResident: true));
+        Assert.Same(passedThrough, afterDiscard);
+        Assert.Null(passedThrough.Validate());
     }
 }

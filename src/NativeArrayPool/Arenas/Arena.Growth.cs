@@ -1,9 +1,12 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using NativeBuffers.Os;
 
 namespace NativeBuffers.Arenas;
 
 // The growth chain: everything that happens when a buffer is resized, in the order it is tried.
+//   0. to resident   a huge buffer small beside resident memory a big buffer left in another reservation is copied
+//                    there (growing where it is would write fresh pages): Space.ResidentRoomToGrowInto;
 //   1. in place      the bigger block still fits where the buffer is (free buddies): no syscall, no copy;
 //   2. remap fixed   mremap(MAYMOVE|FIXED) into a free block the arena owns; the vacated range is mapped again;
 //   3. remap         plain mremap(MAYMOVE): the kernel picks the place (the buffer becomes a detached mapping);
@@ -64,6 +67,8 @@ internal partial class Arena
     private Allocation Grow(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated, ref ResizeOutcome outcome)
     {
         GrowthPaths paths = Settings.GrowthPaths;
+        if ((paths & GrowthPaths.Copy) != 0 && TryTakeResidentRoom(allocation, newClass, out Allocation? room))
+            return Grown(CopyInto(allocation, room, clearVacated, vacated), GrowthPaths.Copy, ref outcome);
         if ((paths & GrowthPaths.InPlace) != 0 && TryGrowInPlace(allocation, newClass))
             return Grown(allocation, GrowthPaths.InPlace, ref outcome);
 
@@ -108,6 +113,30 @@ internal partial class Arena
                 return false;
             allocation.ResizeBlock(newOrder, newClass);
             GrowsInPlace++;
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// Takes a block for the buffer at the front of resident memory a big buffer left, when growing where it is would
+    /// write fresh pages and the buffer is small beside that memory (<see cref="Space.ResidentRoomToGrowInto"/>): a
+    /// buffer rented plain, placed apart from the block a plain rent spares, that then grows. Copied there, it goes on
+    /// doubling in place over resident pages; grown where it was, every page it gained was a page fault.
+    /// </summary>
+    private bool TryTakeResidentRoom(Allocation allocation, int newClass, [NotNullWhen(true)] out Allocation? room)
+    {
+        room = null;
+        if (!allocation.IsBlock || SpaceFor(allocation.SizeClass) != _huge || SpaceFor(newClass) != _huge)
+            return false;
+        lock (_lock)
+        {
+            int order = _huge.OrderOf(allocation.Capacity);
+            int newOrder = _huge.OrderOf(SizeClasses.SizeOf(newClass));
+            Reservation? into = _huge.ResidentRoomToGrowInto(allocation.Reservation!, order, newOrder);
+            if (into is null || !into.TryAllocateAtLargest(newOrder, out long offset))
+                return false;
+            room = NewRecord();
+            room.TakeBlock(into, offset, newOrder, newClass);
             return true;
         }
     }
@@ -348,10 +377,12 @@ internal partial class Arena
 
     // ---- 4. copy ----
 
-    private Allocation CopyInto(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated)
-    {
+    private Allocation CopyInto(Allocation allocation, int newClass, bool clearVacated, List<Allocation>? vacated) =>
         // A buffer that grows once usually grows again (an append doubling): place it where it can do so in place.
-        Allocation target = Allocate(newClass, growing: true);
+        CopyInto(allocation, Allocate(newClass, growing: true), clearVacated, vacated);
+
+    private Allocation CopyInto(Allocation allocation, Allocation target, bool clearVacated, List<Allocation>? vacated)
+    {
         long bytes = Math.Min(allocation.Capacity, target.Capacity);
         _os.Copy(allocation.Address, target.Address, (nuint)bytes);
         if (clearVacated)

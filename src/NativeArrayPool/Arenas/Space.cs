@@ -144,6 +144,23 @@ internal sealed class Space
             ? next : null;
     }
 
+    /// <summary>
+    /// Where a block of <paramref name="order"/> in <paramref name="home"/>, growing to <paramref name="newOrder"/>,
+    /// should be copied rather than grow where it is; null to grow as usual. Home has no resident free memory of the
+    /// new size (no tenant that large left pages there, so growing in place writes fresh pages), while another
+    /// reservation has a free block more than 2^<see cref="MaxResidentSplitShift"/> times the block's size that such a
+    /// tenant left resident: typically the block a plain rent spared (<see cref="ReservationToSpare"/>), now wanted
+    /// by a buffer that turned out to grow. The copy is then under 1/64 of the resident memory it gains.
+    /// </summary>
+    public Reservation? ResidentRoomToGrowInto(Reservation home, int order, int newOrder)
+    {
+        if (!RoomFirst || home.LargestResidentFreeOrder >= newOrder)
+            return null;
+        Reservation? room = WithMostRoom(newOrder, skip: home);
+        return room is not null && Math.Min(room.LargestFreeOrder, room.LargestResidentFreeOrder) - order > MaxResidentSplitShift
+            ? room : null;
+    }
+
     private static readonly bool[] s_residentFirst = [true, false];
     private static readonly bool[] s_residentLast = [false, true];
 

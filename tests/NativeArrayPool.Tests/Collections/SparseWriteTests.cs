@@ -195,7 +195,10 @@ public class SparseWriteTests(ITestOutputHelper output)
             Assert.Equal(end + (c.bySetLength ? 0 : 1), all.Length);
             Assert.Equal(-1, all.AsSpan(0, (int)keep).IndexOfAnyExcept((byte)0xCC));
             int stray = all.AsSpan((int)keep, (int)c.Gap).IndexOfAnyExcept((byte)0);
-            Assert.True(stray < 0, $"{c}: byte {keep + stray} of the gap reads {all[keep + stray]:x2}");
+            // Not Assert.True(stray < 0, message): the message is built first, and all[keep + stray] is all[-1] when
+            // nothing stray was found at keep 0 (one case in 4,096 failed a correct stream that way).
+            if (stray >= 0)
+                Assert.Fail($"{c}: byte {keep + stray} of the gap reads {all[keep + stray]:x2}");
             if (!c.bySetLength)
                 Assert.Equal(7, all[^1]);
         }).QuickCheckThrowOnFailure();

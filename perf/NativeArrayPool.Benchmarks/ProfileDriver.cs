@@ -201,7 +201,7 @@ public static partial class ProfileDriver
 
 
     /// <summary>
-    /// <c>append [runs] [pooled|alternate|pinned] [MiB]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the
+    /// <c>append [runs] [pooled|alternate|pinned] [MiB] [peers]</c>: the native append (1 GiB in 64 KiB writes, Resize doubling) and the
     /// pre-sized floor, run by run, with the growth paths each run took from the pool's counters and the minor page
     /// faults of each part (a count that, unlike the times, does not depend on the machine's load): where the time goes.
     /// <list type="bullet">
@@ -213,13 +213,16 @@ public static partial class ProfileDriver
     /// from the shared pool. Below 1/64 of the append's 1 GiB it is placed in new space, leaving the resident block the
     /// last append left whole; from 16 MiB up it is placed in that block (Space.MaxResidentSplitShift).</item>
     /// </list>
+    /// With <c>peers</c>, every round also runs <c>ArrayPoolBufferWriter</c>, <c>RecyclableMemoryStream</c> and
+    /// <c>MemoryStream</c> over the same gigabyte, in this process, before the append.
     /// </summary>
     public static int RunAppend(string[] args)
     {
         int runs = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
         string history = args.Length > 2 ? args[2] : "pooled";
         bool alternate = history is "alternate" or "pinned";
-        int pinnedMiB = args.Length > 3 ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2;
+        bool withPeers = args.Contains("peers");
+        int pinnedMiB = args.Length > 3 && args[3] != "peers" ? int.Parse(args[3], CultureInfo.InvariantCulture) : 2;
         NativeBuffer<byte> pinned = default;
         var benchmarks = new AppendBenchmarks();
         benchmarks.Setup();
@@ -229,11 +232,19 @@ public static partial class ProfileDriver
         {
             (double floor, long floorFaults) = Measure(() => benchmarks.FloorPresized(alternate ? floorPool : pool));
             (double fresh, long freshFaults) = Measure(benchmarks.FloorPresizedFresh);
+            // The managed peers, in every history and in this process (they leave the native pool alone): in
+            // alternate and pinned the shared pool then holds only what the append itself returned.
             string peer = "";
-            if (alternate)
+            if (alternate || withPeers)
             {
                 (double managed, long managedFaults) = Measure(benchmarks.ArrayPoolBufferWriter);
                 peer = string.Create(CultureInfo.InvariantCulture, $", ArrayPoolBufferWriter {managed:F0} ms / {managedFaults} faults");
+            }
+            if (withPeers)
+            {
+                (double recyclable, _) = Measure(benchmarks.RecyclableMemoryStream);
+                (double stream, _) = Measure(benchmarks.MemoryStream);
+                peer += string.Create(CultureInfo.InvariantCulture, $", RecyclableMemoryStream {recyclable:F0} ms, MemoryStream {stream:F0} ms");
             }
             NativePoolStatistics before = pool.GetStatistics();
             (double append, long appendFaults) = Measure(benchmarks.NativeResizeDoubling);

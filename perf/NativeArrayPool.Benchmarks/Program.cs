@@ -11,7 +11,7 @@ namespace NativeBuffers.Benchmarks;
 /// <item><c>--launches N</c>: N processes per nanosecond-scale case instead of one. A process on this VM lands in a fast or
 /// a slow mode and stays there (docs/benchmarks.md), so one process per figure is a coin toss; read the Min column.</item>
 /// <item><c>loop native|guarded|arraypool SIZE N</c>: a bare Rent+Return loop for perf stat / callgrind / JitDisasm.</item>
-/// <item><c>append [runs] [pooled|alternate|pinned] [MiB]</c>: the native append run by run with the growth paths it took.</item>
+/// <item><c>append [runs] [pooled|alternate|pinned] [MiB] [peers]</c>: the native append run by run with the growth paths it took.</item>
 /// <item><c>ratio A B SIZE PAIRS [ROUNDS]</c>: two pools' bare loops alternating in one process, and their per-round ratio.</item>
 /// <item><c>scaling native|arraypool SIZE PAIRS</c>: the bare loop on one thread and on two, and the scaling.</item>
 /// <item><c>resize [runs]</c>: one 1 GiB → 2 GiB Resize per run, timed, with the growth path it took.</item>

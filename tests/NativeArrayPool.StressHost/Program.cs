@@ -1,6 +1,6 @@
 using NativeBuffers.StressHost;
 
-// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose | sharedcreation
+// Usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose | sharedcreation | sharedreentrant
 // Exit code 0: every check held. 1: a check failed (the reason is on stdout). Anything else: the process died.
 try
 {
@@ -11,6 +11,7 @@ try
          : args.Length > 0 && args[0] == "sharedreserve" ? SharedReserve.Run()
          : args.Length > 0 && args[0] == "shareddispose" ? SharedDispose.Run()
          : args.Length > 0 && args[0] == "sharedcreation" ? SharedCreation.Run()
+         : args.Length > 0 && args[0] == "sharedreentrant" ? SharedReentrantCreation.Run()
          : Usage();
 }
 catch (CheckFailedException e)
@@ -21,6 +22,6 @@ catch (CheckFailedException e)
 
 static int Usage()
 {
-    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose | sharedcreation");
+    Console.WriteLine("usage: NativeArrayPool.StressHost mapcount | addressspace | runtimeneeds [HEADROOM] | headroom | sharedreserve | shareddispose | sharedcreation | sharedreentrant");
     return 2;
 }

@@ -42,7 +42,7 @@ internal static class SharedCreation
     }
 
     /// <summary>How many measurements of the rents counter carry the shared pool's name, in one collection.</summary>
-    private static int SharedPoolsMeasured()
+    internal static int SharedPoolsMeasured()
     {
         int count = 0;
         using var listener = new MeterListener();

@@ -41,6 +41,13 @@ internal static class NativeArrayPoolMetrics
             return $"pool-{++s_unnamed}";
     }
 
+    /// <summary>
+    /// Creates the meter if no pool has yet. Creating it publishes its instruments to the listeners already started,
+    /// whose InstrumentPublished callbacks run on the calling thread and may use a pool themselves; the shared core
+    /// calls this before it takes the lock it is built under (see PoolCore.CreateShared).
+    /// </summary>
+    public static void EnsureMeter() => _ = s_meter;
+
     /// <summary>Adds a fully constructed pool to the registry, creating the meter on first use.</summary>
     public static void Register(IObservedPool pool)
     {

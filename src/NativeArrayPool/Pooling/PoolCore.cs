@@ -116,11 +116,16 @@ internal sealed partial class PoolCore : IDisposable
     /// Builds the shared core once per process, under a lock rather than by a compare-and-swap: a core built by a
     /// thread that lost the race to publish is already registered for metrics (its zeros reported as <c>shared</c>
     /// beside the real figures) and has a reclaimer of its own. Safe to construct under the lock: the metrics read
-    /// pools outside their own lock, so nothing holding it waits for this one.
+    /// pools outside their own lock, so nothing holding it waits for this one. The meter is created first, outside
+    /// the lock: creating it runs the InstrumentPublished callbacks of listeners already started, on this thread, and
+    /// one that used the shared pool would enter the lock again (it is reentrant) and build a second core, which this
+    /// one then replaced; or, run by another thread's first pool, would wait for this lock while this thread waited
+    /// for the meter.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static PoolCore CreateShared()
     {
+        NativeArrayPoolMetrics.EnsureMeter();
         lock (s_sharedCreation)
         {
             PoolCore? core = s_shared;

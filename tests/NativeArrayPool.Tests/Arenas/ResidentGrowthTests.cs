@@ -205,6 +205,76 @@ public unsafe class ResidentGrowthTests
     }
 
     /// <summary>
+    /// Where a small rent meets a large resident block without writing it: a 256 MiB rent returned (its block noted
+    /// resident; only a byte a megabyte is written, the rule reads the arena's hint, not the kernel), then a 2 MiB rent,
+    /// which passes over that block to new space. Returns the 256 MiB reservation and the small rent.
+    /// </summary>
+    private static (Reservation Kept, Allocation Small) SmallRentBesideAResidentBlock(Arena arena)
+    {
+        Allocation big = arena.Allocate(SizeClasses.ClassOf(256 * MiB));
+        TagEveryMegabyte(big, 0, 1);
+        Reservation kept = big.Reservation!;
+        arena.Free(big);
+        Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
+        Assert.NotSame(kept, small.Reservation);
+        TagEveryMegabyte(small, 0, 7);
+        return (kept, small);
+    }
+
+    /// <summary>
+    /// Guarded mode (a vacated list): the buffer copied into the resident block leaves its old block taken, handed to
+    /// the caller to quarantine, not freed under the stale pointers that may still reach it; the arena stays valid.
+    /// </summary>
+    [LinuxFact]
+    public void In_guarded_mode_a_buffer_copied_into_resident_memory_hands_its_old_block_over_instead_of_freeing_it()
+    {
+        using Arena arena = HugeArena();
+        (Reservation kept, Allocation small) = SmallRentBesideAResidentBlock(arena);
+        Reservation home = small.Reservation!;
+        nint oldAddress = small.Address;
+        long freeBefore = home.FreeBytes;
+
+        var vacated = new List<Allocation>();
+        Allocation grown = arena.Resize(small, SizeClasses.ClassOf(4 * MiB), clearVacated: false, vacated);
+        Assert.Same(kept, grown.Reservation);
+        Assert.Equal(0, grown.Offset); // the front of the resident block: it goes on doubling in place there
+        AssertTagged(grown, 2 * MiB, 7);
+        Allocation old = Assert.Single(vacated);
+        Assert.Same(small, old);
+        Assert.Equal(AllocationState.FreshBlock, old.State);
+        Assert.Equal(oldAddress, old.Address);
+        Assert.Equal(freeBefore, home.FreeBytes); // still taken
+        Assert.Equal(7, *(byte*)old.Address); // and its contents left as they were, for the guard to check
+        Assert.Null(arena.Validate());
+
+        arena.Free(old);
+        Assert.Equal(freeBefore + 2 * MiB, home.FreeBytes);
+        arena.Free(grown);
+        Assert.Null(arena.Validate());
+    }
+
+    /// <summary>
+    /// The step to resident memory is a copy: with <see cref="GrowthPaths.Copy"/> off the buffer grows by the paths
+    /// enabled (in place, or its pages move), and nothing is copied.
+    /// </summary>
+    [LinuxFact]
+    public void Without_the_copy_path_a_buffer_beside_a_resident_block_grows_by_the_other_paths()
+    {
+        using Arena arena = new(new ArenaSettings(
+            LinuxVirtualMemory.Instance, ReservationsPerSize: 8, MinimumReservationBytes: 2 * MiB, RemapThresholdBytes: 64 * KiB,
+            MappingBudget: 1_000_000, MappingReserve: 0, HugePages: false, GrowthPaths.All & ~GrowthPaths.Copy));
+        (_, Allocation small) = SmallRentBesideAResidentBlock(arena);
+
+        ResizeOutcome outcome = default;
+        Allocation grown = arena.Resize(small, SizeClasses.ClassOf(4 * MiB), clearVacated: false, vacated: null, ref outcome);
+        Assert.NotEqual(GrowthPaths.Copy, outcome.GrowthPath);
+        Assert.Equal(0, arena.GrowsCopied);
+        AssertTagged(grown, 2 * MiB, 7);
+        arena.Free(grown);
+        Assert.Null(arena.Validate());
+    }
+
+    /// <summary>
     /// A kept island's page offset is where its pages came from, so a range mapped again inside it (after a block
     /// moved out) merges with neither side: the model must count three mappings where a fresh reservation has one.
     /// </summary>
@@ -329,7 +399,7 @@ public unsafe class ResidentGrowthTests
     [LinuxFact]
     public void Random_small_rents_beside_large_resident_blocks_keep_contents_apart_and_never_undercount_the_kernels_mappings()
     {
-        long spared = 0;
+        long spared = 0, copiedToResident = 0;
         Arbitrary<(int Kind, int A, int B)[]> ops = (from kind in Gen.Frequency((3, Gen.Constant(0)), (1, Gen.Constant(1)), (1, Gen.Constant(2)), (3, Gen.Constant(3)))
              from a in Gen.Choose(0, 1)
              from b in Gen.Choose(0, 1000)
@@ -361,7 +431,17 @@ public unsafe class ResidentGrowthTests
                     long old = block.Capacity;
                     if (old >= 512 * MiB)
                         continue;
-                    block = arena.Resize(block, SizeClasses.ClassOf(old * 2), clearVacated: false);
+                    Reservation home = block.Reservation!;
+                    int oldOrder = block.Order;
+                    ResizeOutcome outcome = default;
+                    block = arena.Resize(block, SizeClasses.ClassOf(old * 2), clearVacated: false, vacated: null, ref outcome);
+                    if (outcome.GrowthPath == GrowthPaths.Copy)
+                    {
+                        // Huge blocks move their pages (the budget is ample), so a copy here is the step to resident memory.
+                        copiedToResident++;
+                        Assert.True(block.Reservation != home && block.Reservation!.LargestResidentFreeOrder - oldOrder > Space.MaxResidentSplitShift,
+                            $"a {old}-byte buffer was copied into a reservation whose resident memory is not more than 2^{Space.MaxResidentSplitShift} times it");
+                    }
                     AssertTagged(block, old, tag);
                     TagEveryMegabyte(block, old, tag);
                     live[at] = (block, tag);
@@ -389,12 +469,14 @@ public unsafe class ResidentGrowthTests
             Assert.Null(arena.Validate());
         }).Check(Config.QuickThrowOnFailure.WithMaxTest(30));
         Assert.True(spared > 0, "no small rent passed over a large resident block: the property did not reach the state it is about");
+        Assert.True(copiedToResident > 0, "no small buffer growing beside a large resident block was copied there: the property did not reach that step");
     }
 
     // Every sequence starts where a small rent meets a large resident block (a 256 MiB rent, its return, a 2 MiB
     // rent), so each case reaches the state the property is about: left to the random steps alone, 30 cases now
-    // and then did not, and the coverage check failed a correct pool.
-    private static readonly (int Kind, int A, int B)[] s_sparingPrefix = [(1, 0, 0), (3, 0, 0), (0, 0, 0)];
+    // and then did not, and the coverage check failed a correct pool. Then the small rent grows, and is copied into
+    // the front of that block (Space.ResidentRoomToGrowInto), so the random steps also start beside a buffer there.
+    private static readonly (int Kind, int A, int B)[] s_sparingPrefix = [(1, 0, 0), (3, 0, 0), (0, 0, 0), (2, 0, 0)];
 
     private static void TagEveryMegabyte(Allocation block, long from, byte tag)
     {

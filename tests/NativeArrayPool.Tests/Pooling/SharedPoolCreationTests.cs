@@ -19,4 +19,19 @@ public class SharedPoolCreationTests
         Assert.Contains("pools measured as shared: 1", output);
         Assert.Contains("PASS", output);
     }
+
+    /// <summary>
+    /// StressHost <c>sharedreentrant</c>: a <see cref="System.Diagnostics.Metrics.MeterListener"/> started before the
+    /// first pool, whose InstrumentPublished callback uses the shared pool. The meter is created when the first pool
+    /// registers, so the callback runs on the thread building the shared core, and asks for it again. Built under
+    /// the (reentrant) lock, that request built and published a second core, which the first then replaced.
+    /// </summary>
+    [Fact]
+    public void A_metrics_listener_that_uses_the_shared_pool_when_the_meter_appears_gets_the_one_shared_core()
+    {
+        (int exitCode, string output) = StressHostProcess.Run("sharedreentrant", new Dictionary<string, string>(), TimeSpan.FromMinutes(1));
+        Assert.True(exitCode == 0, $"the child exited with {exitCode}:\n{output}");
+        Assert.Contains("pools measured as shared: 1", output);
+        Assert.Contains("PASS", output);
+    }
 }

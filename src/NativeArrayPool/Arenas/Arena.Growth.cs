@@ -414,6 +414,9 @@ internal partial class Arena
             {
                 int newOrder = SpaceFor(newClass).OrderOf(newBytes);
                 allocation.Reservation!.ShrinkInPlace(allocation.Offset, allocation.Order, newOrder);
+                // The cut-off part is free with its pages, as a freed block's are: growing back lands on them, so
+                // the growth chain must not copy the buffer to resident memory elsewhere (Space.ResidentRoomToGrowInto).
+                allocation.Reservation.NoteResidentFree(allocation.Order - 1);
                 allocation.ResizeBlock(newOrder, newClass);
             }
             return allocation;

@@ -168,4 +168,30 @@ public class ResidentSplitTests
         arena.Free(small);
         Assert.Null(arena.Validate());
     }
+
+    /// <summary>
+    /// A block that shrank in place leaves the pages of its cut-off part free in its own reservation, so growing back
+    /// lands on them: the growth must stay in place, not copy the buffer to resident memory elsewhere (the growth
+    /// chain's step 0 copies only a buffer whose home has no resident free memory of the new size). Here the copy
+    /// would throw: the address-only layer has no memory to copy, so any copy fails the test.
+    /// </summary>
+    [Fact]
+    public void A_buffer_that_shrank_in_place_grows_back_in_place_beside_a_large_resident_block_elsewhere()
+    {
+        using Arena arena = HugeArena((_, _) => OsError.Success).Arena;
+        Allocation buffer = arena.Allocate(SizeClasses.ClassOf(64 * MiB));
+        Reservation home = buffer.Reservation!;
+        Reservation kept = LeaveLargeResidentBlock(arena);
+        Assert.NotSame(home, kept);
+
+        buffer = arena.Resize(buffer, SizeClasses.ClassOf(2 * MiB), clearVacated: false);
+        Assert.Same(home, buffer.Reservation);
+        long inPlace = arena.GrowsInPlace;
+        buffer = arena.Resize(buffer, SizeClasses.ClassOf(4 * MiB), clearVacated: false);
+        Assert.Same(home, buffer.Reservation);
+        Assert.Equal(inPlace + 1, arena.GrowsInPlace);
+        Assert.Equal(0, arena.GrowsCopied);
+        arena.Free(buffer);
+        Assert.Null(arena.Validate());
+    }
 }

@@ -21,6 +21,7 @@ public static partial class ProfileDriver
     public const string AppendVerb = "append";
     public const string ResizeVerb = "resize";
     public const string ResizeChainVerb = "resize-chain";
+    public const string SparedVerb = "spared";
     public const string ScalingVerb = "scaling";
 
     /// <summary>
@@ -260,6 +261,48 @@ public static partial class ProfileDriver
         if (!pinned.IsEmpty)
             pool.Return(pinned);
         return 0;
+    }
+
+    /// <summary>
+    /// <c>spared [held] [idleSeconds]</c>: the memory a spared block costs. A 1 GiB buffer is written and returned to the
+    /// shared pool, then <c>held</c> (default 1,200) 2 MiB buffers are rented, written and held: they pass over the
+    /// returned gigabyte (Space.MaxResidentSplitShift), which stays resident beside them until the idle trim gives its
+    /// pages back. Prints the process's resident memory and the pool's mapped bytes after each stage, and after
+    /// <c>idleSeconds</c> (default 25, past the default 10 s IdleTrimDelay) with the buffers still held.
+    /// </summary>
+    public static int RunSpared(string[] args)
+    {
+        int held = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 1200;
+        int idleSeconds = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 25;
+        NativeArrayPool<byte> pool = NativeArrayPool<byte>.Shared;
+        PrintMemory(pool, "start");
+        NativeBuffer<byte> big = pool.Rent(1L << 30);
+        big.AsSpan().Fill(1);
+        pool.Return(big);
+        PrintMemory(pool, "1 GiB written and returned");
+        var leases = new List<NativeBuffer<byte>>(held);
+        for (int i = 0; i < held; i++)
+        {
+            NativeBuffer<byte> lease = pool.Rent(2 << 20);
+            lease.AsSpan().Fill(2);
+            leases.Add(lease);
+        }
+        PrintMemory(pool, $"{held} x 2 MiB written and held");
+        Thread.Sleep(TimeSpan.FromSeconds(idleSeconds));
+        PrintMemory(pool, $"{idleSeconds} s later, still held");
+        foreach (NativeBuffer<byte> lease in leases)
+            pool.Return(lease);
+        return 0;
+    }
+
+    private static void PrintMemory(NativeArrayPool<byte> pool, string stage)
+    {
+        string rss = File.Exists("/proc/self/status")
+            ? File.ReadLines("/proc/self/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]
+            : "?";
+        NativePoolStatistics stats = pool.GetStatistics();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{stage}: RSS {long.Parse(rss, CultureInfo.InvariantCulture) >> 10} MiB, mapped {stats.MappedBytes >> 20} MiB, reservations {stats.Reservations}, kernel mappings {stats.KernelMappings}"));
     }
 
     private static (double Milliseconds, long MinorFaults) Measure(Action action)

@@ -16,6 +16,7 @@ namespace NativeBuffers.Benchmarks;
 /// <item><c>scaling native|arraypool SIZE PAIRS</c>: the bare loop on one thread and on two, and the scaling.</item>
 /// <item><c>resize [runs]</c>: one 1 GiB → 2 GiB Resize per run, timed, with the growth path it took.</item>
 /// <item><c>resize-chain [runs] [written|cold]</c>: 1 MiB → 2 GiB by doubling, each step timed, with its path, alignment and faults.</item>
+/// <item><c>spared [held] [idleSeconds]</c>: the resident memory a spared block costs beside held 2 MiB buffers, and after the idle trim.</item>
 /// <item><c>churn [ops]</c>: the large-buffer churn report (Gen-2 counts and peak RSS, one child process per pool).</item>
 /// </list>
 /// </summary>
@@ -33,6 +34,8 @@ public static class Program
             return ProfileDriver.RunResize(args);
         if (args.Length > 0 && args[0] == ProfileDriver.ResizeChainVerb)
             return ProfileDriver.RunResizeChain(args);
+        if (args.Length > 0 && args[0] == ProfileDriver.SparedVerb)
+            return ProfileDriver.RunSpared(args);
         if (args.Length > 0 && args[0] == ProfileDriver.ScalingVerb)
             return ProfileDriver.RunScaling(args);
         if (args.Length > 0 && args[0] == "ratio")

@@ -230,9 +230,16 @@ public class NativeMemoryPoolTests
     [Fact]
     public void Steady_state_rent_and_dispose_with_reused_owners_allocate_nothing()
     {
-        using var pool = new NativeMemoryPool(new NativePoolOptions(), reuseOwners: true);
+        // A private pool, and no trims: a trim empties this thread's cache, and the rents after it go to the arena,
+        // which may allocate (records, a reservation's bookkeeping). Other tests may trim the shared pool; and the
+        // pressure trim reaches every pool when the suite's other tests, running meanwhile, load the machine's
+        // memory (a CI run's portable pass saw 4,600 bytes here).
+        using var pool = new NativeMemoryPool(new NativePoolOptions
+        {
+            IdleTrimDelay = Timeout.InfiniteTimeSpan,
+            TrimOnMemoryPressure = false,
+        }, reuseOwners: true);
         int[] sizes = [100, 4096, 5000, 65_536, 1 << 20, 3 << 20];
-        // A private pool: other tests may trim the shared one, which would send this thread's rents to the arena.
         Cycle(pool, sizes, 2_000); // warm-up: thread cache, records, owner pairs, tier-up
 
         long before = GC.GetAllocatedBytesForCurrentThread();
@@ -247,7 +254,12 @@ public class NativeMemoryPoolTests
     {
         // The counterpart of the zero-allocation test, which it shows can see owner allocations: the documented
         // 32-byte owner per Rent (MemoryPool<byte>.Shared's is 24 bytes), and nothing per Dispose, Memory or Pin.
-        using var pool = new NativeMemoryPool();
+        // No trims, for the reason the zero-allocation test gives.
+        using var pool = new NativeMemoryPool(new NativePoolOptions
+        {
+            IdleTrimDelay = Timeout.InfiniteTimeSpan,
+            TrimOnMemoryPressure = false,
+        });
         int[] sizes = [100, 4096, 65_536, 1 << 20];
         Cycle(pool, sizes, 2_000);
         const int rounds = 10_000; // two rents each

@@ -104,6 +104,30 @@ public unsafe class ResidentGrowthTests
     }
 
     /// <summary>
+    /// An append to <paramref name="target"/>, returned: it ends in a whole reservation of its size (an island), which
+    /// keeps its pages resident once returned. Returns that reservation.
+    /// </summary>
+    private static Reservation AppendAndReturn(Arena arena, long target)
+    {
+        Allocation first = AppendCountingFresh(arena, out _, target);
+        Reservation kept = first.Reservation!;
+        Assert.True(first.IsIsland && kept.Size == target, "the first append did not end in a whole reservation of its size");
+        arena.Free(first);
+        Assert.Equal(target, ResidentIn(kept));
+        return kept;
+    }
+
+    /// <summary>The mapping model of every reservation counts at least the kernel mappings /proc/self/maps shows in it.</summary>
+    private static void AssertNoReservationUndercounted(Arena arena)
+    {
+        foreach (Reservation r in arena.ReservationsSnapshot())
+        {
+            int kernel = KernelMappingsIn(r);
+            Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
+        }
+    }
+
+    /// <summary>
     /// Issue 13's <c>pinned</c> history: a 2 MiB buffer rented after an append lands at the front of the kept
     /// reservation (the resident memory the append left), so that reservation has no free block of the append's
     /// final size any more. The next append's block (taken by the copy into the huge space) must then go where it can
@@ -116,11 +140,7 @@ public unsafe class ResidentGrowthTests
     public void With_a_buffer_pinned_in_the_kept_reservation_the_next_append_grows_in_place_over_the_resident_rest()
     {
         using Arena arena = HugeArena();
-        Allocation first = AppendCountingFresh(arena, out _);
-        Reservation kept = first.Reservation!;
-        Assert.True(first.IsIsland && kept.Size == HugeTarget, "the first append did not end in a whole reservation of its size");
-        arena.Free(first);
-        Assert.Equal(HugeTarget, ResidentIn(kept));
+        Reservation kept = AppendAndReturn(arena, HugeTarget);
 
         Allocation pinned = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
         Assert.Same(kept, pinned.Reservation); // rents go to resident memory first
@@ -129,11 +149,7 @@ public unsafe class ResidentGrowthTests
         Allocation second = AppendCountingFresh(arena, out long freshBytes);
         Assert.True(freshBytes <= HugeTarget / 2, $"{freshBytes} bytes of the append past 2 MiB were written over pages not resident; at most the last half ({HugeTarget / 2}) has to be");
         Assert.Null(arena.Validate());
-        foreach (Reservation r in arena.ReservationsSnapshot())
-        {
-            int kernel = KernelMappingsIn(r);
-            Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
-        }
+        AssertNoReservationUndercounted(arena);
         arena.Free(second);
         arena.Free(pinned);
         Assert.Null(arena.Validate());
@@ -150,11 +166,7 @@ public unsafe class ResidentGrowthTests
     {
         const long Target = 256 * MiB;
         using Arena arena = HugeArena();
-        Allocation first = AppendCountingFresh(arena, out _, Target);
-        Reservation kept = first.Reservation!;
-        Assert.True(first.IsIsland && kept.Size == Target, "the first append did not end in a whole reservation of its size");
-        arena.Free(first);
-        Assert.Equal(Target, ResidentIn(kept));
+        Reservation kept = AppendAndReturn(arena, Target);
 
         Allocation small = arena.Allocate(SizeClasses.ClassOf(2 * MiB));
         Assert.NotSame(kept, small.Reservation);
@@ -163,11 +175,7 @@ public unsafe class ResidentGrowthTests
         Assert.Same(kept, second.Reservation);
         Assert.True(freshBytes == 0, $"{freshBytes} bytes of the append past 2 MiB were written over pages not resident");
         Assert.Null(arena.Validate());
-        foreach (Reservation r in arena.ReservationsSnapshot())
-        {
-            int kernel = KernelMappingsIn(r);
-            Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
-        }
+        AssertNoReservationUndercounted(arena);
         arena.Free(second);
         arena.Free(small);
         Assert.Null(arena.Validate());
@@ -184,10 +192,7 @@ public unsafe class ResidentGrowthTests
     {
         const long Target = 256 * MiB;
         using Arena arena = HugeArena();
-        Allocation first = AppendCountingFresh(arena, out _, Target);
-        Reservation kept = first.Reservation!;
-        arena.Free(first);
-        Assert.Equal(Target, ResidentIn(kept));
+        Reservation kept = AppendAndReturn(arena, Target);
 
         long copies = arena.GrowsCopied;
         Allocation grown = AppendCountingFresh(arena, out long freshBytes, Target, start: 2 * MiB);
@@ -195,11 +200,7 @@ public unsafe class ResidentGrowthTests
         Assert.True(freshBytes <= 2 * MiB, $"{freshBytes} bytes of the growth were written over pages not resident; only the first 2 MiB had to be");
         Assert.Equal(copies + 1, arena.GrowsCopied);
         Assert.Null(arena.Validate());
-        foreach (Reservation r in arena.ReservationsSnapshot())
-        {
-            int kernel = KernelMappingsIn(r);
-            Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
-        }
+        AssertNoReservationUndercounted(arena);
         arena.Free(grown);
         Assert.Null(arena.Validate());
     }
@@ -371,11 +372,7 @@ public unsafe class ResidentGrowthTests
                     live.RemoveAt(at);
                 }
                 Assert.Null(arena.Validate());
-                foreach (Reservation r in arena.ReservationsSnapshot())
-                {
-                    int kernel = KernelMappingsIn(r);
-                    Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
-                }
+                AssertNoReservationUndercounted(arena);
             }
             foreach ((Allocation block, byte tag) in live)
             {
@@ -458,11 +455,7 @@ public unsafe class ResidentGrowthTests
                     Assert.True(ranges[i - 1].End <= ranges[i].Start, $"live buffers overlap at {ranges[i].Start:x}");
                 foreach ((Allocation block, byte tag) in live)
                     AssertTagged(block, block.Capacity, tag);
-                foreach (Reservation r in arena.ReservationsSnapshot())
-                {
-                    int kernel = KernelMappingsIn(r);
-                    Assert.True(kernel <= r.VmaCount, $"the kernel has {kernel} mappings in reservation {r.Base:x}, the model {r.VmaCount}: {r.Mappings.DescribeRuns()}");
-                }
+                AssertNoReservationUndercounted(arena);
             }
             foreach ((Allocation block, _) in live)
                 arena.Free(block);
